@@ -1,0 +1,1 @@
+"""Recordings: format v1 reader and writer, importers of other formats."""
