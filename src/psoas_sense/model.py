@@ -100,7 +100,7 @@ class RRFrame:
         return "rr"
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class HRFrame:
     """One heart-rate reading, beats per minute."""
 
@@ -198,6 +198,14 @@ class BreathEvent:
     """Breathing rate over recent breaths, breaths per minute, when known."""
     quality: float | None = None
     """Signal-quality index 0-1 at detection, when known."""
+    inhale_s: float | None = None
+    """On an ``exhale``: duration of the inhale that just ended, seconds."""
+    exhale_s: float | None = None
+    """On an ``inhale``: duration of the exhale (with its pause) that just ended, seconds."""
+    ie_ratio: float | None = None
+    """On an ``inhale``: I:E ratio of the breath that just ended (inhale / exhale duration)."""
+    polarity_confidence: float | None = None
+    """Accelerometer only: confidence 0-1 that the inhale direction is right."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +219,8 @@ class SignalNotice:
     """Session seconds at which it was noticed."""
     detail: Mapping[str, Any] = field(default_factory=dict)
     """Extra JSON-serialisable fields."""
+    detected_at_s: float = float("nan")
+    """Time of the newest sample the core had seen when it emitted the notice (NaN: unknown)."""
 
 
 CoreEvent = BreathEvent | SignalNotice

@@ -10,7 +10,7 @@ See ``firmware_notes/recording-format.md`` for the full description. In short::
     {"t": 2.2, "kind": "rr", "ts": [1.4, 2.2], "rr_ms": [812.0, 800.0]}
     {"t": 2.2, "kind": "hr", "hr_bpm": 72}
     {"t": 3.0, "kind": "status", "state": "lost", "detail": "link dropped"}
-    {"t": 4.0, "kind": "marker", "marker": "hold_start", "side": "left"}
+    {"t": 4.0, "kind": "marker", "marker": "hold_start", "data": {"side": "left", "kind": "static"}}
 
 The writer is append-only and flushes every line; it fsyncs at least once a second and on close.
 It creates the file with mode 0600 and refuses to overwrite an existing file. The reader
@@ -134,8 +134,10 @@ def encode_item(item: Item) -> dict[str, Any]:
             out["detail"] = item.detail
         return out
     if isinstance(item, Marker):
-        extra = {k: v for k, v in item.data.items() if k not in ("t", "kind", "marker")}
-        return {"t": t, "kind": "marker", "marker": item.marker, **extra}
+        out = {"t": t, "kind": "marker", "marker": item.marker}
+        if item.data:
+            out["data"] = dict(item.data)
+        return out
     raise TypeError(f"cannot encode {type(item).__name__}")
 
 
@@ -364,7 +366,9 @@ def _decode_line(obj: Mapping[str, Any], lr: _LineReader) -> Item:
         marker = obj.get("marker")
         if not isinstance(marker, str) or not marker:
             raise lr.fail("'marker' must be a non-empty string")
-        data = {k: v for k, v in obj.items() if k not in ("t", "kind", "marker")}
+        data = obj.get("data", {})
+        if not isinstance(data, dict):
+            raise lr.fail("marker 'data' must be an object")
         return Marker(t_s=t, marker=marker, data=data)
     if kind is None:
         raise lr.fail("missing 'kind'")

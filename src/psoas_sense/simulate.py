@@ -1,0 +1,182 @@
+"""Seeded synthetic breathers with known phase changes, for tests, the emulator and demos.
+
+Pure: a ``numpy.random.Generator`` seeded by the caller; no global RNG, no clock.
+
+The lung volume is built breath by breath: each breath has an inhale of ``ti`` seconds (a
+half-cosine rise), an exhale of ``te`` seconds (a half-cosine fall) and an optional end-expiratory
+pause. The exhale onset of each breath (end of inspiration) and inhale onset are returned as
+ground truth. From the volume come a belt signal, a chest accelerometer (the breathing motion
+along an axis of the given orientation, plus gravity, heartbeat ripple and noise) and RR intervals
+with respiratory sinus arrhythmia (heart rate higher while breathing in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+G_MG = 1000.0
+
+
+@dataclass(frozen=True)
+class Breather:
+    """Parameters of a synthetic breather."""
+
+    rate_bpm: float = 12.0
+    """Mean breathing rate, breaths per minute."""
+    ie_ratio: float = 0.67
+    """Inhale duration / exhale duration (1:1.5 by default)."""
+    pause_share: float = 0.0
+    """Share of each breath spent in an end-expiratory pause (taken from the exhale)."""
+    rate_jitter: float = 0.08
+    """Relative breath-to-breath variation of the period."""
+    amplitude_jitter: float = 0.1
+    """Relative breath-to-breath variation of the depth."""
+    holds: tuple[tuple[float, float], ...] = ()
+    """Breath holds as ``(start_s, duration_s)``: no breathing movement during them."""
+    hr_bpm: float = 65.0
+    """Mean heart rate."""
+    rsa_bpm: float = 6.0
+    """Peak-to-peak heart-rate swing with breathing."""
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """A synthetic recording with its ground truth."""
+
+    fs_hz: float
+    t_s: np.ndarray
+    volume: np.ndarray
+    """Lung volume, arbitrary units (0 = end of exhale), larger = more air in."""
+    resp: np.ndarray
+    """Belt signal: volume + baseline wander + noise."""
+    acc_mg: np.ndarray
+    """Chest accelerometer, (n, 3) mG, including gravity."""
+    beat_t_s: np.ndarray
+    """Times of heartbeats."""
+    rr_ms: np.ndarray
+    """RR interval ending at each beat."""
+    exhale_onsets_s: np.ndarray
+    """True times at which breathing out starts."""
+    inhale_onsets_s: np.ndarray
+    """True times at which breathing in starts."""
+    breathing_axis: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    """Unit vector along which the breathing motion appears in the accelerometer."""
+
+
+def _volume(t: np.ndarray, b: Breather, rng: np.random.Generator) -> tuple[np.ndarray, list[float], list[float]]:
+    vol = np.zeros_like(t)
+    ex: list[float] = []
+    inh: list[float] = []
+    period0 = 60.0 / b.rate_bpm
+    tcur = float(rng.uniform(0.0, 0.5 * period0))
+    end = float(t[-1])
+    holds = sorted(b.holds)
+    while tcur < end:
+        for hs, hd in holds:
+            if hs <= tcur < hs + hd:
+                tcur = hs + hd
+        period = period0 * float(np.clip(1.0 + b.rate_jitter * rng.standard_normal(), 0.6, 1.4))
+        depth = float(np.clip(1.0 + b.amplitude_jitter * rng.standard_normal(), 0.5, 1.5))
+        pause = b.pause_share * period
+        active = period - pause
+        ti = active * b.ie_ratio / (1.0 + b.ie_ratio)
+        te = active - ti
+        # a hold starting inside this breath: hold at full lung (after the inhale)
+        hold = next(((hs, hd) for hs, hd in holds if tcur < hs < tcur + period), None)
+        inh.append(tcur)
+        m = (t >= tcur) & (t < tcur + ti)
+        vol[m] = depth * 0.5 * (1 - np.cos(np.pi * (t[m] - tcur) / ti))
+        t_top = tcur + ti
+        if hold is not None:
+            hs, hd = hold
+            t_hold_end = max(t_top, hs) + hd
+            m = (t >= t_top) & (t < t_hold_end)
+            vol[m] = depth
+            t_top = t_hold_end
+        ex.append(t_top)
+        m = (t >= t_top) & (t < t_top + te)
+        vol[m] = depth * 0.5 * (1 + np.cos(np.pi * (t[m] - t_top) / te))
+        tcur = t_top + te + pause
+    ex_a = [e for e in ex if e < end]
+    inh_a = [i for i in inh if i < end]
+    return vol, ex_a, inh_a
+
+
+def unit_vector(rng: np.random.Generator) -> np.ndarray:
+    v = rng.standard_normal(3)
+    return v / np.linalg.norm(v)
+
+
+def synthesize(
+    duration_s: float,
+    *,
+    seed: int,
+    breather: Breather | None = None,
+    fs_hz: float = 100.0,
+    noise: float = 0.02,
+    gravity_axis: np.ndarray | None = None,
+    breathing_axis: np.ndarray | None = None,
+    acc_amplitude_mg: float = 15.0,
+) -> Synthetic:
+    """Make a synthetic recording.
+
+    Args:
+        duration_s: length in seconds.
+        seed: seed of the random generator (every call with the same arguments is identical).
+        breather: breathing parameters (defaults: 12 breaths/min, I:E 1:1.5).
+        fs_hz: sample rate of the belt and accelerometer.
+        noise: white noise, as a share of the breath depth.
+        gravity_axis: direction of gravity in sensor coordinates (default: a random one).
+        breathing_axis: direction of the breathing motion (default: random, not parallel to g).
+        acc_amplitude_mg: peak-to-peak breathing motion on the accelerometer, mG.
+    """
+    b = breather or Breather()
+    rng = np.random.default_rng(seed)
+    n = int(round(duration_s * fs_hz))
+    t = np.arange(n) / fs_hz
+    vol, ex, inh = _volume(t, b, rng)
+    wander = 0.15 * np.sin(2 * np.pi * t / 97.0 + rng.uniform(0, 2 * np.pi))
+    resp = vol + wander + noise * rng.standard_normal(n)
+    g = unit_vector(rng) if gravity_axis is None else np.asarray(gravity_axis, float) / np.linalg.norm(gravity_axis)
+    if breathing_axis is None:
+        a = unit_vector(rng)
+        a = a - np.dot(a, g) * g * 0.5
+        a /= np.linalg.norm(a)
+    else:
+        a = np.asarray(breathing_axis, float) / np.linalg.norm(breathing_axis)
+    # heartbeat from RSA: instantaneous HR follows the volume (higher while it rises)
+    dv = np.gradient(vol, 1.0 / fs_hz)
+    dv = dv / (np.max(np.abs(dv)) + 1e-12)
+    hr_inst = b.hr_bpm + 0.5 * b.rsa_bpm * np.interp(t - 0.5, t, vol / (np.max(vol) + 1e-12) * 2 - 1)
+    beats: list[float] = []
+    tb = float(rng.uniform(0.2, 0.9))
+    while tb < duration_s:
+        beats.append(tb)
+        hr = float(np.interp(tb, t, hr_inst))
+        tb += 60.0 / hr * (1.0 + 0.01 * rng.standard_normal())
+    beat_t = np.asarray(beats[1:])
+    rr = np.diff(np.asarray(beats)) * 1000.0
+    ripple = np.zeros(n)
+    for bt in beats:
+        m = (t >= bt) & (t < bt + 0.1)
+        ripple[m] += np.sin(np.pi * (t[m] - bt) / 0.1)
+    acc = (
+        G_MG * g[None, :]
+        + acc_amplitude_mg * (vol - 0.5)[:, None] * a[None, :]
+        + 1.5 * ripple[:, None] * a[None, :]
+        + acc_amplitude_mg * noise * rng.standard_normal((n, 3))
+    )
+    return Synthetic(
+        fs_hz=fs_hz,
+        t_s=t,
+        volume=vol,
+        resp=resp,
+        acc_mg=acc,
+        beat_t_s=beat_t,
+        rr_ms=rr,
+        exhale_onsets_s=np.asarray(ex),
+        inhale_onsets_s=np.asarray(inh),
+        breathing_axis=a,
+    )

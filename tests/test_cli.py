@@ -1,0 +1,164 @@
+"""The command line through a real subprocess: output contract, import, replay, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import BUNDLED, RECORDINGS
+
+
+def cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "psoas_sense", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_detect_prints_exhales_in_the_contract_format(path):
+    r = cli("detect", str(path))
+    assert r.returncode == 0, r.stderr
+    evs = events(r.stdout)
+    phases = [e for e in evs if e["event"] in ("exhale", "inhale")]
+    assert sum(e["event"] == "exhale" for e in phases) >= 5
+    for e in phases:
+        assert isinstance(e["t"], float | int) and isinstance(e["detected_at"], float | int)
+        assert e["detected_at"] >= e["t"]
+    # exhales and inhales alternate
+    kinds = [e["event"] for e in phases]
+    assert all(a != b for a, b in zip(kinds, kinds[1:]))
+
+
+def test_detect_signal_choice_and_missing_stream():
+    nk = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
+    r = cli("detect", str(nk), "--signal", "rr")
+    assert r.returncode == 0
+    assert {e.get("signal") for e in events(r.stdout)} == {"rr"}
+    assert all(e.get("approximate") for e in events(r.stdout))
+    r = cli("detect", str(RECORDINGS / "biosppy-belt-60s.jsonl.gz"), "--signal", "acc")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "has no 'acc' stream" in r.stderr
+
+
+def test_import_then_detect_gives_the_same_events(tmp_path):
+    t = np.arange(0, 60, 0.04)
+    resp = np.sin(2 * np.pi * t / 5.0) + 0.3 * np.sin(2 * np.pi * t / 2.5)
+    csv = tmp_path / "belt.csv"
+    csv.write_text("t,resp\n" + "\n".join(f"{a:.2f},{b:.6f}" for a, b in zip(t, resp)) + "\n")
+    out = tmp_path / "belt.jsonl"
+    r = cli("import", str(csv), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    a, b = cli("detect", str(csv)), cli("detect", str(out))
+    assert a.stdout == b.stdout and len(events(a.stdout)) >= 20
+    # an existing output is never overwritten
+    again = cli("import", str(csv), "-o", str(out))
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_replay_headless_is_deterministic_and_matches_detect():
+    path = RECORDINGS / "phone-chest-paced-6s.jsonl.gz"
+    a = cli("replay", str(path), "--headless", "--speed", "max")
+    b = cli("replay", str(path), "--headless", "--speed", "max")
+    assert a.returncode == 0, a.stderr
+    assert a.stdout == b.stdout
+    assert a.stdout == cli("detect", str(path)).stdout
+
+
+def test_demo_runs_without_hardware():
+    r = cli("--speed", "max", "--duration", "40")
+    assert r.returncode == 0, r.stderr
+    assert sum(e["event"] == "exhale" for e in events(r.stdout)) >= 5
+    assert "demo" in r.stderr
+
+
+def test_help_and_version():
+    r = cli("--help")
+    assert r.returncode == 0 and "detect" in r.stdout and "replay" in r.stdout
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("psoas-sense ")
+
+
+def _bad_inputs(tmp: Path) -> list[tuple[str, Path, int | None, str]]:
+    rng = np.random.default_rng(5)
+    cases: list[tuple[str, Path, int | None, str]] = []
+    cases.append(("missing file", tmp / "nope.csv", None, "no such file"))
+    p = tmp / "unknown.txt"
+    p.write_text("this is not a recording\nnor a table\n")
+    cases.append(("unknown format", p, 1, "unknown format"))
+    p = tmp / "nocols.csv"
+    p.write_text("t,pressure\n0,1\n")
+    cases.append(("csv without the required columns", p, 1, "needs a 'resp'"))
+    p = tmp / "nonnum.csv"
+    p.write_text("t,resp\n0,1\n0.1,2\n0.2,oops\n")
+    cases.append(("non-numeric value", p, 4, "not a number"))
+    p = tmp / "backwards.csv"
+    p.write_text("t,resp\n0,1\n0.2,2\n0.1,3\n")
+    cases.append(("time going backwards (csv)", p, 4, "time goes backwards"))
+    p = tmp / "backwards.jsonl"
+    p.write_text(
+        '{"format": "psoas-sense-recording", "version": 1, "streams": {}}\n'
+        '{"t": 2.0, "kind": "status", "state": "streaming"}\n'
+        '{"t": 1.0, "kind": "status", "state": "lost"}\n'
+    )
+    cases.append(("time going backwards (recording)", p, 3, "time goes backwards"))
+    p = tmp / "random.bin"
+    p.write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    cases.append(("random bytes", p, None, "unknown format"))
+    p = tmp / "random.jsonl.gz"
+    p.write_bytes(b"\x1f\x8b" + rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
+    cases.append(("random bytes behind a gzip magic", p, None, "gzip"))
+    return cases
+
+
+@pytest.mark.parametrize("command", ["detect", "replay", "import"])
+def test_every_bad_input_gets_one_line(tmp_path, command):
+    for label, path, line, reason in _bad_inputs(tmp_path):
+        args = [command, str(path)]
+        if command == "replay":
+            args += ["--headless", "--speed", "max"]
+        if command == "import":
+            args += ["-o", str(tmp_path / f"out-{path.name}.jsonl")]
+        r = cli(*args)
+        assert r.returncode == 2, (label, r.stderr)
+        assert r.stdout == "", label
+        err = r.stderr
+        assert err.count("\n") == 1, (label, err)
+        where = f"{path}:{line}: " if line is not None else f"{path}: "
+        assert err.startswith(f"psoas-sense: error: {where}"), (label, err)
+        assert reason in err, (label, err)
+        assert "Traceback" not in err
+        if command == "import":
+            assert not (tmp_path / f"out-{path.name}.jsonl").exists(), label
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    r = cli("--debug", "detect", str(tmp_path / "nope.csv"))
+    assert r.returncode != 0
+    assert "Traceback" in r.stderr and "InputError" in r.stderr
+
+
+def test_usage_errors_are_one_line():
+    r = cli("detect")
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("psoas-sense: error:")
+    r = cli("replay", "x.jsonl", "--speed", "fast")
+    assert r.returncode == 2 and "speed" in r.stderr
