@@ -232,6 +232,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from psoas_sense.sources.replay import ReplaySource
 
     source = ReplaySource(args.file, speed=args.speed, loop=args.loop)
+    if not args.headless and _tui_possible():
+        return _run_tui(
+            args,
+            lambda: ReplaySource(args.file, speed=args.speed, loop=args.loop),
+            source.header,
+            subtitle=f"replay: {Path(args.file).name}",
+        )
     if not args.headless:
         _no_tui_notice()
     coach = _make_coach(args, source.header)
@@ -261,6 +268,14 @@ def cmd_session(args: argparse.Namespace) -> int:
 
     devices = importlib.import_module("psoas_sense.sources.devices")
     source = devices.open_device_source(args.device, speed=args.speed, acc_rate_hz=args.acc_rate)
+    if not args.headless and _tui_possible():
+        return _run_tui(
+            args,
+            lambda: devices.open_device_source(args.device, speed=args.speed, acc_rate_hz=args.acc_rate),
+            getattr(source, "header", None),
+            subtitle=f"device: {args.device}",
+            record_path=args.record,
+        )
     if not args.headless:
         _no_tui_notice()
     coach = _make_coach(args, getattr(source, "header", None))
@@ -283,12 +298,75 @@ def cmd_session(args: argparse.Namespace) -> int:
 
 
 def _no_tui_notice() -> None:
-    print(f"{PROG}: the terminal UI is not available yet; printing JSON lines (as --headless)", file=sys.stderr)
+    print(f"{PROG}: not a terminal: printing JSON lines (as --headless)", file=sys.stderr)
+
+
+def _tui_possible() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _run_tui(
+    args: argparse.Namespace,
+    make_source: Callable[[], Any],
+    header: Any,
+    *,
+    subtitle: str,
+    record_path: str | None = None,
+) -> int:
+    """Run the Textual UI on a source; the coach (if any) starts after the safety check."""
+    import copy
+
+    from psoas_sense.ui.app import PsoasApp
+    from psoas_sense.ui.audio import CuePlayer
+
+    protocol = getattr(args, "protocol", None)
+    needs_safety = protocol in ("manual", "tool") and not getattr(args, "confirm_safety", False)
+
+    def make_coach(answer: Any) -> Any:
+        ns = copy.copy(args)
+        if answer is not None:
+            ns.confirm_safety = True
+            ns.condition = list(answer.conditions)
+            if answer.breathing_only:
+                ns.protocol = "breathing"
+        return _make_coach(ns, header)
+
+    audio = CuePlayer(enabled=not getattr(args, "mute", False), speak=getattr(args, "speak", False))
+    app = PsoasApp(
+        make_source,
+        make_coach=make_coach if protocol else None,
+        needs_safety=needs_safety,
+        audio=audio,
+        signal=getattr(args, "signal", "auto"),
+        record_path=record_path,
+        subtitle=subtitle,
+    )
+    audio._bell = app.bell
+    rc = app.run()
+    audio.close()
+    return int(rc or 0)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """No command: the demo, a replay of the bundled recording at real pace."""
+    """No command: the demo, a guided session on the bundled recording at real pace."""
     path = demo_recording()
+    if _tui_possible() and args.speed is not None:
+        from psoas_sense.sources.replay import ReplaySource
+
+        ns = argparse.Namespace(
+            protocol="manual", confirm_safety=False, condition=[], signal="auto",
+            speak=args.speak, mute=args.mute,
+        )
+        _fill_coach_defaults(ns)
+        return _run_tui(
+            ns,
+            lambda: ReplaySource(path, speed=args.speed, loop=True),
+            ReplaySource(path).header,
+            subtitle=f"demo: {path.name}",
+        )
     print(
         f"{PROG}: demo: replaying {path.name} at real pace; one JSON line per breath phase. "
         "Ctrl-C to stop. 'psoas-sense --help' lists the commands.",
@@ -315,6 +393,19 @@ def cmd_replay_demo(ns: argparse.Namespace) -> int:
     return _run_async(go)
 
 
+def _fill_coach_defaults(ns: argparse.Namespace) -> None:
+    """Give a hand-made namespace every coach option's default (as the parser would)."""
+    cli_coach = _optional_module("psoas_sense.cli_coach")
+    if cli_coach is None:
+        ns.protocol = None
+        return
+    probe = argparse.ArgumentParser(add_help=False)
+    cli_coach.add_coach_arguments(probe)
+    for key, value in vars(probe.parse_args([])).items():
+        if not hasattr(ns, key):
+            setattr(ns, key, value)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -339,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     p.add_argument("--speed", type=_speed, default=1.0, help="demo pace: 1, 4, ... or max (default 1)")
     p.add_argument("--duration", type=_positive, default=None, help="stop the demo after S seconds of data")
+    p.add_argument("--mute", action="store_true", help="no sound cues")
+    p.add_argument("--speak", action="store_true", help="also speak the cues (needs espeak-ng, espeak or say)")
     p.set_defaults(func=cmd_demo)
     sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
@@ -356,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--signal", choices=["auto", "resp", "acc", "rr"], default="auto")
     r.add_argument("--duration", type=_positive, default=None, help="stop after S seconds of data")
     r.add_argument("--commands", metavar="FILE", help="read headless commands from FILE instead of stdin")
+    r.add_argument("--mute", action="store_true", help="no sound cues (terminal UI)")
+    r.add_argument("--speak", action="store_true", help="also speak the cues (needs espeak-ng, espeak or say)")
     r.set_defaults(func=cmd_replay)
 
     im = sub.add_parser("import", help="convert a CSV or export into a format-v1 recording")
@@ -379,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--signal", choices=["auto", "resp", "acc", "rr"], default="auto")
         s.add_argument("--acc-rate", type=int, default=200, help="H10 accelerometer rate, Hz (25-200; default 200)")
         s.add_argument("--commands", metavar="FILE", help="read headless commands from FILE instead of stdin")
+        s.add_argument("--mute", action="store_true", help="no sound cues (terminal UI)")
+        s.add_argument("--speak", action="store_true", help="also speak the cues (needs espeak-ng, espeak or say)")
         s.set_defaults(func=cmd_session)
         targets = [r, s]
     else:

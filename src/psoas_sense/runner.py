@@ -152,6 +152,7 @@ async def run_session(
     commands: AsyncIterator[str] | None = None,
     duration_s: float | None = None,
     pipeline: Pipeline | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> SessionResult:
     """Run one session: consume ``source`` until it ends, the duration passes or the coach is done.
 
@@ -166,6 +167,7 @@ async def run_session(
             optionally prefixed ``@T``); read concurrently.
         duration_s: stop once data time passes this many seconds after the first item.
         pipeline: the core pipeline to use (default: a new one from the source header).
+        progress: called with the data time after every item (a front end's timers).
     """
     result = SessionResult()
     cmds = _Commands()
@@ -236,6 +238,8 @@ async def run_session(
                     for name in cmds.due(t_s):
                         if name == "quit":
                             result.stopped_by = "quit"
+                if progress is not None:
+                    progress(t_s)
                 if result.stopped_by == "quit":
                     break
                 if duration_s is not None and t_s - t_first >= duration_s:

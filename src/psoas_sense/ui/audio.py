@@ -1,0 +1,200 @@
+"""Sound cues for eyes-closed practice: distinct tones, optional spoken cues.
+
+Tones are synthesised once with NumPy into small WAV files in the user cache directory and
+played with whatever player the system has (``paplay``, ``pw-play``, ``aplay``, ``afplay``, or
+``winsound`` on Windows), without waiting for them to finish. With no player the terminal bell
+is the fallback. Spoken cues use ``espeak-ng``/``espeak``/``say`` when asked for and present.
+
+Which sound goes with which output line is a pure function (:func:`sound_for`), tested on its
+own; the player is injected so tests record what would be played.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import wave
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RATE_HZ = 22050
+
+# name -> list of (start Hz, end Hz, seconds, loudness 0-1); notes play one after another
+TONES: Mapping[str, list[tuple[float, float, float, float]]] = {
+    "exhale": [(587.0, 392.0, 0.45, 0.5)],  # falling: breathe out, sink deeper
+    "inhale": [(392.0, 494.0, 0.25, 0.25)],  # soft rise: hold, keep breathing
+    "chime": [(659.0, 659.0, 0.18, 0.4), (880.0, 880.0, 0.3, 0.4)],  # a hold or stage begins/ends
+    "switch": [(523.0, 523.0, 0.2, 0.45), (659.0, 659.0, 0.2, 0.45), (784.0, 784.0, 0.4, 0.45)],
+    "attention": [(440.0, 440.0, 0.15, 0.5), (440.0, 440.0, 0.15, 0.5)],  # keep breathing / ease off
+    "stop": [(220.0, 220.0, 0.8, 0.6)],  # pain stop: low and plain, not alarming
+    "end": [(523.0, 392.0, 1.2, 0.4)],
+}
+
+EXHALE_CUES = frozenset({"sink_deeper", "slide_foot", "leg_straight", "tool_sink", "pace_exhale", "belly_out"})
+INHALE_CUES = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_inhale", "belly_in"})
+ATTENTION_CUES = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate"})
+
+
+def sound_for(line: Mapping[str, Any], *, coached: bool) -> str | None:
+    """The tone for one output line, or None. Without a coach, raw phase events sound."""
+    ev = line.get("event")
+    if ev == "cue":
+        kind = str(line.get("kind", ""))
+        if kind in EXHALE_CUES:
+            return "exhale"
+        if kind in INHALE_CUES:
+            return "inhale"
+        if kind in ATTENTION_CUES:
+            return "attention"
+        if kind == "switch_sides":
+            return "switch"
+        return "chime"
+    if ev in ("hold_start", "hold_end", "side_start"):
+        return "chime"
+    if ev == "side_end":
+        return "switch"
+    if ev == "pain_stop":
+        return "stop"
+    if ev == "session_end":
+        return "end"
+    if not coached and ev in ("exhale", "inhale"):
+        return str(ev)
+    return None
+
+
+def synth(notes: list[tuple[float, float, float, float]], rate_hz: int = RATE_HZ) -> np.ndarray:
+    """Int16 samples of a sequence of gliding notes with soft attack and release."""
+    parts = []
+    for f0, f1, dur, loud in notes:
+        n = int(dur * rate_hz)
+        t = np.arange(n) / rate_hz
+        freq = np.linspace(f0, f1, n)
+        phase = 2 * np.pi * np.cumsum(freq) / rate_hz
+        env = np.minimum(1.0, t / 0.02) * np.minimum(1.0, (dur - t) / 0.08)
+        parts.append(loud * env * np.sin(phase))
+        parts.append(np.zeros(int(0.03 * rate_hz)))
+    x = np.concatenate(parts) if parts else np.zeros(1)
+    return (np.clip(x, -1, 1) * 32767 * 0.8).astype(np.int16)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate_hz: int = RATE_HZ) -> None:
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate_hz)
+        w.writeframes(samples.tobytes())
+    os.replace(tmp, path)
+
+
+def find_player() -> list[str] | None:
+    """A command that plays a WAV file given as its last argument, or None."""
+    for cmd in (["paplay"], ["pw-play"], ["aplay", "-q"], ["afplay"]):
+        if shutil.which(cmd[0]):
+            return cmd
+    return None
+
+
+def find_speaker() -> list[str] | None:
+    for cmd in (["espeak-ng", "-s", "140"], ["espeak", "-s", "140"], ["say"]):
+        if shutil.which(cmd[0]):
+            return cmd
+    return None
+
+
+class CuePlayer:
+    """Plays cue tones (and optionally speaks cue texts) without blocking.
+
+    Args:
+        enabled: start unmuted.
+        speak: also speak cue texts when a speech synthesiser is present.
+        cache_dir: where the tone WAVs live (default: the user cache directory).
+        run: starts a command without waiting (injected in tests).
+        bell: fallback when no player exists (the app's terminal bell).
+    """
+
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        speak: bool = False,
+        cache_dir: Path | None = None,
+        run: Callable[[list[str]], Any] | None = None,
+        bell: Callable[[], None] | None = None,
+        player: list[str] | None | bool = True,
+        speaker: list[str] | None | bool = True,
+    ) -> None:
+        self.enabled = enabled
+        self.speak = speak
+        self._cache_dir = cache_dir
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._run = run or self._spawn
+        self._bell = bell
+        self._player = find_player() if player is True else (player or None)
+        self._speaker = find_speaker() if speaker is True else (speaker or None)
+        self.played: list[str] = []
+        """Every tone requested while unmuted (for tests and the session log)."""
+
+    def _wav(self, name: str) -> Path:
+        base = self._cache_dir
+        if base is None:
+            import platformdirs
+
+            base = Path(platformdirs.user_cache_dir("psoas-sense")) / "tones"
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / f"{name}.wav"
+        if not path.exists():
+            write_wav(path, synth(list(TONES[name])))
+        return path
+
+    def play(self, name: str) -> None:
+        if not self.enabled or name not in TONES:
+            return
+        self.played.append(name)
+        if self._player is None:
+            if self._bell is not None:
+                self._bell()
+            return
+        if sys.platform == "win32":  # pragma: no cover - no Windows here
+            import winsound
+
+            winsound.PlaySound(str(self._wav(name)), winsound.SND_FILENAME | winsound.SND_ASYNC)
+            return
+        self._run([*self._player, str(self._wav(name))])
+
+    def say(self, text: str) -> None:
+        if self.enabled and self.speak and self._speaker is not None and text:
+            self._run([*self._speaker, text])
+
+    def _spawn(self, cmd: list[str]) -> None:
+        self._procs = [p for p in self._procs if p.poll() is None]  # reap finished players
+        try:
+            self._procs.append(
+                subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+        except OSError:
+            self._player = None  # the player vanished: fall back to the bell
+
+    def close(self) -> None:
+        """Wait briefly for sounds still playing (so none is left behind as a zombie)."""
+        for p in self._procs:
+            try:
+                p.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self._procs = []
+
+    def on_line(self, line: Mapping[str, Any], *, coached: bool) -> None:
+        """React to one output line of the session."""
+        name = sound_for(line, coached=coached)
+        if name is not None:
+            self.play(name)
+        if line.get("event") in ("cue", "stage", "pain_stop") and line.get("text"):
+            self.say(str(line["text"]))
+
+
