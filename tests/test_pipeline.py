@@ -46,15 +46,11 @@ def run(kind: str, streams: dict, frames: list, signal: str | None = None) -> li
 
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_chunk_size_invariance(name, kind):
-    # chunks of 1 sample are slow in Python, so the 1-sample run covers the first 90 s
     streams, t, v = stream(name, kind)
     whole = run(kind, streams, chunked(kind, t, v, None))
     assert sum(isinstance(e, BreathEvent) and e.kind == "exhale" for e in whole) >= 5
-    for size in (7, 64):
+    for size in (1, 7, 64):
         assert run(kind, streams, chunked(kind, t, v, size)) == whole, f"chunks of {size}"
-    streams, t90, v90 = stream(name, kind, max_s=90.0)
-    head_whole = run(kind, streams, chunked(kind, t90, v90, None))
-    assert run(kind, streams, chunked(kind, t90, v90, 1)) == head_whole
 
 
 @pytest.mark.parametrize(("name", "kind"), CASES)
