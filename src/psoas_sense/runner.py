@@ -186,6 +186,15 @@ async def run_session(
         cmds.eof = True
 
     writer: RecordingWriter | None = None
+    started = False
+
+    def coach_lines(lines: list[dict[str, Any]], t_s: float) -> None:
+        for line in lines:
+            out(line)
+            if writer is not None and line.get("event") in MARKER_EVENTS:
+                data = {k: v for k, v in line.items() if k not in ("event", "t")}
+                writer.write(Marker(t_s=float(line.get("t", t_s)), marker=line["event"], data=data), t_s=t_s)
+
     try:
         async with source:
             pipe = pipeline or Pipeline(signal=signal, streams=source.header.streams)
@@ -194,14 +203,6 @@ async def run_session(
             if commands is not None:
                 reader_task = asyncio.ensure_future(read_commands())
             t_first: float | None = None
-            started = False
-
-            def coach_lines(lines: list[dict[str, Any]], t_s: float) -> None:
-                for line in lines:
-                    out(line)
-                    if writer is not None and line.get("event") in MARKER_EVENTS:
-                        data = {k: v for k, v in line.items() if k not in ("event", "t")}
-                        writer.write(Marker(t_s=float(line.get("t", t_s)), marker=line["event"], data=data), t_s=t_s)
 
             async for t_s, item in source:
                 result.items += 1
@@ -249,10 +250,10 @@ async def run_session(
                 coach_lines(coach.finish(result.last_t_s), result.last_t_s)
     except asyncio.CancelledError:
         result.stopped_by = "cancelled"
-        if coach is not None:
+        if coach is not None and started:
             try:
-                for line in coach.finish(result.last_t_s):
-                    out(line)
+                # close the open hold and side, save the summary, mark the end in the recording
+                coach_lines(coach.finish(result.last_t_s), result.last_t_s)
             except Exception:  # pragma: no cover - never lose the recording over a summary
                 pass
         raise
