@@ -241,6 +241,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
     if not args.headless:
         _no_tui_notice()
+    # A headless replay runs the coach on recorded breathing: a simulation, nobody is pressing
+    # on anything, so the safety check is not asked (the TUI and live sessions always ask).
+    args.simulated_safety = True
     coach = _make_coach(args, source.header)
     if args.loop and coach is None and args.duration is None:
         raise PsoasError("--loop needs --protocol or --duration, or it would never end")

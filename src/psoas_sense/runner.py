@@ -27,9 +27,10 @@ from psoas_sense.recording.format import RecordingWriter
 from psoas_sense.sources.base import Source
 
 MARKER_EVENTS = frozenset(
-    {"hold_start", "hold_end", "side_start", "side_end", "pain_stop", "stage", "session_end"}
+    {"hold_start", "hold_end", "side_start", "side_end", "pain_stop", "stage", "session_end", "cue", "safety"}
 )
-"""Coach output lines that are also written into the recording as markers."""
+"""Coach output lines that are also written into the recording as markers (cues too, so a
+report of the recording can show how each cue lined up with the exhale)."""
 COMMANDS = frozenset({"soften", "next", "pain", "quit"})
 """Headless commands read from standard input, one per line (``@T name`` applies at data time T)."""
 

@@ -1,0 +1,113 @@
+"""Every text the coach says: short, kind, and clear with the eyes closed (they are also spoken).
+
+Nothing here ever suggests pushing through pain.
+"""
+
+from __future__ import annotations
+
+NOT_MEDICAL_ADVICE = (
+    "This is a self-care guide, not medical advice. Stop at any sharp or radiating pain."
+)
+
+CUES: dict[str, str] = {
+    # preparation
+    "belly_in": "Breathe in slowly. Let your belly rise.",
+    "belly_out": "Breathe out slowly. Let your belly fall.",
+    "settled": "Your breathing has settled. Well done.",
+    "settle_timeout": "That's fine. Let's begin, keep breathing slowly.",
+    # calibration (accelerometer)
+    "calibrate": "Breathe in deeply, then breathe out slowly.",
+    "calibrated": "Thank you. I can follow your breathing now.",
+    # locate
+    "lift_foot": "Lift the {side} foot an inch or two. Feel the muscle tighten under your fingers.",
+    "lower_foot": "Put the foot down again and let it rest.",
+    # static release
+    "sink_deeper": "Sink deeper as you breathe out.",
+    "hold_breathe": "Hold, keep breathing.",
+    # active release
+    "slide_foot": "Breathe out and slide the foot away.",
+    "keep_pressure": "Keep the pressure, breathe in.",
+    "leg_straight": "Breathe out. Let the leg straighten.",
+    "bend_knee": "Bend the knee back, slowly.",
+    "release": "Release the pressure gently.",
+    # tool
+    "tool_sink": "Breathe out. Let your weight sink onto the tool.",
+    "tool_breathe": "Breathe in deeply, into the belly.",
+    # moving on
+    "same_point": "Stay on this spot. Press gently in again.",
+    "new_point": "That spot has softened. Find a new tender point nearby.",
+    "softened": "Good. That spot has softened.",
+    "rest": "Ease off and rest your hands. Keep breathing slowly.",
+    "side_ending": "About {seconds} seconds left on this side.",
+    "switch_sides": "Switch sides. The {side} side gets the same time.",
+    # paced breathing
+    "pace_inhale": "Breathe in.",
+    "pace_hold_in": "Hold gently.",
+    "pace_exhale": "Breathe out.",
+    "pace_hold_out": "Rest.",
+    # breathing-aware
+    "keep_breathing": "Keep breathing, gently.",
+    "ease_pressure": "Ease the pressure a little. Breathe slowly.",
+    "fallback_pacer": "I can't follow your breathing right now. Breathe with my cues instead.",
+    "signal_restored": "I can follow your breathing again.",
+    "finish": "Release slowly. Rest and breathe. Well done.",
+}
+"""Cue kind -> text (``str.format`` fields: ``side``, ``seconds``)."""
+
+STAGES: dict[str, str] = {
+    "calibration": "First, a short breath so I can read your breathing.",
+    "preparation": (
+        "Lie on your back on a firm surface, knees bent, feet flat. "
+        "Breathe slowly and deeply into your belly."
+    ),
+    "preparation_tool": (
+        "Settle in on a firm surface. Breathe slowly and deeply into your belly."
+    ),
+    "locate": (
+        "Place your fingers about an inch inside the front hip bone, a couple of inches below "
+        "the navel, on the {side} side. Press gently in and down toward the spine, only as deep "
+        "as is comfortable."
+    ),
+    "new_point": "Move your fingers to a new tender point nearby. Press gently in.",
+    "same_point": "Stay on this spot. Press gently in again.",
+    "static": "Press in until you feel clear tension, never sharp pain. Hold and breathe.",
+    "active": (
+        "Keep the pressure. On each breath out, slide the foot away until the leg is straight."
+    ),
+    "tool_position": (
+        "Lie face down with the tool under the {side} side, between the navel and the hip bone. "
+        "Let your weight settle."
+    ),
+    "tool": "Rest on the tool and breathe deeply. Let it sink in as you breathe out.",
+    "rest": "Ease off and rest your hands. Keep breathing slowly.",
+    "rest_tool": "Ease off the tool and rest. Keep breathing slowly.",
+    "switch": "Switch sides.",
+    "breathing": "Breathing practice. Follow the cues: breathe in, and breathe out.",
+    "finish": "Release slowly. Rest and breathe. Well done.",
+}
+"""Stage -> the text said when it starts."""
+
+PAIN_STOP = (
+    "Stop now. Release the pressure and rest. "
+    "Sharp or radiating pain means it is time to see a healthcare professional, such as a "
+    "physical therapist or a massage therapist experienced in deep core work."
+)
+
+BREATHING_ONLY_UNCONFIRMED = (
+    "The safety check was not confirmed, so today is breathing practice only, "
+    "no deep abdominal work."
+)
+BREATHING_ONLY_CONDITIONS = (
+    "With {conditions}, please skip deep abdominal work. Today is breathing practice only. "
+    "Please ask a healthcare professional before massaging this area."
+)
+
+
+def cue_text(kind: str, **fields: object) -> str:
+    """The text of a cue, with its fields filled in."""
+    return CUES[kind].format(**fields)
+
+
+def stage_text(stage: str, **fields: object) -> str:
+    """The text said when a stage starts."""
+    return STAGES[stage].format(**fields)

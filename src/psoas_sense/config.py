@@ -1,0 +1,156 @@
+"""Where psoas-sense keeps its files, and coach settings from presets and user overrides.
+
+Built-in protocol presets are TOML files in ``psoas_sense/coach/presets``; a user file
+``coach.toml`` in the config directory overrides them::
+
+    [manual]            # applies to --protocol manual
+    side_minutes = 4
+    [breathing]
+    pacer_exhale_s = 7
+    [presets.evening]   # --preset evening (any protocol)
+    hold_s = 60
+
+Values are applied in this order: built-in protocol file, its ``[presets.NAME]``, the user
+file's ``[PROTOCOL]`` table, the user file's ``[presets.NAME]``, then command-line options.
+A bad value is a :class:`ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from psoas_sense.coach.settings import PROTOCOLS, CoachSettings, SettingsError, settings_from_mapping
+from psoas_sense.errors import PsoasError
+
+APP_NAME = "psoas-sense"
+DATA_DIR_ENV = "PSOAS_SENSE_DATA_DIR"
+CONFIG_DIR_ENV = "PSOAS_SENSE_CONFIG_DIR"
+USER_CONFIG_NAME = "coach.toml"
+
+
+class ConfigError(PsoasError):
+    """A bad configuration value; the message names the file and key."""
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(path, 0o700)
+    except OSError:  # pragma: no cover - e.g. a directory owned by someone else
+        pass
+    return path
+
+
+def data_dir(create: bool = False) -> Path:
+    """The user data directory (history): ``$PSOAS_SENSE_DATA_DIR`` or the platform's."""
+    env = os.environ.get(DATA_DIR_ENV)
+    path = Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _private_dir(path) if create else path
+
+
+def config_dir(create: bool = False) -> Path:
+    """The user config directory: ``$PSOAS_SENSE_CONFIG_DIR`` or the platform's."""
+    env = os.environ.get(CONFIG_DIR_ENV)
+    path = Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return _private_dir(path) if create else path
+
+
+def _load_toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: not valid TOML: {e}") from None
+
+
+def builtin_preset(protocol: str) -> dict[str, Any]:
+    """The built-in preset file of a protocol, as parsed TOML."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"protocol: must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    text = resources.files("psoas_sense.coach").joinpath("presets", f"{protocol}.toml").read_text("utf-8")
+    return _load_toml(text, f"{protocol}.toml")
+
+
+def _split(table: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    values = {k: v for k, v in table.items() if k != "presets"}
+    presets = table.get("presets", {})
+    return values, presets if isinstance(presets, dict) else {}
+
+
+def preset_names(protocol: str, config_file: Path | None = None) -> list[str]:
+    """Named presets available for a protocol (built-in and from the user file)."""
+    names = set(_split(builtin_preset(protocol))[1])
+    user = _user_config(config_file)
+    if user is not None:
+        names |= set(_split(user[1])[1])
+    return sorted(names)
+
+
+def _user_config(config_file: Path | None) -> tuple[str, dict[str, Any]] | None:
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+    else:
+        path = config_dir() / USER_CONFIG_NAME
+        if not path.is_file():
+            return None
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    return str(path), _load_toml(text, str(path))
+
+
+def load_settings(
+    protocol: str,
+    *,
+    preset: str | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> CoachSettings:
+    """Coach settings for ``protocol`` from the presets, the user file and ``overrides``."""
+    base = builtin_preset(protocol)
+    values, builtin_presets = _split(base)
+    layers: list[tuple[str, str, Mapping[str, Any]]] = [(f"{protocol}.toml", "", values)]
+    found = False
+    if preset is not None and preset in builtin_presets:
+        layers.append((f"{protocol}.toml", f"presets.{preset}.", builtin_presets[preset]))
+        found = True
+    user = _user_config(config_file)
+    if user is not None:
+        where, doc = user
+        for key in doc:
+            if key not in (*PROTOCOLS, "presets"):
+                raise ConfigError(f"{where}: {key}: unknown table; use [manual], [tool], [breathing] or [presets.NAME]")
+        table = doc.get(protocol, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {protocol}: must be a table")
+        layers.append((where, f"{protocol}.", table))
+        user_presets = doc.get("presets", {})
+        if preset is not None and isinstance(user_presets, dict) and preset in user_presets:
+            p = user_presets[preset]
+            if not isinstance(p, dict):
+                raise ConfigError(f"{where}: presets.{preset}: must be a table")
+            layers.append((where, f"presets.{preset}.", p))
+            found = True
+    if preset is not None and not found:
+        names = preset_names(protocol, config_file)
+        raise ConfigError(f"preset: no preset {preset!r} for {protocol}; choose from {', '.join(names) or '(none)'}")
+    if overrides:
+        layers.append(("command line", "", dict(overrides)))
+    settings = CoachSettings(protocol=protocol)
+    for where, prefix, table in layers:
+        if "protocol" in table and table["protocol"] != protocol:
+            raise ConfigError(f"{where}: {prefix}protocol: must be {protocol!r} here")
+        try:
+            settings = settings_from_mapping(table, where=prefix, base=settings) if table else settings
+        except SettingsError as e:
+            raise ConfigError(f"{where}: {e.key}: {e.reason}") from None
+    return settings

@@ -1,0 +1,290 @@
+"""Session history in SQLite, in the user data directory (edge code: files, SQLite).
+
+One row per session, written when it starts; every completed hold, side and pain stop is
+committed at once together with the breaths and coach lines since the last commit, so a crash
+keeps everything up to the last completed hold. The database and its directory are owner-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from psoas_sense.errors import PsoasError
+
+DB_NAME = "history.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    practised TEXT NOT NULL,
+    safety TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    source TEXT NOT NULL,
+    t_start REAL NOT NULL,
+    t_last REAL,
+    t_end REAL,
+    ended_by TEXT,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS holds (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    side TEXT,
+    point INTEGER,
+    t_start REAL NOT NULL,
+    t_end REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    breaths INTEGER NOT NULL,
+    mean_rate_bpm REAL,
+    cues INTEGER NOT NULL,
+    ended_by TEXT NOT NULL,
+    softened INTEGER NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS sides (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    side TEXT NOT NULL,
+    t_start REAL NOT NULL,
+    t_end REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    target_s REAL NOT NULL,
+    holds INTEGER NOT NULL,
+    hold_s REAL NOT NULL,
+    breaths INTEGER NOT NULL,
+    ended_by TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS pain_stops (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    t REAL NOT NULL,
+    stage TEXT,
+    side TEXT,
+    hold TEXT
+);
+CREATE TABLE IF NOT EXISTS breaths (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    t REAL NOT NULL,
+    kind TEXT NOT NULL,
+    detected_at REAL,
+    signal TEXT,
+    rate_bpm REAL,
+    quality REAL,
+    source TEXT NOT NULL,
+    stage TEXT,
+    side TEXT
+);
+CREATE TABLE IF NOT EXISTS lines (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    t REAL NOT NULL,
+    event TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS breaths_by_session ON breaths(session_id, t);
+CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
+"""
+
+_HOLD_COLS = ("kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by", "softened")
+_SIDE_COLS = ("side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by")
+_BREATH_COLS = ("t", "kind", "detected_at", "signal", "rate_bpm", "quality", "source", "stage", "side")
+
+
+class StoreError(PsoasError):
+    """The history database cannot be used."""
+
+
+def default_path() -> Path:
+    """``history.sqlite3`` in the user data directory (``$PSOAS_SENSE_DATA_DIR`` overrides it)."""
+    from psoas_sense.config import data_dir
+
+    return data_dir() / DB_NAME
+
+
+def _touch_private(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(path.parent, 0o700)
+    except OSError:  # pragma: no cover
+        pass
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    try:
+        os.chmod(path, 0o600)
+    except OSError:  # pragma: no cover
+        pass
+
+
+class HistoryStore:
+    """The session history database. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"{self.path}: no history yet (no session has been saved)")
+            _touch_private(self.path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = FULL")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: history written by a newer psoas-sense (schema {version})")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: cannot open the history database: {e}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "HistoryStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- writing
+
+    def begin_session(
+        self,
+        *,
+        started_at: str,
+        protocol: str,
+        practised: str,
+        safety: str,
+        settings: Mapping[str, Any],
+        source: Mapping[str, Any],
+        t_start: float,
+    ) -> int:
+        """Insert a session row (committed at once) and return its id."""
+        cur = self.db.execute(
+            "INSERT INTO sessions (started_at, protocol, practised, safety, settings, source, t_start, t_last)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (started_at, protocol, practised, safety, json.dumps(dict(settings)), json.dumps(dict(source)), t_start, t_start),
+        )
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+    def commit_progress(
+        self,
+        session_id: int,
+        *,
+        t_last: float,
+        holds: Sequence[Mapping[str, Any]] = (),
+        sides: Sequence[Mapping[str, Any]] = (),
+        pain_stops: Sequence[Mapping[str, Any]] = (),
+        breaths: Sequence[Mapping[str, Any]] = (),
+        lines: Sequence[Mapping[str, Any]] = (),
+        end: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write completed holds, sides, pain stops, breaths and lines in one transaction."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for h in holds:
+                seq = db.execute("SELECT COUNT(*) FROM holds WHERE session_id = ?", (session_id,)).fetchone()[0]
+                db.execute(
+                    f"INSERT INTO holds (session_id, seq, {', '.join(_HOLD_COLS)}) VALUES (?, ?{', ?' * len(_HOLD_COLS)})",
+                    (session_id, seq, *[int(h[c]) if c == "softened" else h.get(c) for c in _HOLD_COLS]),
+                )
+            for s in sides:
+                seq = db.execute("SELECT COUNT(*) FROM sides WHERE session_id = ?", (session_id,)).fetchone()[0]
+                db.execute(
+                    f"INSERT INTO sides (session_id, seq, {', '.join(_SIDE_COLS)}) VALUES (?, ?{', ?' * len(_SIDE_COLS)})",
+                    (session_id, seq, *[s.get(c) for c in _SIDE_COLS]),
+                )
+            db.executemany(
+                "INSERT INTO pain_stops (session_id, t, stage, side, hold) VALUES (?, ?, ?, ?, ?)",
+                [(session_id, p["t"], p.get("stage"), p.get("side"), p.get("hold")) for p in pain_stops],
+            )
+            db.executemany(
+                f"INSERT INTO breaths (session_id, {', '.join(_BREATH_COLS)}) VALUES (?{', ?' * len(_BREATH_COLS)})",
+                [(session_id, *[b.get(c) for c in _BREATH_COLS]) for b in breaths],
+            )
+            db.executemany(
+                "INSERT INTO lines (session_id, t, event, data) VALUES (?, ?, ?, ?)",
+                [
+                    (session_id, ln["t"], ln["event"], json.dumps({k: v for k, v in ln.items() if k not in ("t", "event")}))
+                    for ln in lines
+                ],
+            )
+            if end is not None:
+                db.execute(
+                    "UPDATE sessions SET t_last = ?, t_end = ?, ended_by = ?, summary = ? WHERE id = ?",
+                    (t_last, end["t"], end["ended_by"], json.dumps(end["summary"]), session_id),
+                )
+            else:
+                db.execute("UPDATE sessions SET t_last = ? WHERE id = ?", (t_last, session_id))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    # ---------------------------------------------------------------- reading
+
+    def sessions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Sessions, newest first, with counts of holds, sides and pain stops."""
+        q = (
+            "SELECT s.*, (SELECT COUNT(*) FROM holds h WHERE h.session_id = s.id) AS n_holds,"
+            " (SELECT COUNT(*) FROM sides d WHERE d.session_id = s.id) AS n_sides,"
+            " (SELECT COUNT(*) FROM pain_stops p WHERE p.session_id = s.id) AS n_pain,"
+            " (SELECT COUNT(*) FROM breaths b WHERE b.session_id = s.id AND b.kind = 'exhale'"
+            "  AND b.source = 'detector') AS n_breaths"
+            " FROM sessions s ORDER BY s.id DESC"
+        )
+        if limit is not None:
+            q += f" LIMIT {int(limit)}"
+        return [self._session_row(r) for r in self.db.execute(q)]
+
+    @staticmethod
+    def _session_row(r: sqlite3.Row) -> dict[str, Any]:
+        d = dict(r)
+        for k in ("settings", "source", "summary"):
+            if d.get(k) is not None:
+                d[k] = json.loads(d[k])
+        d["interrupted"] = d.get("ended_by") is None
+        return d
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        """Everything stored about one session."""
+        row = self.db.execute(
+            "SELECT s.*, 0 AS n_holds, 0 AS n_sides, 0 AS n_pain, 0 AS n_breaths FROM sessions s WHERE id = ?",
+            (session_id,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no session {session_id} in the history ({self.path})")
+        out = self._session_row(row)
+        for k in ("n_holds", "n_sides", "n_pain", "n_breaths"):
+            out.pop(k)
+
+        def rows(q: str) -> list[dict[str, Any]]:
+            return [dict(r) for r in self.db.execute(q, (session_id,))]
+
+        out["holds"] = rows(f"SELECT {', '.join(_HOLD_COLS)} FROM holds WHERE session_id = ? ORDER BY seq")
+        for h in out["holds"]:
+            h["softened"] = bool(h["softened"])
+        out["sides"] = rows(f"SELECT {', '.join(_SIDE_COLS)} FROM sides WHERE session_id = ? ORDER BY seq")
+        out["pain_stops"] = rows("SELECT t, stage, side, hold FROM pain_stops WHERE session_id = ? ORDER BY t")
+        out["breaths"] = rows(f"SELECT {', '.join(_BREATH_COLS)} FROM breaths WHERE session_id = ? ORDER BY rowid")
+        out["lines"] = [
+            {"event": r["event"], "t": r["t"], **json.loads(r["data"])}
+            for r in self.db.execute("SELECT t, event, data FROM lines WHERE session_id = ? ORDER BY rowid", (session_id,))
+        ]
+        return out
+
+    def latest_id(self) -> int | None:
+        row = self.db.execute("SELECT MAX(id) FROM sessions").fetchone()
+        return None if row[0] is None else int(row[0])
+

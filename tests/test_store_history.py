@@ -1,0 +1,138 @@
+"""Session history in SQLite: written as the session goes, survives a crash mid-session."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from psoas_sense.cli_coach import HistoryCoach
+from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
+from psoas_sense.store import HistoryStore, StoreError, default_path
+from test_coach_engine import drive, phases  # tests/ is on sys.path (pytest prepend mode)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def history_coach(**kw: object) -> HistoryCoach:
+    return HistoryCoach(CoachEngine(CoachSettings(**kw), SafetyCheck.answered([])),  # type: ignore[arg-type]
+                        source={"file": "synthetic"}, started_at="2026-01-01T10:00:00+00:00")
+
+
+def test_a_whole_session_is_saved() -> None:
+    coach = history_coach()
+    run = drive(coach, phases(0, 900), 900, commands=[(70.0, "soften")])  # type: ignore[arg-type]
+    assert run.end["ended_by"] == "done"
+    path = default_path()
+    assert "userdirs" in str(path)  # the isolated data dir of the tests
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    with HistoryStore(create=False) as store:
+        (row,) = store.sessions()
+        assert row["protocol"] == "manual" and row["ended_by"] == "done" and not row["interrupted"]
+        assert row["n_sides"] == 2 and row["n_holds"] == len(run.of("hold_end"))
+        s = store.session(row["id"])
+    assert s["settings"]["hold_s"] == 45.0 and s["source"] == {"file": "synthetic"}
+    assert [h["duration_s"] for h in s["holds"]] == [h["duration_s"] for h in run.of("hold_end")]
+    assert s["holds"][0]["softened"] is True and s["holds"][0]["ended_by"] == "softened"
+    assert [d["side"] for d in s["sides"]] == ["left", "right"]
+    assert s["summary"] == run.end["summary"]
+    assert len([b for b in s["breaths"] if b["kind"] == "exhale"]) == len([e for e in phases(0, 900) if e.kind == "exhale" and e.detected_at_s <= run.end["t"]])
+    kinds = {ln["event"] for ln in s["lines"]}
+    assert {"cue", "stage", "hold_start", "hold_end", "side_start", "side_end", "safety"} <= kinds
+
+
+def test_pain_stops_are_saved_at_once() -> None:
+    coach = history_coach()
+    drive(coach, phases(0, 900), 900, commands=[(100.0, "pain")], finish=False)  # type: ignore[arg-type]
+    with HistoryStore(create=False) as store:
+        (row,) = store.sessions()
+        s = store.session(row["id"])
+    assert row["ended_by"] == "pain" and row["n_pain"] == 1
+    assert s["pain_stops"][0]["t"] == pytest.approx(100.0, abs=0.11)
+
+
+CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, {root!r} + "/tests")
+    from psoas_sense.cli_coach import HistoryCoach
+    from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
+    from test_coach_engine import phases
+
+    coach = HistoryCoach(CoachEngine(CoachSettings(), SafetyCheck.answered([])), source={{}})
+    evs = phases(0, 900)
+    coach.start(0.0)
+    ends = 0
+    i = 0
+    for k in range(1, 9000):
+        t = k * 0.1
+        batch = []
+        while i < len(evs) and evs[i].detected_at_s <= t:
+            batch.append(evs[i]); i += 1
+        lines = (coach.on_events(batch, t) if batch else []) + coach.tick(t)
+        ends += sum(1 for ln in lines if ln["event"] == "hold_end")
+        if ends == 3 and any(ln["event"] == "cue" for ln in lines):
+            # mid-hold after the third completed hold: the process dies without finish()
+            print(t, flush=True)
+            os._exit(9)
+    """
+)
+
+
+def test_history_survives_a_crash_mid_session(tmp_path: Path) -> None:
+    script = tmp_path / "crash.py"
+    script.write_text(CRASH_SCRIPT.format(root=str(ROOT)), encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert proc.returncode == 9, proc.stderr
+    t_crash = float(proc.stdout.strip())
+    with HistoryStore(create=False) as store:
+        (row,) = store.sessions()
+        assert row["interrupted"] and row["ended_by"] is None
+        s = store.session(row["id"])
+    assert len(s["holds"]) == 3
+    assert [h["kind"] for h in s["holds"]] == ["static", "active", "static"]
+    last_end = s["holds"][-1]["t_end"]
+    assert last_end <= t_crash
+    assert row["t_last"] == pytest.approx(last_end)
+    # every breath up to the last completed hold is there
+    exhales = [b["t"] for b in s["breaths"] if b["kind"] == "exhale"]
+    expected = [round(e.t_s, 3) for e in phases(0, 900) if e.kind == "exhale" and e.detected_at_s <= last_end]
+    assert exhales == expected
+    # and the CLI lists it as interrupted
+    proc2 = subprocess.run([sys.executable, "-m", "psoas_sense", "history"], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert proc2.returncode == 0, proc2.stderr
+    assert "interrupted" in proc2.stdout
+
+
+def test_a_broken_history_does_not_stop_the_session(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db.sqlite3"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    coach = HistoryCoach(CoachEngine(CoachSettings(), SafetyCheck.answered([])), store_path=bad)
+    run = drive(coach, phases(0, 900), 900)  # type: ignore[arg-type]
+    errs = run.of("error")
+    assert len(errs) == 1 and "history not saved" in errs[0]["message"]
+    assert run.end["ended_by"] == "done"
+
+
+def test_missing_history_and_unknown_session() -> None:
+    with pytest.raises(StoreError, match="no history yet"):
+        HistoryStore(create=False)
+    with HistoryStore() as store:
+        with pytest.raises(StoreError, match="no session 42"):
+            store.session(42)
+        assert store.latest_id() is None
+
+
+def test_a_session_started_by_a_command_is_saved_too() -> None:
+    coach = history_coach()
+    lines = coach.command("pain", 3.0)
+    assert [ln["event"] for ln in lines][:2] == ["safety", "stage"]
+    with HistoryStore(create=False) as store:
+        (row,) = store.sessions()
+    assert row["ended_by"] == "pain" and row["n_pain"] == 1
