@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["conftest_ble"]  # the --ble-device option for the optional real-strap tests
+
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ROOT / "recordings"
 SHARED_DATA = ROOT.parent / "shared" / "data"

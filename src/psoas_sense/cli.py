@@ -270,11 +270,16 @@ def cmd_session(args: argparse.Namespace) -> int:
     from psoas_sense.runner import run_session
 
     devices = importlib.import_module("psoas_sense.sources.devices")
-    source = devices.open_device_source(args.device, speed=args.speed, acc_rate_hz=args.acc_rate)
+    def open_source() -> Any:
+        return devices.open_device_source(
+            args.device, speed=args.speed, acc_rate_hz=args.acc_rate, reconnect_timeout_s=args.reconnect_timeout
+        )
+
+    source = open_source()
     if not args.headless and _tui_possible():
         return _run_tui(
             args,
-            lambda: devices.open_device_source(args.device, speed=args.speed, acc_rate_hz=args.acc_rate),
+            open_source,
             getattr(source, "header", None),
             subtitle=f"device: {args.device}",
             record_path=args.record,
@@ -476,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--record", metavar="FILE", default=None, help="record raw traffic to FILE (.jsonl or .jsonl.gz)")
         s.add_argument("--signal", choices=["auto", "resp", "acc", "rr"], default="auto")
         s.add_argument("--acc-rate", type=int, default=200, help="H10 accelerometer rate, Hz (25-200; default 200)")
+        s.add_argument("--reconnect-timeout", type=_positive, default=60.0, metavar="S",
+                       help="give up after S seconds without a link (default 60)")
         s.add_argument("--commands", metavar="FILE", help="read headless commands from FILE instead of stdin")
         s.add_argument("--mute", action="store_true", help="no sound cues (terminal UI)")
         s.add_argument("--speak", action="store_true", help="also speak the cues (needs espeak-ng, espeak or say)")

@@ -261,6 +261,13 @@ async def run_session(
     finally:
         if reader_task is not None:
             reader_task.cancel()
+        # what the source queued while closing (its final 'stopped' status) is shown and kept
+        pending = getattr(source, "pending", None)
+        for item in pending() if callable(pending) else []:
+            if isinstance(item, Status):
+                out(status_to_json(item))
+            if writer is not None:
+                writer.write(item)
         if writer is not None:
             writer.close()
         result.decode_errors = pipe.decoder.errors if "pipe" in locals() else 0

@@ -10,8 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from psoas_sense.decode.hrs import HEART_RATE_MEASUREMENT_UUID, decode_heart_rate_measurement
+from psoas_sense.decode.pmd import (
+    ACC,
+    ECG,
+    OP_START,
+    OP_STOP,
+    PMD_CONTROL_POINT_UUID,
+    PMD_DATA_UUID,
+    CpResponse,
+    DeviceClockMap,
+    PmdStreamTimer,
+    decode_pmd_frame,
+    parse_cp_message,
+)
 from psoas_sense.errors import DecodeError
-from psoas_sense.model import HRFrame, Notification, RRFrame, SampleFrame
+from psoas_sense.model import AccFrame, HRFrame, Notification, RRFrame, SampleFrame
 
 RR_REANCHOR_AHEAD_S = 0.05
 """The beat clock is re-anchored when it runs ahead of the notification's arrival by more."""
@@ -47,13 +60,28 @@ class RRBeatClock:
 
 
 class NotificationDecoder:
-    """Turns raw notifications into sample frames; counts what it could not decode."""
+    """Turns raw notifications into sample frames; counts what it could not decode.
+
+    Heart Rate Measurement notifications give an :class:`HRFrame` and, when they carry RR
+    intervals, an :class:`RRFrame` timed by :class:`RRBeatClock`. PMD control-point indications
+    update the stream settings (FACTOR from a start response; a start or stop restarts that
+    stream's timing); PMD ACC data frames give :class:`AccFrame` with sample times mapped from the
+    device clock (:class:`~psoas_sense.decode.pmd.DeviceClockMap`). ECG frames are decoded and
+    checked (counted in :attr:`ecg_samples`) but the core has no ECG consumer yet.
+    """
 
     def __init__(self) -> None:
         self._beats = RRBeatClock()
         self.errors = 0
         """Notifications that failed to decode (skipped)."""
         self.last_error: str = ""
+        self.clock = DeviceClockMap()
+        """Device clock -> session time mapping of PMD frames."""
+        self._timers: dict[tuple[int, int, bool], PmdStreamTimer] = {}
+        self._factor: dict[int, float] = {}
+        self.acc_frames = 0
+        self.ecg_samples = 0
+        self.last_cp: CpResponse | None = None
 
     def decode(self, n: Notification) -> list[SampleFrame]:
         """Frames in the notification, or ``[]`` (unknown characteristic, malformed bytes)."""
@@ -72,5 +100,35 @@ class NotificationDecoder:
             return []
 
     def _decode_other(self, n: Notification) -> list[SampleFrame]:
-        """Hook for other characteristics (PMD); unknown ones decode to nothing."""
+        """PMD control point and data; unknown characteristics decode to nothing."""
+        if n.char_uuid == PMD_DATA_UUID:
+            return self._decode_pmd_data(n)
+        if n.char_uuid == PMD_CONTROL_POINT_UUID:
+            msg = parse_cp_message(n.data)
+            if isinstance(msg, CpResponse):
+                self.last_cp = msg
+                if msg.ok and msg.op_code in (OP_START, OP_STOP):
+                    for key in [k for k in self._timers if k[0] == msg.measurement_type]:
+                        del self._timers[key]
+                    if msg.op_code == OP_START:
+                        factor = msg.settings.get("factor")
+                        self._factor[msg.measurement_type] = float(factor[0]) if factor else 1.0
+            return []
         return []
+
+    def _decode_pmd_data(self, n: Notification) -> list[SampleFrame]:
+        mtype = n.data[0] & 0x3F if n.data else -1
+        frame = decode_pmd_frame(n.data, factor=self._factor.get(mtype, 1.0))
+        key = (frame.measurement_type, frame.frame_type, frame.compressed)
+        timer = self._timers.get(key)
+        if timer is None:
+            timer = self._timers[key] = PmdStreamTimer()
+        out: list[SampleFrame] = []
+        for fr, arrival_s, times_ns in timer.feed(frame, n.t_s):
+            t_s = self.clock.map_frame(times_ns, arrival_s)
+            if fr.measurement_type == ACC:
+                self.acc_frames += 1
+                out.append(AccFrame(t_s=t_s, acc_mg=fr.samples))
+            elif fr.measurement_type == ECG:
+                self.ecg_samples += fr.n
+        return out
