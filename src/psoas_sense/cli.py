@@ -11,7 +11,6 @@ import asyncio
 import importlib
 import json
 import os
-import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from psoas_sense import __version__
+from psoas_sense.cli_common import run_with_signals, seconds_arg, speed_arg
 from psoas_sense.errors import PsoasError
 
 PROG = "psoas-sense"
@@ -59,26 +59,8 @@ def _printer(stream: Any = None) -> Callable[[dict[str, Any]], None]:
     return emit
 
 
-def _speed(text: str) -> float | None:
-    if text == "max":
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"speed must be a number or 'max', not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError("speed must be positive")
-    return v
-
-
-def _positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return v
+_speed = speed_arg
+_positive = seconds_arg
 
 
 # --------------------------------------------------------------------------- commands
@@ -87,6 +69,7 @@ def _positive(text: str) -> float:
 def cmd_detect(args: argparse.Namespace) -> int:
     """Run the online detector over a file as fast as possible; print one JSON line per event."""
     from psoas_sense.dsp.pipeline import Pipeline
+    from psoas_sense.model import BreathEvent
     from psoas_sense.recording.importers import load_input
     from psoas_sense.runner import event_to_json
 
@@ -102,8 +85,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
     count = 0
     for _, item in items:
         for ev in pipe.feed(item):
-            emit(event_to_json(ev))
-            count += 1
+            # the contract: one line per phase change; notices (breath hold, signal loss,
+            # predictions) only when asked for
+            if isinstance(ev, BreathEvent) or args.notices:
+                emit(event_to_json(ev))
+                count += 1
     if args.summary:
         print(json.dumps({"event": "summary", "events": count, "decode_errors": pipe.decoder.errors}))
     return 0
@@ -194,41 +180,33 @@ def _make_coach(args: argparse.Namespace, header: Any) -> Any:
 
 
 def _run_async(coro_factory: Callable[[], Any]) -> int:
-    """Run a session coroutine; SIGTERM and Ctrl-C cancel it so sources shut down cleanly."""
+    return run_with_signals(coro_factory)
 
-    async def main() -> int:
-        task = asyncio.ensure_future(coro_factory())
-        loop = asyncio.get_running_loop()
-        stop_signal: list[str] = []
 
-        def on_signal(name: str) -> None:
-            stop_signal.append(name)
-            task.cancel()
+def _headless(args: argparse.Namespace, source: Any, coach: Any, record_path: str | None) -> int:
+    """Run a session printing JSON lines; commands from stdin (or --commands) when coached."""
+    from psoas_sense.runner import run_session
 
-        installed = []
-        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
-            try:
-                loop.add_signal_handler(sig, on_signal, name)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
-        try:
-            return int(await task)
-        except asyncio.CancelledError:
-            if stop_signal:
-                print(f"{PROG}: stopped by {stop_signal[0]}; recording and history closed", file=sys.stderr)
-                return 0 if stop_signal[0] == "SIGTERM" else 130
-            raise
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+    commands = _command_source(args, fast=args.speed is None) if coach is not None else None
+    emit = _printer()
 
-    return asyncio.run(main())
+    async def go() -> int:
+        await run_session(
+            source,
+            signal=args.signal,
+            emit=emit,
+            coach=coach,
+            commands=commands,
+            duration_s=args.duration,
+            record_path=record_path,
+        )
+        return 0
+
+    return _run_async(go)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Play a recording through the live pipeline (and the coach, with --protocol)."""
-    from psoas_sense.runner import run_session
     from psoas_sense.sources.replay import ReplaySource
 
     source = ReplaySource(args.file, speed=args.speed, loop=args.loop)
@@ -247,29 +225,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     coach = _make_coach(args, source.header)
     if args.loop and coach is None and args.duration is None:
         raise PsoasError("--loop needs --protocol or --duration, or it would never end")
-    commands = _command_source(args, fast=args.speed is None) if coach is not None else None
-    emit = _printer()
-
-    async def go() -> int:
-        await run_session(
-            source,
-            signal=args.signal,
-            emit=emit,
-            coach=coach,
-            commands=commands,
-            duration_s=args.duration,
-            record_path=getattr(args, "record", None),
-        )
-        return 0
-
-    return _run_async(go)
+    return _headless(args, source, coach, getattr(args, "record", None))
 
 
 def cmd_session(args: argparse.Namespace) -> int:
-    """A live session with a strap or the emulated strap."""
-    from psoas_sense.runner import run_session
-
+    """A live session with a strap, the emulated strap or a phone."""
     devices = importlib.import_module("psoas_sense.sources.devices")
+
     def open_source() -> Any:
         return devices.open_device_source(
             args.device, speed=args.speed, acc_rate_hz=args.acc_rate, reconnect_timeout_s=args.reconnect_timeout
@@ -287,22 +249,7 @@ def cmd_session(args: argparse.Namespace) -> int:
     if not args.headless:
         _no_tui_notice()
     coach = _make_coach(args, getattr(source, "header", None))
-    commands = _command_source(args, fast=args.speed is None) if coach is not None else None
-    emit = _printer()
-
-    async def go() -> int:
-        await run_session(
-            source,
-            signal=args.signal,
-            emit=emit,
-            coach=coach,
-            commands=commands,
-            duration_s=args.duration,
-            record_path=args.record,
-        )
-        return 0
-
-    return _run_async(go)
+    return _headless(args, source, coach, args.record)
 
 
 def _no_tui_notice() -> None:
@@ -447,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("input", metavar="INPUT", help="recording (.jsonl, .jsonl.gz), generic CSV or supported export")
     d.add_argument("--signal", choices=["auto", "resp", "acc", "rr"], default="auto", help="signal to detect on (default auto)")
     d.add_argument("--summary", action="store_true", help="print a summary line at the end")
+    d.add_argument("--notices", action="store_true",
+                   help="also print the detector's notices (breath_hold, signal_lost, exhale_expected, ...)")
     d.set_defaults(func=cmd_detect)
 
     r = sub.add_parser("replay", help="play a recording through the live pipeline")

@@ -3,67 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from psoas_sense.cli_common import run_with_signals, seconds_arg, speed_arg
 from psoas_sense.errors import PsoasError
 
 PROG = "psoas-sense"
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return v
-
-
-def _speed(text: str) -> float | None:
-    if text == "max":
-        return None
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"speed must be a number or 'max', not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError("speed must be positive")
-    return v
+_seconds = seconds_arg
+_speed = speed_arg
 
 
 def _run(coro_factory: Callable[[], Awaitable[int]]) -> int:
-    """Run a coroutine; SIGTERM and Ctrl-C cancel it so the strap is stopped and disconnected."""
-
-    async def main() -> int:
-        task = asyncio.ensure_future(coro_factory())
-        loop = asyncio.get_running_loop()
-        got: list[str] = []
-        installed = []
-        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
-            try:
-                loop.add_signal_handler(sig, lambda n=name: (got.append(n), task.cancel()))
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
-        try:
-            return int(await task)
-        except asyncio.CancelledError:
-            if got:
-                print(f"{PROG}: stopped by {got[0]}; strap stopped and disconnected, recording closed", file=sys.stderr)
-                return 0 if got[0] == "SIGTERM" else 130
-            raise
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-    return asyncio.run(main())
+    return run_with_signals(coro_factory, "strap stopped and disconnected, recording closed")
 
 
 # --------------------------------------------------------------------------- scan

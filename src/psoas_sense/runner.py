@@ -18,7 +18,6 @@ from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.model import (
     BreathEvent,
     CoreEvent,
-    Item,
     Marker,
     SignalNotice,
     Status,
