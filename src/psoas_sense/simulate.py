@@ -119,6 +119,9 @@ def synthesize(
     gravity_axis: np.ndarray | None = None,
     breathing_axis: np.ndarray | None = None,
     acc_amplitude_mg: float = 15.0,
+    posture_shift_s: float | None = None,
+    stuck_axis: tuple[int, float] | None = None,
+    motion_artifacts: int = 0,
 ) -> Synthetic:
     """Make a synthetic recording.
 
@@ -131,6 +134,11 @@ def synthesize(
         gravity_axis: direction of gravity in sensor coordinates (default: a random one).
         breathing_axis: direction of the breathing motion (default: random, not parallel to g).
         acc_amplitude_mg: peak-to-peak breathing motion on the accelerometer, mG.
+        posture_shift_s: at this time the body turns (2 s of motion): gravity and the
+            breathing axis take new random directions (the inhale stays along the new axis).
+        stuck_axis: ``(axis, start_s)``: from then on that axis is pinned at -2000 mG (the
+            Polar H10 firmware fault).
+        motion_artifacts: this many short (0.5-1.5 s) bursts of body motion at random times.
     """
     b = breather or Breather()
     rng = np.random.default_rng(seed)
@@ -162,12 +170,37 @@ def synthesize(
     for bt in beats:
         m = (t >= bt) & (t < bt + 0.1)
         ripple[m] += np.sin(np.pi * (t[m] - bt) / 0.1)
+    g_t = np.broadcast_to(g, (n, 3)).copy()
+    a_t = np.broadcast_to(a, (n, 3)).copy()
+    if posture_shift_s is not None:
+        # a second posture drawn from a separate stream so the rest stays as without a shift
+        prng = np.random.default_rng([seed, 1])
+        g2 = unit_vector(prng)
+        a2 = unit_vector(prng)
+        a2 = a2 - np.dot(a2, g2) * g2 * 0.5
+        a2 /= np.linalg.norm(a2)
+        w = np.clip((t - posture_shift_s) / 2.0, 0.0, 1.0)[:, None]
+        g_t = (1 - w) * g + w * g2
+        g_t /= np.linalg.norm(g_t, axis=1, keepdims=True)
+        a_t = (1 - w) * a + w * a2
+        a_t /= np.linalg.norm(a_t, axis=1, keepdims=True)
     acc = (
-        G_MG * g[None, :]
-        + acc_amplitude_mg * (vol - 0.5)[:, None] * a[None, :]
-        + 1.5 * ripple[:, None] * a[None, :]
+        G_MG * g_t
+        + acc_amplitude_mg * (vol - 0.5)[:, None] * a_t
+        + 1.5 * ripple[:, None] * a_t
         + acc_amplitude_mg * noise * rng.standard_normal((n, 3))
     )
+    if motion_artifacts:
+        mrng = np.random.default_rng([seed, 2])
+        for _ in range(motion_artifacts):
+            t0 = float(mrng.uniform(0.1, 0.9) * duration_s)
+            dur = float(mrng.uniform(0.5, 1.5))
+            m = (t >= t0) & (t < t0 + dur)
+            ph = (t[m] - t0) / dur
+            acc[m] += 300.0 * np.sin(np.pi * ph)[:, None] * mrng.standard_normal(3)[None, :]
+    if stuck_axis is not None:
+        k, t0 = stuck_axis
+        acc[t >= t0, k] = -2000.0
     return Synthetic(
         fs_hz=fs_hz,
         t_s=t,

@@ -1,47 +1,135 @@
 """Breathing signal from each kind of input, causal and chunk-invariant.
 
-Each extractor takes sample frames of one stream and returns a band-limited breathing signal on
-a uniform grid, oriented so that larger means more air in, with the availability time of every
-grid sample (the newest raw sample seen when it became known).
+Each extractor takes sample frames of one stream and returns a breathing signal on a uniform
+grid, with the availability time of every grid sample (the newest raw sample seen when it became
+known) and the delay of the causal filters at breathing frequencies (so the detector can date a
+phase change in sensor time).
+
+Filtering is kept short on purpose (latency is the product): a 2nd-order low-pass at the raw
+rate and a 1st-order high-pass on the grid. Heartbeat ripple that survives it (impedance
+pneumography, chest accelerometers) is measured causally, and only when it is strong a steeper
+low-pass is faded in (:class:`RippleGuard`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy import signal as sps
 
 from psoas_sense.dsp.filters import (
     GridResampler,
     StreamingSOS,
     design_bandpass,
+    design_highpass,
     design_lowpass,
 )
+from psoas_sense.model import SignalNotice
 
 GRID_HZ = 25.0
 """Rate of the breathing signal for waveform and accelerometer inputs."""
 RR_GRID_HZ = 4.0
 """Rate of the breathing signal derived from RR intervals."""
-BAND_HZ = (0.05, 1.0)
-"""Breathing band: 3 to 60 breaths per minute."""
-ANTIALIAS_HZ = 2.0
-"""Low-pass applied at the raw rate before resampling onto the grid."""
+FAST_LP_HZ = 1.5
+"""Low-pass (2nd order, at the raw rate) of the fast path: anti-alias and noise."""
+HP_HZ = 0.03
+"""High-pass (1st order) removing the baseline / gravity; its phase lead is welcome."""
+COMB_MIN_BPM, COMB_MAX_BPM = 40.0, 180.0
+"""Heart rates the ripple comb can cancel."""
+COMB_WINDOW_S = 8.0
+"""Ripple history whose autocorrelation gives the heart period."""
+COMB_UPDATE_S = 1.0
+"""How often the heart period is re-estimated."""
+COMB_MIN_CORR = 0.3
+"""The ripple must be at least this periodic (normalised autocorrelation) to retune the comb."""
+RIPPLE_BAND_HZ = (0.8, 3.0)
+"""Band where heartbeat ripple lives (above breathing up to 48/min, below motion)."""
+RIPPLE_TC_S = 10.0
+"""Time constant of the ripple and breathing power estimates."""
+RIPPLE_RATIO = (0.04, 0.15)
+"""Ripple/breathing power ratio at which the slow path starts / is fully faded in."""
+RIPPLE_RES_TC_S = 3.0
+"""Time constant of the RMS of the ripple left in the output (for the detector's margin)."""
+RIPPLE_FADE_TC_S = 2.0
+"""Smoothing of the fade weight."""
+REF_FREQ_HZ = 0.25
+"""Frequency at which the filters' delay is evaluated (15 breaths/min)."""
 RATE_ESTIMATE_SAMPLES = 32
 """Samples buffered to estimate the raw rate when the header does not give it."""
 RR_MIN_MS, RR_MAX_MS = 300.0, 2000.0
 """Plausible RR intervals (200 to 30 beats per minute); others are dropped."""
-RR_MAX_JUMP = 0.3
+RR_MAX_JUMP = 0.25
 """An RR interval that differs from the recent median by more than this share is ectopic."""
+RR_BAND_HZ = (0.05, 0.6)
+"""Band of the RR-derived breathing signal."""
+RR_TRACK_WINDOW_S = 32.0
+"""Heart-rate history whose autocorrelation gives the breathing period (RR input)."""
+RR_TRACK_EVERY_S = 2.0
+"""How often that period is re-estimated."""
+RR_TRACK_F_POWER = 2.0
+"""The periodogram is weighted by f to this power before its peak is taken."""
+RR_TRACK_MIN_PEAK = 3.0
+"""The spectral peak must stand this many times above the band's mean to be trusted."""
+RR_RESONATOR_Q = 1.5
+"""Quality factor of the resonator tuned to the breathing period (RR input)."""
+STUCK_MG = 1990.0
+"""An accelerometer axis at or beyond this magnitude is pinned (H10 firmware fault: -2000 mG)."""
+STUCK_REPORT_S = 1.0
+"""A pinned axis is reported once it has stayed pinned this long."""
+MOTION_MG_PER_S = 400.0
+"""Faster change than this on any axis (after the fast low-pass) may be body motion..."""
+MOTION_RMS_FACTOR = 6.0
+"""... when it is also this many times the recent RMS rate of change ..."""
+MOTION_RMS_TC_S = 20.0
+"""... taken over this time constant."""
+MOTION_HOLDOFF_S = 1.0
+"""After motion the high-pass and PCA restart from the new posture this long after it stops."""
+PCA_TIME_CONSTANT_S = 20.0
+"""Memory of the exponentially weighted covariance that finds the breathing axis."""
+PCA_UPDATE_S = 0.5
+"""How often the breathing axis is re-estimated."""
+PCA_FORGET_ON_SHIFT = 0.05
+"""Share of the covariance kept across a posture shift."""
+
+
+def phase_delay_s(sos_list: list[tuple[np.ndarray, float]], f_hz: float = REF_FREQ_HZ) -> float:
+    """Phase delay at ``f_hz`` of a cascade of (sos, fs) filters, seconds."""
+    ph = 0.0
+    for sos, fs in sos_list:
+        _, h = sps.sosfreqz(sos, worN=[f_hz], fs=fs)
+        ph += float(np.angle(h[0]))
+    return -ph / (2 * math.pi * f_hz)
 
 
 class Extracted:
-    """A piece of breathing signal: grid times, values, availability times, gap indexes."""
+    """A piece of breathing signal: grid times, values, availability, delay, gap indexes, notices."""
 
-    __slots__ = ("t", "y", "available", "gap_starts")
+    __slots__ = ("t", "y", "available", "gap_starts", "delay", "notices", "resets", "ripple", "period")
 
-    def __init__(self, t: np.ndarray, y: np.ndarray, available: np.ndarray, gap_starts: list[int]) -> None:
+    def __init__(
+        self,
+        t: np.ndarray,
+        y: np.ndarray,
+        available: np.ndarray,
+        gap_starts: list[int],
+        delay: np.ndarray | float = 0.0,
+        notices: list[SignalNotice] | None = None,
+        resets: list[int] | None = None,
+        ripple: np.ndarray | float = 0.0,
+    ) -> None:
         self.t = t
         self.y = y
         self.available = available
         self.gap_starts = gap_starts
+        self.delay = delay
+        self.notices = notices or []
+        self.resets = resets or []
+        """Indexes before which the detector should forget the half-breath (posture shifts)."""
+        self.ripple = ripple
+        """RMS of the heartbeat ripple left in ``y``, per sample (0 when unknown)."""
+        self.period: np.ndarray | None = None
+        """Breathing period tracked by the extractor, per sample (NaN unknown), RR input only."""
 
     @staticmethod
     def empty() -> "Extracted":
@@ -72,103 +160,456 @@ class _RateGate:
         return tt, yy
 
 
+class _EW:
+    """Exponentially weighted mean (one-pole low-pass) with carried state, vectorised."""
+
+    def __init__(self, tc_s: float, fs_hz: float, channels: int = 1) -> None:
+        self.b = 1.0 / max(1.0, tc_s * fs_hz)
+        self._zi: np.ndarray | None = None
+        self.channels = channels
+
+    def process(self, x: np.ndarray, init: np.ndarray | float | None = None) -> np.ndarray:
+        x2 = x.reshape(x.shape[0], -1)
+        if x2.shape[0] == 0:
+            return x.copy()
+        if self._zi is None:
+            start = x2[0] if init is None else np.broadcast_to(np.asarray(init, float), x2[0].shape)
+            self._zi = ((1.0 - self.b) * start).reshape(1, -1)
+        y, self._zi = sps.lfilter([self.b], [1.0, -(1.0 - self.b)], x2, axis=0, zi=self._zi)
+        return y.reshape(x.shape)
+
+    def scale_state(self, k: float) -> None:
+        if self._zi is not None:
+            self._zi = self._zi * k
+
+
+class RippleGuard:
+    """Removes heartbeat ripple with a comb (moving average over one heart period) when it is
+    strong (grid rate, 1 channel).
+
+    The heart period is found causally from the autocorrelation of the ripple band over the
+    last ``COMB_WINDOW_S``, re-estimated every ``COMB_UPDATE_S`` (at fixed grid indexes, so the
+    result does not depend on chunking). A moving average over exactly one period cancels the
+    heartbeat and all its harmonics, with a known linear-phase delay of half a period. The
+    ripple power (band ``RIPPLE_BAND_HZ``) over the breathing power sets a fade weight between
+    the fast path and the comb path.
+    """
+
+    def __init__(self, fs_hz: float, base_delay_s: float) -> None:
+        self.fs_hz = fs_hz
+        self._rip = StreamingSOS(design_bandpass(*RIPPLE_BAND_HZ, fs_hz))
+        self._p_rip = _EW(RIPPLE_TC_S, fs_hz)
+        self._p_br = _EW(RIPPLE_TC_S, fs_hz)
+        self._fade = _EW(RIPPLE_FADE_TC_S, fs_hz)
+        self._p_res = _EW(RIPPLE_RES_TC_S, fs_hz)
+        self.fast_delay_s = base_delay_s
+        self._lmin = max(2, int(round(fs_hz * 60.0 / COMB_MAX_BPM)))
+        self._lmax = int(round(fs_hz * 60.0 / COMB_MIN_BPM))
+        self._L = int(round(fs_hz * 60.0 / 75.0))
+        self._hist = np.zeros(self._lmax)  # last inputs, for the moving average
+        self._rbuf = np.zeros(int(COMB_WINDOW_S * fs_hz))  # last ripple-band samples
+        self._n = 0
+        self._every = max(1, int(round(COMB_UPDATE_S * fs_hz)))
+        self.heart_period_s = self._L / fs_hz
+        """Current estimate of the heartbeat period seen as ripple."""
+
+    def _estimate(self) -> None:
+        x = self._rbuf
+        e0 = float(np.dot(x, x))
+        if e0 <= 0:
+            return
+        lags = np.arange(self._lmin, self._lmax + 1)
+        full = np.correlate(x, x, mode="full")  # one C call; full[n - 1 + k] = sum x[k:] * x[:-k]
+        r = full[x.shape[0] - 1 + lags] / e0
+        best = float(np.max(r))
+        if best < COMB_MIN_CORR:
+            return
+        k = int(lags[np.nonzero(r >= 0.9 * best)[0][0]])
+        # the first lag near the maximum: the fundamental, not a multiple; refine to its local peak
+        j = k - self._lmin
+        while j + 1 < r.size and r[j + 1] > r[j]:
+            j += 1
+        self._L = int(lags[j])
+        self.heart_period_s = self._L / self.fs_hz
+
+    def process(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns (signal, delay per sample, RMS of the ripple left per sample)."""
+        m = y.shape[0]
+        if m == 0:
+            return y, np.zeros(0), np.zeros(0)
+        r = self._rip.process(y)
+        comb = np.empty(m)
+        dly = np.empty(m)
+        mid = np.empty(m)
+        ext = np.concatenate((self._hist, y))
+        rb = np.concatenate((self._rbuf, r))
+        nb = self._rbuf.shape[0]
+        lm = self._lmax
+        first = (-self._n) % self._every
+        cuts = sorted({0, m, *range(first, m, self._every)})
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a == first or (a > first and (a - first) % self._every == 0):
+                self._rbuf = rb[a : a + nb]
+                self._estimate()
+            L = self._L
+            win = np.lib.stride_tricks.sliding_window_view(ext[lm + a - L + 1 : lm + b], L)
+            comb[a:b] = win.sum(axis=1) / L
+            dly[a:b] = 0.5 * (L - 1) / self.fs_hz
+            # the input delayed like the comb (half a period): their difference is the ripple
+            h0, h1 = (L - 1) // 2, L // 2
+            mid[a:b] = 0.5 * (ext[lm + a - h0 : lm + b - h0] + ext[lm + a - h1 : lm + b - h1])
+        self._hist = ext[-lm:].copy()
+        self._rbuf = rb[-nb:].copy()
+        self._n += m
+        pr = self._p_rip.process(r * r, init=0.0)
+        br = y - r  # what is left outside the ripple band: breathing
+        pb = self._p_br.process(br * br, init=0.0)
+        ratio = pr / (pb + 1e-12)
+        lo, hi = RIPPLE_RATIO
+        w = self._fade.process(np.clip((ratio - lo) / (hi - lo), 0.0, 1.0), init=0.0)
+        out = (1.0 - w) * y + w * comb
+        delay = self.fast_delay_s + w * dly
+        res = mid - comb
+        pres = self._p_res.process(res * res, init=0.0)
+        return out, delay, (1.0 - w) * np.sqrt(pres)
+
+
 class RespExtractor:
-    """A breathing waveform (belt, impedance): anti-alias, resample, band-pass."""
+    """A breathing waveform (belt, impedance): low-pass, resample, high-pass, ripple guard."""
 
     fs_hz = GRID_HZ
 
     def __init__(self, rate_hz: float | None = None) -> None:
         self._gate = _RateGate(rate_hz)
-        self._aa: StreamingSOS | None = None
+        self._lp: StreamingSOS | None = None
         self._rs = GridResampler(GRID_HZ)
-        self._bp = StreamingSOS(design_bandpass(*BAND_HZ, GRID_HZ))
+        hp = design_highpass(HP_HZ, GRID_HZ, order=1)
+        self._hp = StreamingSOS(hp)
+        self._hp_sos = hp
+        self._guard: RippleGuard | None = None
+
+    def _setup(self, rate: float) -> None:
+        cascade = [(self._hp_sos, GRID_HZ)]
+        if rate > 3 * FAST_LP_HZ:
+            lp = design_lowpass(FAST_LP_HZ, rate, order=2)
+            self._lp = StreamingSOS(lp)
+            cascade.append((lp, rate))
+        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade))
 
     def process(self, t: np.ndarray, v: np.ndarray) -> Extracted:
         got = self._gate.push(t, v)
         if got is None:
             return Extracted.empty()
         t, v = got
-        if self._aa is None:
-            rate = self._gate.rate_hz or GRID_HZ
-            self._aa = StreamingSOS(design_lowpass(ANTIALIAS_HZ, rate)) if rate > 4 * ANTIALIAS_HZ else None
-        x = self._aa.process(v) if self._aa is not None else np.asarray(v, dtype=np.float64)
+        if self._guard is None:
+            self._setup(self._gate.rate_hz or GRID_HZ)
+        assert self._guard is not None
+        x = self._lp.process(v) if self._lp is not None else np.asarray(v, dtype=np.float64)
         gt, gy, ga, gaps = self._rs.process(t, x)
-        y = self._bp.process(gy)
-        return Extracted(gt, y, ga, gaps)
+        if gt.shape[0] == 0:
+            return Extracted(gt, np.zeros(0), ga, gaps)
+        y, delay, rip = self._guard.process(self._hp.process(gy))
+        return Extracted(gt, y, ga, gaps, delay, ripple=rip)
 
 
 class AccExtractor:
-    """A 3-axis accelerometer: per-axis band-pass (removes gravity), then the principal axis.
+    """A 3-axis accelerometer, any posture: the breathing axis by PCA.
 
-    The principal axis of the band-passed motion is tracked with an exponentially weighted
-    covariance, re-estimated every half second; its sign is kept continuous with the previous
-    axis so the breathing trace never flips when the estimate updates.
+    Steps: pinned axes are held at their last good value (and reported); a 2nd-order low-pass
+    at the raw rate; resampling onto the grid; a per-axis high-pass (removes gravity); body
+    motion (fast change of any axis) restarts the high-pass from the new posture and makes the
+    PCA forget the old one; an exponentially weighted covariance gives the principal axis every
+    ``PCA_UPDATE_S``, its sign kept continuous between updates; the projection is the breathing
+    signal up to a sign, which :class:`~psoas_sense.dsp.polarity.PolarityTracker` decides.
     """
 
     fs_hz = GRID_HZ
-    PCA_TIME_CONSTANT_S = 20.0
-    PCA_UPDATE_S = 0.5
 
     def __init__(self, rate_hz: float | None = None) -> None:
         self._gate = _RateGate(rate_hz)
-        self._aa: StreamingSOS | None = None
+        self._lp: StreamingSOS | None = None
         self._rs = GridResampler(GRID_HZ, channels=3)
-        self._bp = StreamingSOS(design_bandpass(*BAND_HZ, GRID_HZ), channels=3)
-        self._cov = np.zeros((3, 3))
-        self._beta = 1.0 / (self.PCA_TIME_CONSTANT_S * GRID_HZ)
+        self._hp_sos = design_highpass(HP_HZ, GRID_HZ, order=1)
+        self._hp = StreamingSOS(self._hp_sos, channels=3)
+        self._cov = _EW(PCA_TIME_CONSTANT_S, GRID_HZ, channels=6)
         self._axis = np.array([0.0, 0.0, 1.0])
         self._n = 0
-        self._update_every = max(1, int(round(self.PCA_UPDATE_S * GRID_HZ)))
+        self._update_every = max(1, int(round(PCA_UPDATE_S * GRID_HZ)))
+        self._guard: RippleGuard | None = None
+        # stuck-axis state
+        self._last_good = np.full(3, np.nan)
+        self._stuck_since: list[float | None] = [None, None, None]
+        self._stuck_reported = [False, False, False]
+        # motion state
+        self._prev_grid: np.ndarray | None = None
+        self._motion_until = -math.inf
+        self._in_motion = False
+        self._motion_ms = _EW(MOTION_RMS_TC_S, GRID_HZ)
+        self._motion_ms_last = MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2
+        self.posture_shifts = 0
+        """How many posture shifts (motion episodes) were seen."""
 
     @property
     def axis(self) -> np.ndarray:
         """Current breathing axis (unit vector in sensor coordinates)."""
         return self._axis.copy()
 
+    def _setup(self, rate: float) -> None:
+        cascade = [(self._hp_sos, GRID_HZ)]
+        if rate > 3 * FAST_LP_HZ:
+            lp = design_lowpass(FAST_LP_HZ, rate, order=2)
+            self._lp = StreamingSOS(lp, channels=3)
+            cascade.append((lp, rate))
+        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade))
+
+    def _unstick(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, list[SignalNotice]]:
+        """Hold pinned samples at the axis's last good value; report axes pinned for long."""
+        notices: list[SignalNotice] = []
+        bad = np.abs(v) >= STUCK_MG
+        n = v.shape[0]
+        if not bad.any() and not any(s is not None for s in self._stuck_since):
+            self._last_good = v[-1].copy()
+            return v, notices
+        out = v.copy()
+        for k in range(3):
+            b = bad[:, k]
+            if b.any():
+                idx = np.maximum.accumulate(np.where(~b, np.arange(n), -1))
+                carried = 0.0 if np.isnan(self._last_good[k]) else self._last_good[k]
+                fill = np.where(idx >= 0, v[np.maximum(idx, 0), k], carried)
+                out[:, k] = np.where(b, fill, v[:, k])
+            if self._stuck_since[k] is not None and not b[0]:
+                # the run carried from the previous chunk ended right at this chunk's start
+                if self._stuck_reported[k]:
+                    notices.append(SignalNotice("axis_recovered", float(t[0]), {"axis": "xyz"[k]}, float(t[0])))
+                self._stuck_since[k] = None
+                self._stuck_reported[k] = False
+            # pinned runs inside the chunk (the first may continue from the previous chunk)
+            edges = np.diff(np.concatenate(([0], b.astype(np.int8), [0])))
+            for s_i, e_i in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+                if self._stuck_since[k] is None:
+                    self._stuck_since[k] = float(t[s_i])
+                    self._stuck_reported[k] = False
+                since = self._stuck_since[k]
+                assert since is not None
+                if not self._stuck_reported[k]:
+                    due = np.nonzero(t[s_i:e_i] >= since + STUCK_REPORT_S)[0]
+                    if due.size:
+                        j = s_i + int(due[0])
+                        tt = float(t[j])
+                        notices.append(SignalNotice(
+                            "stuck_axis", tt,
+                            {"axis": "xyz"[k], "at_mg": round(float(v[j, k]), 1),
+                             "detail": "axis pinned at full scale; carrying on with the other axes"},
+                            tt,
+                        ))
+                        self._stuck_reported[k] = True
+                if e_i < n:
+                    if self._stuck_reported[k]:
+                        tt = float(t[e_i])
+                        notices.append(SignalNotice("axis_recovered", tt, {"axis": "xyz"[k]}, tt))
+                    self._stuck_since[k] = None
+                    self._stuck_reported[k] = False
+            good = np.nonzero(~b)[0]
+            if good.size:
+                self._last_good[k] = v[int(good[-1]), k]
+        notices.sort(key=lambda e: e.t_s)
+        return out, notices
+
     def process(self, t: np.ndarray, v: np.ndarray) -> Extracted:
         got = self._gate.push(t, np.asarray(v, dtype=np.float64).reshape(-1, 3))
         if got is None:
             return Extracted.empty()
         t, v = got
-        if self._aa is None:
-            rate = self._gate.rate_hz or GRID_HZ
-            self._aa = StreamingSOS(design_lowpass(ANTIALIAS_HZ, rate), channels=3) if rate > 4 * ANTIALIAS_HZ else None
-        x = self._aa.process(v) if self._aa is not None else v
+        if self._guard is None:
+            self._setup(self._gate.rate_hz or GRID_HZ)
+        assert self._guard is not None
+        if v.shape[0] == 0:
+            return Extracted.empty()
+        v, notices = self._unstick(t, v)
+        x = self._lp.process(v) if self._lp is not None else v
         gt, gy, ga, gaps = self._rs.process(t, x)
-        if gt.shape[0] == 0:
-            return Extracted(gt, np.zeros(0), ga, gaps)
-        b = self._bp.process(gy)
-        out = np.empty(b.shape[0])
-        beta = self._beta
-        for i in range(b.shape[0]):
-            xi = b[i]
-            self._cov += beta * (np.outer(xi, xi) - self._cov)
-            self._n += 1
-            if self._n % self._update_every == 0:
-                w, vecs = np.linalg.eigh(self._cov)
+        m = gt.shape[0]
+        if m == 0:
+            return Extracted(gt, np.zeros(0), ga, gaps, 0.0, notices)
+        # motion: a fast change on any axis (grid-to-grid), carried across chunks
+        prev = gy[0] if self._prev_grid is None else self._prev_grid
+        step = np.max(np.abs(np.diff(np.concatenate((prev[None, :], gy), axis=0), axis=0)), axis=1)
+        self._prev_grid = gy[-1].copy()
+        rate = step * GRID_HZ
+        # relative to the recent typical rate of change (vigorous breathing on a phone moves
+        # faster than quiet breathing on a strap); the EW is taken up to the previous sample
+        ms = self._motion_ms.process(rate * rate, init=MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2)
+        prev_ms = np.concatenate(([self._motion_ms_last], ms[:-1]))
+        self._motion_ms_last = float(ms[-1])
+        moving = rate > np.maximum(MOTION_MG_PER_S, MOTION_RMS_FACTOR * np.sqrt(prev_ms))
+        resets: list[int] = []
+        b = np.empty((m, 3))
+        i = 0
+        # split the chunk at motion episodes; inside one, the output is 0 and the state restarts
+        while i < m:
+            if moving[i] or gt[i] < self._motion_until:
+                if moving[i]:
+                    if not self._in_motion:
+                        self.posture_shifts += 1
+                        notices.append(SignalNotice("motion", float(ga[i]), {}, float(ga[i])))
+                    self._in_motion = True
+                    self._motion_until = float(gt[i]) + MOTION_HOLDOFF_S
+                b[i] = 0.0
+                i += 1
+                continue
+            if self._in_motion:
+                # restart the high-pass at the new posture; forget most of the old covariance
+                self._in_motion = False
+                self._hp.reset()
+                resets.append(i)
+            j = i
+            while j < m and not moving[j]:
+                j += 1
+            b[i:j] = self._hp.process(gy[i:j])
+            i = j
+        # exponentially weighted covariance (6 unique products), vectorised
+        prods = np.stack(
+            [b[:, 0] * b[:, 0], b[:, 1] * b[:, 1], b[:, 2] * b[:, 2], b[:, 0] * b[:, 1], b[:, 0] * b[:, 2], b[:, 1] * b[:, 2]],
+            axis=1,
+        )
+        # the covariance forgets the old posture exactly at each reset index
+        cov = np.empty_like(prods)
+        cuts = sorted({0, *resets, m})
+        for a, e in zip(cuts[:-1], cuts[1:]):
+            if a in resets:
+                self._cov.scale_state(PCA_FORGET_ON_SHIFT)
+            if e > a:
+                cov[a:e] = self._cov.process(prods[a:e], init=0.0)
+        out = np.empty(m)
+        ue = self._update_every
+        # grid indexes (global count) at which the axis is re-estimated
+        first = (-self._n) % ue
+        upd = list(range(first, m, ue))
+        start = 0
+        for u in upd:
+            out[start:u] = b[start:u] @ self._axis
+            c = cov[u]
+            mat = np.array([[c[0], c[3], c[4]], [c[3], c[1], c[5]], [c[4], c[5], c[2]]])
+            if np.trace(mat) > 0:
+                _, vecs = np.linalg.eigh(mat)
                 ax = vecs[:, -1]
                 if float(np.dot(ax, self._axis)) < 0:
                     ax = -ax
                 self._axis = ax
-            out[i] = float(np.dot(self._axis, xi))
-        return Extracted(gt, out, ga, gaps)
+            start = u
+        out[start:] = b[start:] @ self._axis
+        self._n += m
+        y, delay, rip = self._guard.process(out)
+        return Extracted(gt, y, ga, gaps, delay, notices, resets, rip)
+
+
+class RateTracker:
+    """Causal dominant-period tracker: autocorrelation of the recent signal, at fixed indexes."""
+
+    def __init__(self, fs_hz: float, window_s: float, min_period_s: float, max_period_s: float, every_s: float) -> None:
+        self.fs_hz = fs_hz
+        self._buf = np.zeros(int(window_s * fs_hz))
+        self._filled = 0
+        self._lmin = max(1, int(min_period_s * fs_hz))
+        self._lmax = int(max_period_s * fs_hz)
+        self._every = max(1, int(every_s * fs_hz))
+        self._n = 0
+        self.period_s: float | None = None
+        """Current dominant period, once the signal has shown one."""
+
+    def _estimate(self) -> None:
+        """Peak of the Hann-windowed periodogram weighted by f^2 (the derivative's spectrum):
+        slow heart-rate swings (Mayer waves, drift) would otherwise outweigh breathing."""
+        x = self._buf[-self._filled :] if self._filled < self._buf.shape[0] else self._buf
+        if x.shape[0] < 2 * self._lmax // 3:
+            return
+        x = (x - x.mean()) * np.hanning(x.shape[0])
+        nfft = 1024
+        p = np.abs(np.fft.rfft(x, nfft)) ** 2
+        f = np.fft.rfftfreq(nfft, 1.0 / self.fs_hz)
+        band = (f >= 1.0 / (self._lmax / self.fs_hz)) & (f <= 1.0 / (self._lmin / self.fs_hz))
+        if not band.any():
+            return
+        w = p * f ** RR_TRACK_F_POWER
+        idx = np.nonzero(band)[0]
+        j = int(idx[np.argmax(w[idx])])
+        if w[j] <= 0 or w[j] < RR_TRACK_MIN_PEAK * float(np.sum(w[idx])) / idx.size:
+            return
+        off = 0.0
+        if 0 < j < w.shape[0] - 1:
+            den = w[j - 1] - 2 * w[j] + w[j + 1]
+            off = 0.5 * (w[j - 1] - w[j + 1]) / den if den != 0 else 0.0
+        fj = f[j] + off * (f[1] - f[0])
+        if fj > 0:
+            self.period_s = float(1.0 / fj)
+
+    def process(self, y: np.ndarray) -> np.ndarray:
+        """Feed samples; returns the period in force at each sample (NaN until known)."""
+        m = y.shape[0]
+        out = np.empty(m)
+        first = (-self._n) % self._every
+        cuts = sorted({0, m, *range(first, m, self._every)})
+        nb = self._buf.shape[0]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            if a != 0 or first == 0:
+                if (self._n + a) % self._every == 0 and self._n + a > 0:
+                    self._estimate()
+            out[a:b] = np.nan if self.period_s is None else self.period_s
+            seg = y[a:b]
+            self._buf = np.concatenate((self._buf, seg))[-nb:]
+            self._filled = min(nb, self._filled + seg.shape[0])
+        self._n += m
+        return out
 
 
 class RRExtractor:
     """RR intervals: heart rate rises on the inhale and falls on the exhale (RSA).
 
-    Each plausible beat gives an instantaneous heart rate at its time; the rate is linearly
-    interpolated onto a 4 Hz grid (a grid point is known once the next beat arrives, so the
-    signal lags by up to one beat) and band-passed to the breathing band. The timing of
-    events from this signal is approximate: RSA lags the chest movement.
+    Each plausible beat gives an instantaneous heart rate at its time; ectopic beats (a jump
+    from the recent median) are dropped, so irregular beat times only widen the spacing. The
+    rate is linearly interpolated onto a 4 Hz grid (a grid point is known once the next beat
+    arrives, so the signal lags by up to one beat) and band-passed to the breathing band. Heart
+    rate also carries slower (Mayer) and irregular swings, so the dominant breathing period is
+    tracked (:class:`RateTracker`) and a resonator tuned to it (``iirpeak``) keeps one swing
+    per breath. Events from this signal are approximate: RSA lags the chest movement.
     """
 
     fs_hz = RR_GRID_HZ
 
     def __init__(self) -> None:
         self._rs = GridResampler(RR_GRID_HZ, max_gap_s=4.0)
-        self._bp = StreamingSOS(design_bandpass(BAND_HZ[0], 0.5, RR_GRID_HZ))
+        bp = design_bandpass(*RR_BAND_HZ, RR_GRID_HZ)
+        self._bp = StreamingSOS(bp)
+        self.delay_s = phase_delay_s([(bp, RR_GRID_HZ)])
         self._recent: list[float] = []
+        self._track = RateTracker(RR_GRID_HZ, RR_TRACK_WINDOW_S, 60.0 / 40.0, 60.0 / 3.0, RR_TRACK_EVERY_S)
+        self._res_zi = np.zeros(2)
+        self._last_y = 0.0
+        self._res_period: float | None = None
+        self._res_ba: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _resonate(self, y: np.ndarray, period: np.ndarray) -> np.ndarray:
+        out = np.empty_like(y)
+        m = y.shape[0]
+        i = 0
+        while i < m:
+            p = period[i]
+            j = i + 1
+            while j < m and (period[j] == p or (np.isnan(p) and np.isnan(period[j]))):
+                j += 1
+            if np.isnan(p):
+                out[i:j] = y[i:j]
+            else:
+                if self._res_period != p:
+                    b, a = sps.iirpeak(1.0 / p, RR_RESONATOR_Q, fs=RR_GRID_HZ)
+                    self._res_ba = (b, a)
+                    self._res_period = float(p)
+                assert self._res_ba is not None
+                b, a = self._res_ba
+                out[i:j], self._res_zi = sps.lfilter(b, a, y[i:j], zi=self._res_zi)
+            i = j
+        return out
 
     def process(self, t: np.ndarray, rr_ms: np.ndarray) -> Extracted:
         keep_t: list[float] = []
@@ -179,14 +620,19 @@ class RRExtractor:
             if len(self._recent) >= 3:
                 med = float(np.median(self._recent))
                 if abs(rr - med) > RR_MAX_JUMP * med:
-                    # ectopic or missed beat: do not let it into the rate, but let the median adapt
-                    self._recent = (self._recent + [rr])[-5:]
+                    # ectopic or missed beat: keep it out of the rate, let the median adapt
+                    self._recent = (self._recent + [rr])[-7:]
                     continue
-            self._recent = (self._recent + [rr])[-5:]
+            self._recent = (self._recent + [rr])[-7:]
             keep_t.append(float(ti))
             keep_hr.append(60000.0 / rr)
         if not keep_t:
             return Extracted.empty()
         gt, gy, ga, gaps = self._rs.process(np.asarray(keep_t), np.asarray(keep_hr))
+        if gt.shape[0] == 0:
+            return Extracted(gt, np.zeros(0), ga, gaps, self.delay_s)
         y = self._bp.process(gy)
-        return Extracted(gt, y, ga, gaps)
+        period = self._track.process(y)
+        ex = Extracted(gt, self._resonate(y, period), ga, gaps, self.delay_s)
+        ex.period = period
+        return ex

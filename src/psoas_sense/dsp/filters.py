@@ -45,6 +45,11 @@ class StreamingSOS:
         self.channels = channels
         self._zi_unit = sps.sosfilt_zi(self.sos)  # (n_sections, 2)
         self._zi: np.ndarray | None = None
+        self._ba: tuple[np.ndarray, np.ndarray] | None = None
+        if self.sos.shape[0] <= 2:
+            b, a = sps.sos2tf(self.sos)
+            self._ba = (b, a)
+            self._zi_unit_ba = sps.lfilter_zi(b, a)
 
     def reset(self) -> None:
         self._zi = None
@@ -56,10 +61,18 @@ class StreamingSOS:
         x2 = x.reshape(-1, 1) if one_d else x
         if x2.shape[0] == 0:
             return x.copy()
-        if self._zi is None:
-            # zi shape for axis=0 filtering of (n, c): (n_sections, 2, c)
-            self._zi = self._zi_unit[:, :, None] * x2[0][None, None, :]
-        y, self._zi = sps.sosfilt(self.sos, x2, axis=0, zi=self._zi)
+        if self._ba is not None:
+            # up to 4th order: lfilter has far less per-call overhead than sosfilt, which
+            # matters for many small chunks (numerically fine at these orders and cut-offs)
+            b, a = self._ba
+            if self._zi is None:
+                self._zi = self._zi_unit_ba[:, None] * x2[0][None, :]
+            y, self._zi = sps.lfilter(b, a, x2, axis=0, zi=self._zi)
+        else:
+            if self._zi is None:
+                # zi shape for axis=0 filtering of (n, c): (n_sections, 2, c)
+                self._zi = self._zi_unit[:, :, None] * x2[0][None, None, :]
+            y, self._zi = sps.sosfilt(self.sos, x2, axis=0, zi=self._zi)
         return y.ravel() if one_d else y
 
 
@@ -131,7 +144,9 @@ class GridResampler:
                         g = np.maximum(g, tt[0])
                         cols = [np.interp(g, tt, yy[:, c]) for c in range(yy.shape[1])]
                         gy = np.stack(cols, axis=1)
-                        idx = np.searchsorted(tt, g, side="left")
+                        # the same tolerance as k_last: a grid point is known once a raw
+                        # sample at (or within rounding of) it has arrived
+                        idx = np.searchsorted(tt * fs + 1e-9, ks, side="left")
                         idx = np.minimum(idx, tt.shape[0] - 1)
                         out_t.append(ks / fs)
                         out_y.append(gy)

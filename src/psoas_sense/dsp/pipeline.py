@@ -8,22 +8,27 @@ smaller frames does not change them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from psoas_sense.decode import NotificationDecoder
-from psoas_sense.dsp.detector import PhaseDetector
+from psoas_sense.dsp.detector import RISE_SHARE, PhaseDetector
 from psoas_sense.dsp.extract import AccExtractor, RespExtractor, RRExtractor
+from psoas_sense.dsp.polarity import RR_LAGS_S, PolarityTracker
 from psoas_sense.model import (
     AccFrame,
+    BreathEvent,
     CoreEvent,
     Item,
+    Marker,
     Notification,
     RespFrame,
     RRFrame,
     SampleFrame,
+    SignalNotice,
 )
 
 SIGNALS = ("resp", "acc", "rr")
@@ -32,8 +37,20 @@ STALE_S = 5.0
 """In ``auto`` mode a signal whose newest sample is older than this gives way to the next one."""
 
 
+CALIBRATION_MARKERS = ("calibrate_inhale", "breathe_in")
+"""Markers that start a polarity calibration: the user breathes in deeply now."""
+CALIBRATION_WINDOW_S = (0.5, 6.0)
+"""The calibration breath is looked for this long after the marker (start, end)."""
+RR_RISE_SHARE = 0.25
+"""RSA swings vary a lot from breath to breath: a lower bar for a half-breath from RR."""
+CALIBRATION_SHARE = 0.75
+"""Share of the largest deviation in the calibration window that marks the deep breath."""
+HISTORY_S = 30.0
+"""Seconds of breathing signal kept for pairing with heart rate (bounded memory)."""
+
+
 class _Chain:
-    """Extractor + detector for one signal."""
+    """Extractor + detector for one signal (+ polarity for accelerometers)."""
 
     def __init__(self, kind: str, rate_hz: float | None) -> None:
         self.kind = kind
@@ -43,9 +60,129 @@ class _Chain:
             self.extractor = AccExtractor(rate_hz)
         else:
             self.extractor = RRExtractor()
-        self.detector = PhaseDetector(self.extractor.fs_hz, signal=kind, approximate=kind == "rr")
+        self.detector = PhaseDetector(
+            self.extractor.fs_hz, signal=kind, approximate=kind == "rr", rise_share=RR_RISE_SHARE if kind == "rr" else RISE_SHARE
+        )
         self.newest_s = -np.inf
         self.events_seen = 0
+        self.polarity: PolarityTracker | None = None
+        self._pending: list[CoreEvent] = []
+        if kind == "acc":
+            self.polarity = PolarityTracker()
+            self.detector.on_event = self._on_event
+            self.detector.polarity_confidence = 0.0
+            self._hr = RRExtractor()
+            self._hist_t: deque[np.ndarray] = deque()
+            self._hist_y: deque[np.ndarray] = deque()
+            self._hist_d = 0.0
+            self._hr_queue: list[tuple[float, float, float]] = []
+            self._last_hr_t: float | None = None
+            self._cal: list[float] = []  # [start, end] while calibrating
+            self._cal_y: list[np.ndarray] = []
+            self._confident = False
+
+    # -- accelerometer polarity
+    def _on_event(self, det: PhaseDetector, ev: BreathEvent) -> list[CoreEvent]:
+        assert self.polarity is not None
+        if ev.kind == "inhale" and ev.exhale_s is not None and ev.ie_ratio is not None and ev.ie_ratio > 0:
+            self.polarity.add_breath(ev.ie_ratio * ev.exhale_s, ev.exhale_s)
+        self._decide(ev.detected_at_s)
+        out, self._pending = self._pending, []
+        return out
+
+    def _decide(self, t_s: float) -> None:
+        assert self.polarity is not None
+        flipped = self.polarity.decide()
+        if flipped:
+            self.detector.flip()
+        conf = round(self.polarity.confidence, 3)
+        self.detector.polarity_confidence = conf
+        if flipped or (conf >= 0.7) != self._confident:
+            self._confident = conf >= 0.7
+            self._pending.append(
+                SignalNotice(
+                    "polarity",
+                    t_s,
+                    {"inhale": "+axis" if self.polarity.polarity > 0 else "-axis", "confidence": conf,
+                     "source": self.polarity.source, "flipped": flipped},
+                    t_s,
+                )
+            )
+
+    def _remember(self, t: np.ndarray, y: np.ndarray, delay: np.ndarray | float) -> None:
+        self._hist_t.append(t)
+        self._hist_y.append(y)
+        d = np.asarray(delay, dtype=np.float64)
+        self._hist_d = float(d[-1]) if d.ndim else float(d)
+        while len(self._hist_t) > 1 and self._hist_t[0][-1] < t[-1] - HISTORY_S:
+            self._hist_t.popleft()
+            self._hist_y.popleft()
+
+    def _pair_hr(self) -> None:
+        """Pair queued heart-rate samples with the axis-frame breathing signal once it covers them."""
+        if not self._hr_queue or not self._hist_t or self.polarity is None:
+            return
+        newest = float(self._hist_t[-1][-1])
+        keep: list[tuple[float, float, float]] = []
+        ht = np.concatenate(self._hist_t)
+        hy = np.concatenate(self._hist_y)
+        added = 0
+        for t_h, h, d_h in self._hr_queue:
+            t_b = t_h - d_h + self._hist_d
+            if t_b > newest:
+                keep.append((t_h, h, d_h))
+                continue
+            if t_b - RR_LAGS_S[-1] < ht[0]:
+                continue
+            yb = np.interp(t_b - np.asarray(RR_LAGS_S), ht, hy)
+            dt = 0.25 if self._last_hr_t is None else min(1.0, max(0.0, t_h - self._last_hr_t))
+            self._last_hr_t = t_h
+            self.polarity.add_rr_pairs(h, yb, dt)
+            added += 1
+        self._hr_queue = keep
+        if added:
+            self.polarity.period_s = self.detector.period_s
+            self._decide(newest)
+
+    def feed_rr_for_polarity(self, frame: RRFrame) -> None:
+        ex = self._hr.process(frame.t_s, frame.rr_ms)
+        if ex.t.shape[0] == 0:
+            return
+        d = float(np.asarray(ex.delay).ravel()[0]) if np.ndim(ex.delay) else float(ex.delay)
+        self._hr_queue.extend((float(a), float(b), d) for a, b in zip(ex.t, ex.y))
+        # bounded even when the accelerometer lags far behind or has stopped
+        del self._hr_queue[: max(0, len(self._hr_queue) - int(HISTORY_S * self._hr.fs_hz))]
+        self._pair_hr()
+
+    def calibrate(self, t_s: float) -> None:
+        if self.polarity is not None:
+            self._cal = [t_s + CALIBRATION_WINDOW_S[0], t_s + CALIBRATION_WINDOW_S[1]]
+            self._cal_y = []
+
+    def _calibration_step(self, t: np.ndarray, y_axis: np.ndarray) -> None:
+        """The deep breath in is the first large excursion after the cue: the first time the
+        signal leaves its value at the window start by ``CALIBRATION_SHARE`` of the largest
+        deviation in the window; its sign along the axis is the inhale direction."""
+        if not self._cal:
+            return
+        start, end = self._cal
+        m = (t >= start) & (t <= end)
+        if m.any():
+            self._cal_y.append(y_axis[m])
+        if t[-1] > end:
+            self._cal = []
+            if not self._cal_y:
+                return
+            w = np.concatenate(self._cal_y)
+            dev = w - w[0]
+            big = float(np.max(np.abs(dev)))
+            if big <= 0:
+                return
+            j = int(np.nonzero(np.abs(dev) >= CALIBRATION_SHARE * big)[0][0])
+            assert self.polarity is not None
+            self.polarity.calibrate(1 if dev[j] > 0 else -1)
+            # takes effect from this sample on (the caller cut the chunk here)
+            self._decide(float(t[0]))
 
     def feed(self, frame: SampleFrame) -> list[CoreEvent]:
         if isinstance(frame, RespFrame):
@@ -58,17 +195,47 @@ class _Chain:
             return []
         if frame.t_s.size:
             self.newest_s = max(self.newest_s, float(frame.t_s[-1]))
+        events: list[CoreEvent] = list(ex.notices)
         if ex.t.shape[0] == 0:
-            return []
-        events: list[CoreEvent] = []
-        bounds = [0, *ex.gap_starts, ex.t.shape[0]]
-        for j in range(len(bounds) - 1):
-            a, b = bounds[j], bounds[j + 1]
-            if j > 0:
+            return events
+        delay = np.broadcast_to(np.asarray(ex.delay, dtype=np.float64), ex.t.shape)
+        ripple = np.broadcast_to(np.asarray(ex.ripple, dtype=np.float64), ex.t.shape)
+        extra: set[int] = set()
+        if self.polarity is not None and self._cal:
+            # a calibration window ending inside this chunk: decide exactly after its last sample,
+            # so the flip lands on the same sample whatever the chunking
+            extra.add(int(np.searchsorted(ex.t, self._cal[1], side="right")))
+        cuts = sorted({0, ex.t.shape[0], *ex.gap_starts, *ex.resets, *extra})
+        gaps = set(ex.gap_starts)
+        resets = set(ex.resets)
+        for j in range(len(cuts) - 1):
+            a, b = cuts[j], cuts[j + 1]
+            if a in gaps and a > 0 or (a == 0 and 0 in gaps):
                 self.detector.reset_phase()
+                gs, ge = self.extractor._rs.gaps[-1] if self.extractor._rs.gaps else (float(ex.t[a]), float(ex.t[a]))
+                events.append(SignalNotice("signal_lost", float(gs), {"signal": self.kind, "gap_s": round(ge - gs, 3)}, float(ex.available[a])))
+                events.append(SignalNotice("signal_restored", float(ex.available[a]), {"signal": self.kind}, float(ex.available[a])))
+            if a in resets:
+                self.detector.reset_phase()
+                if self.polarity is not None:
+                    self.polarity.reset()
+                    self._decide(float(ex.available[a]))
+            if b > a and self.polarity is not None:
+                self._calibration_step(ex.t[a:b], ex.y[a:b])
             if b > a:
-                events.extend(self.detector.process(ex.t[a:b], ex.y[a:b], ex.available[a:b]))
-        self.events_seen += len(events)
+                per = None if ex.period is None else ex.period[a:b]
+                evs = self.detector.process(ex.t[a:b], ex.y[a:b], ex.available[a:b], delay[a:b], ripple[a:b], per)
+                events.extend(self._pending)
+                self._pending = []
+                events.extend(evs)
+        if self.polarity is not None:
+            self._remember(ex.t, ex.y, delay)
+            self._pair_hr()
+            events.extend(self._pending)
+            self._pending = []
+        # extractor notices and detector events in the order they became known (stable)
+        events.sort(key=lambda e: e.detected_at_s)
+        self.events_seen += sum(isinstance(e, BreathEvent) for e in events)
         return events
 
 
@@ -132,7 +299,16 @@ class Pipeline:
     def feed(self, item: Item) -> list[CoreEvent]:
         """Process one item and return the events it confirms, oldest first."""
         out: list[CoreEvent] = []
+        if isinstance(item, Marker) and item.marker in CALIBRATION_MARKERS:
+            acc = self._chains.get("acc")
+            if acc is not None:
+                acc.calibrate(float(item.t_s))
+            return out
         for frame in self.frames_of(item):
+            if isinstance(frame, RRFrame):
+                acc = self._chains.get("acc")
+                if acc is not None:
+                    acc.feed_rr_for_polarity(frame)
             ch = self._chain(frame.kind)
             if ch is None:
                 continue

@@ -1,0 +1,129 @@
+"""Which way is the inhale on an accelerometer's breathing axis: evidence and decision.
+
+PCA finds the breathing axis up to a sign. Three kinds of evidence decide it, each expressed in
+the *axis frame* (positive = the projection on the axis, before any sign is applied):
+
+* **RR intervals** (when the strap gives them): heart rate rises on the inhale (RSA), so the
+  heart-rate signal correlates positively with the inhale-positive breathing signal a little
+  earlier. Strongest automatic evidence.
+* **Asymmetry**: exhales are usually longer than inhales and end in a pause; each breath's
+  ``log(exhale / inhale)`` votes.
+* **Calibration**: the coach asks for a deep breath in (a ``calibrate_inhale`` marker); the
+  larger excursion in the next seconds is the inhale. Overrides the others.
+
+The score is a weighted sum; the polarity flips only when the score has the other sign by more
+than ``FLIP_MARGIN`` (hysteresis). The confidence is ``|score| / (|score| + 1)`` when the
+polarity agrees with the score, else 0. A posture shift clears the evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+ASYM_BREATHS = 10
+"""Recent breaths whose asymmetry votes count."""
+ASYM_WEIGHT = 0.5
+"""Weight of one breath's clipped ``log(exhale / inhale)`` vote."""
+ASYM_CLIP = 0.7
+"""Clip of a single vote (so one odd breath cannot decide)."""
+RR_WEIGHT = 5.0
+"""Weight of the heart-rate/breathing correlation (-1..1)."""
+RR_TIME_CONSTANT_S = 40.0
+"""Memory of the correlation sums."""
+RR_MIN_S = 12.0
+"""Paired seconds of data before the correlation counts fully (it ramps up before)."""
+CAL_WEIGHT = 8.0
+"""Weight of a calibration breath."""
+RR_LAGS_S = tuple(0.25 * k for k in range(9))
+"""Lags of the heart rate behind the breathing signal at which the correlation is kept (0-2 s)."""
+RR_EXPECTED_LAG_S = 1.0
+"""Expected lag of the heart-rate signal behind the inhale-positive breathing signal: RSA's own
+lag (heart rate peaks around the end of inspiration) plus about half a beat for the interval
+averaging. The sign of the correlation at this lag is the evidence; it stays right while the
+true lag is within a quarter breath period of it (+-0.75 s at 20 breaths/min)."""
+FLIP_MARGIN = 0.4
+"""The score must be this far past zero, on the other side, to flip the polarity."""
+
+
+class PolarityTracker:
+    """Evidence about the inhale direction of one breathing axis."""
+
+    def __init__(self) -> None:
+        self.polarity = 1
+        """+1: the axis direction is the inhale; -1: the opposite."""
+        self._asym: deque[float] = deque(maxlen=ASYM_BREATHS)
+        self._zero_sums()
+        self._cal = 0.0
+        self.period_s = 4.0
+        """Breath period used to bound the RSA lag (set by the owner)."""
+        self.source = "none"
+        """Which evidence dominates: ``none``, ``asymmetry``, ``rr`` or ``calibration``."""
+
+    def _zero_sums(self) -> None:
+        n = len(RR_LAGS_S)
+        self._sxy = np.zeros(n)
+        self._sxx = 0.0
+        self._syy = np.zeros(n)
+        self._rr_s = 0.0
+
+    def reset(self) -> None:
+        """Forget the evidence (the axis changed: posture shift)."""
+        self._asym.clear()
+        self._zero_sums()
+        self._cal = 0.0
+
+    # -- evidence
+    def add_breath(self, inhale_s: float, exhale_s: float) -> None:
+        """One breath's durations as the detector saw them with the current polarity."""
+        if inhale_s <= 0 or exhale_s <= 0:
+            return
+        v = max(-ASYM_CLIP, min(ASYM_CLIP, math.log(exhale_s / inhale_s)))
+        self._asym.append(self.polarity * v)
+
+    def add_rr_pairs(self, hr: float, axis_values: np.ndarray, dt_s: float) -> None:
+        """A heart-rate sample and the axis-frame breathing signal ``RR_LAGS_S`` earlier."""
+        a = math.exp(-dt_s / RR_TIME_CONSTANT_S)
+        self._sxy = a * self._sxy + hr * axis_values
+        self._sxx = a * self._sxx + hr * hr
+        self._syy = a * self._syy + axis_values * axis_values
+        self._rr_s += dt_s
+
+    def calibrate(self, inhale_sign: int) -> None:
+        """A calibration breath went ``inhale_sign`` (+1/-1) along the axis."""
+        self._cal = float(inhale_sign)
+
+    # -- decision
+    @property
+    def rr_correlation(self) -> float:
+        if self._sxx <= 0 or not np.all(self._syy > 0):
+            return 0.0
+        c = self._sxy / np.sqrt(self._sxx * self._syy)
+        k = int(np.argmin(np.abs(np.asarray(RR_LAGS_S) - RR_EXPECTED_LAG_S)))
+        return float(c[k])
+
+    def score(self) -> float:
+        asym = ASYM_WEIGHT * sum(self._asym)
+        rr = RR_WEIGHT * self.rr_correlation * min(1.0, self._rr_s / RR_MIN_S)
+        cal = CAL_WEIGHT * self._cal
+        parts = {"asymmetry": abs(asym), "rr": abs(rr), "calibration": abs(cal)}
+        best = max(parts, key=lambda k: parts[k])
+        self.source = best if parts[best] > 0 else "none"
+        return asym + rr + cal
+
+    def decide(self) -> bool:
+        """Update the polarity from the evidence; True when it flipped."""
+        s = self.score()
+        if s * self.polarity < -FLIP_MARGIN:
+            self.polarity = -self.polarity
+            return True
+        return False
+
+    @property
+    def confidence(self) -> float:
+        s = self.score()
+        if s * self.polarity <= 0:
+            return 0.0
+        return abs(s) / (abs(s) + 1.0)
