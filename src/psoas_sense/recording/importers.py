@@ -12,8 +12,10 @@ Every problem is an :class:`~psoas_sense.errors.InputError` naming the file and 
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -150,16 +152,50 @@ def _nominal_rate(t: np.ndarray) -> float | None:
     return float(round(1.0 / float(np.median(np.diff(u))), 3))
 
 
+def _fast_rows(body_text: str, sep: str, ncols: int, use: Sequence[int]) -> np.ndarray | None:
+    """The whole table parsed by NumPy's C reader, or None when anything is unusual (then the
+    line-by-line reader finds and names the bad line)."""
+    stripped = body_text.rstrip()
+    if not stripped:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            sub = np.loadtxt(
+                io.StringIO(stripped), delimiter=sep, usecols=list(use), dtype=np.float64,
+                ndmin=2, comments=None, encoding=None,
+            )
+    except (ValueError, Warning):
+        return None
+    # NumPy skips blank lines: then the row count differs and the slow path keeps line numbers
+    if sub.shape[0] != stripped.count("\n") + 1 or not np.isfinite(sub).all():
+        return None
+    # every row must have the header's number of columns (a trailing ';' is allowed)
+    first_row = stripped.split("\n", 1)[0].rstrip("\r")
+    cells = first_row.rstrip(sep).count(sep) + 1 if sep == ";" else first_row.count(sep) + 1
+    if cells != ncols:
+        return None
+    arr = np.zeros((sub.shape[0], ncols))
+    arr[:, list(use)] = sub
+    return arr
+
+
 def _load_table(p: Path, text: str) -> tuple[Header, list[tuple[float, Item]]]:
-    lines = text.splitlines()
-    # skip leading blank lines and '#' comments, remembering line numbers
-    idx = 0
-    while idx < len(lines) and (not lines[idx].strip() or lines[idx].lstrip().startswith("#")):
-        idx += 1
-    if idx >= len(lines):
-        raise InputError(p, "empty file")
-    header_line = lines[idx]
-    header_lineno = idx + 1
+    # the header: the first line that is neither blank nor a '#' comment
+    pos = 0
+    lineno = 0
+    while True:
+        nl = text.find("\n", pos)
+        line = text[pos : nl if nl >= 0 else len(text)]
+        lineno += 1
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        if nl < 0:
+            raise InputError(p, "empty file")
+        pos = nl + 1
+    header_line = line.rstrip("\r")
+    header_lineno = lineno
+    body_text = text[nl + 1 :] if nl >= 0 else ""
     sep = ";" if header_line.count(";") > header_line.count(",") else ","
     if "\t" in header_line and sep == "," and "," not in header_line:
         sep = "\t"
@@ -167,26 +203,29 @@ def _load_table(p: Path, text: str) -> tuple[Header, list[tuple[float, Item]]]:
     if names and names[-1] == "":
         names = names[:-1]
     lower = [n.lower() for n in names]
-    body: list[str] = []
-    body_lines: list[int] = []
-    for j in range(idx + 1, len(lines)):
-        s = lines[j]
-        if not s.strip():
-            continue
-        if sep == ";" and s.rstrip().endswith(";") and len(s.split(";")) == len(names) + 1:
-            s = s.rstrip()[:-1]
-        body.append(s)
-        body_lines.append(j + 1)
-    if not body:
-        raise InputError(p, "no data rows after the header", header_lineno)
-
     kind, mapping = _identify(p, names, lower, header_lineno)
-    # Parse the rows
-    first = body_lines[0]
-    contiguous = body_lines[-1] - first + 1 == len(body_lines)
     use = sorted(set(mapping.values()))
-    arr = _parse_rows(p, body, sep, len(names), names, body_lines, first, contiguous, use)
-    line_of = np.asarray(body_lines)
+
+    arr = _fast_rows(body_text, sep, len(names), use)
+    if arr is not None:
+        first = header_lineno + 1
+        line_of = np.arange(first, first + arr.shape[0])
+    else:
+        body: list[str] = []
+        body_lines: list[int] = []
+        for j, s in enumerate(body_text.splitlines(), start=header_lineno + 1):
+            if not s.strip():
+                continue
+            if sep == ";" and s.rstrip().endswith(";") and len(s.split(";")) == len(names) + 1:
+                s = s.rstrip()[:-1]
+            body.append(s)
+            body_lines.append(j)
+        if not body:
+            raise InputError(p, "no data rows after the header", header_lineno)
+        first = body_lines[0]
+        contiguous = body_lines[-1] - first + 1 == len(body_lines)
+        arr = _parse_rows(p, body, sep, len(names), names, body_lines, first, contiguous, use)
+        line_of = np.asarray(body_lines)
 
     streams: dict[str, dict[str, object]] = {}
     device = {"source": "import", "format": kind, "file": p.name}
