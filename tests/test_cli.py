@@ -164,3 +164,16 @@ def test_usage_errors_are_one_line():
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("psoas-sense: error:")
     r = cli("replay", "x.jsonl", "--speed", "fast")
     assert r.returncode == 2 and "speed" in r.stderr
+
+
+def test_a_recording_cut_by_a_crash_reads_with_one_warning_line(tmp_path):
+    import gzip
+
+    data = gzip.open(RECORDINGS / "biosppy-belt-60s.jsonl.gz").read()
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(data[: len(data) // 2])  # mid-line, as a crash while writing leaves it
+    r = cli("detect", str(cut))
+    assert r.returncode == 0
+    assert r.stderr.count("\n") == 1
+    assert r.stderr.startswith(f"psoas-sense: warning: {cut}:") and "incomplete" in r.stderr
+    assert sum(e["event"] == "exhale" for e in events(r.stdout)) >= 3

@@ -452,9 +452,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: Any = None, line: str | None = None) -> None:
+    """Warnings for the user (a cut last line, ...) as one line, like errors."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    if not debug:
+        import warnings
+
+        from psoas_sense.recording.format import TruncatedLineWarning
+
+        warnings.showwarning = _one_line_warning
+        warnings.simplefilter("always", TruncatedLineWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "protocol"):
