@@ -213,8 +213,11 @@ class SignalNotice:
     """Something the detector noticed that is not a phase change (hold, loss, polarity...)."""
 
     kind: str
-    """``breath_hold``, ``breathing_resumed``, ``signal_lost``, ``signal_restored``,
-    ``stuck_axis``, ``polarity``..."""
+    """``breath_hold`` / ``breathing_resumed`` (no breathing movement for a while, and back),
+    ``signal_lost`` / ``signal_restored`` (a gap in the samples), ``stuck_axis`` /
+    ``axis_recovered`` (an accelerometer axis pinned, e.g. the H10's -2000 mG fault), ``motion``
+    (body movement reset the filters), ``polarity`` (which way is the inhale, with a confidence),
+    ``exhale_expected`` (a prediction of the next exhale on regular breathing)."""
     t_s: float
     """Session seconds at which it was noticed."""
     detail: Mapping[str, Any] = field(default_factory=dict)
