@@ -377,8 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description=(
-            "Breathing and hold tracker for guided psoas self-massage. With no command: a demo "
-            "replay of a bundled recording (no hardware needed)."
+            "Breathing and hold tracker for guided psoas self-massage. With no command: the demo, "
+            "a guided session in the terminal UI on a bundled real recording (no hardware needed; "
+            "JSON lines when not run in a terminal)."
         ),
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -419,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     if devices is not None:
         s = sub.add_parser(
             "session",
-            help="live session with a strap (or the emulated strap)",
+            help="live session with a strap, the emulated strap or a phone",
             formatter_class=argparse.RawDescriptionHelpFormatter,
             description=getattr(devices, "DEVICE_HELP", ""),
         )
