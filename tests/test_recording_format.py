@@ -227,3 +227,22 @@ def test_gzip_written_by_other_tools_reads(tmp_path):
         f.write(json.dumps({"t": 0.5, "kind": "hr", "hr_bpm": 61}) + "\n")
     _, items = read_recording(path)
     assert items == [HRFrame(t_s=0.5, hr_bpm=61.0)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1, True], [1.5, False], ["1", 2], [None, 1], [[1, 2, 3]], [1e400]],
+)
+def test_sample_values_must_be_plain_finite_numbers(tmp_path, values):
+    path = tmp_path / "bad.jsonl"
+    _write_lines(path, [GOOD_HEADER, {"t": 1, "kind": "resp", "ts": [0.1 * i for i in range(len(values))], "v": values}])
+    with pytest.raises(InputError, match="finite numbers"):
+        read_recording(path)
+
+
+@pytest.mark.parametrize("rows", [[[1, 2, True]], [[1, 2]], [[1, 2, 3], [4, 5]], [[1, 2, "x"]], [1, 2, 3]])
+def test_acc_rows_must_be_three_finite_numbers(tmp_path, rows):
+    path = tmp_path / "bad.jsonl"
+    _write_lines(path, [GOOD_HEADER, {"t": 1, "kind": "acc", "ts": [0.1 * i for i in range(len(rows))], "v": rows}])
+    with pytest.raises(InputError, match="x, y, z"):
+        read_recording(path)

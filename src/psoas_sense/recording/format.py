@@ -278,10 +278,36 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _numeric_array(v: Any, ndim: int, maybe_bool: bool = True) -> np.ndarray | None:
+    """``v`` (parsed JSON) as a finite float array of ``ndim`` dimensions (rows of 3 for 2-D),
+    or None. NumPy does the checking in C: a string, null or ragged row gives a non-numeric
+    dtype or an error. NumPy would read a JSON ``true`` among numbers as 1, so when the line
+    holds one (``maybe_bool``) every value is checked in Python."""
+    if not isinstance(v, list):
+        return None
+    if maybe_bool:
+        rows = v if ndim == 1 else [x for r in v if isinstance(r, list) for x in r]
+        if any(isinstance(x, bool) for x in rows):
+            return None
+    if not v:
+        return np.zeros((0, 3) if ndim == 2 else 0)
+    try:
+        arr = np.asarray(v)
+    except (ValueError, TypeError):
+        return None
+    if arr.dtype.kind not in "fiu" or arr.ndim != ndim or (ndim == 2 and arr.shape[1] != 3):
+        return None
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        return None
+    return arr
+
+
 class _LineReader:
-    def __init__(self, path: Path, lineno: int) -> None:
+    def __init__(self, path: Path, lineno: int, maybe_bool: bool = True) -> None:
         self.path = path
         self.lineno = lineno
+        self.maybe_bool = maybe_bool
 
     def fail(self, reason: str) -> InputError:
         return InputError(self.path, reason, self.lineno)
@@ -297,10 +323,10 @@ class _LineReader:
     def numbers(self, obj: Mapping[str, Any], key: str) -> np.ndarray:
         if key not in obj:
             raise self.fail(f"missing '{key}'")
-        v = obj[key]
-        if not isinstance(v, list) or not all(_is_number(x) for x in v):
+        arr = _numeric_array(obj[key], 1, self.maybe_bool)
+        if arr is None:
             raise self.fail(f"'{key}' must be a list of finite numbers")
-        return np.asarray(v, dtype=np.float64)
+        return arr
 
     def times(self, obj: Mapping[str, Any], n: int) -> np.ndarray:
         if "ts" in obj:
@@ -341,12 +367,9 @@ def _decode_line(obj: Mapping[str, Any], lr: _LineReader) -> Item:
         v = lr.numbers(obj, "v")
         return RespFrame(t_s=lr.times(obj, v.shape[0]), resp=v)
     if kind == "acc":
-        raw = obj.get("v")
-        if not isinstance(raw, list) or not all(
-            isinstance(r, list) and len(r) == 3 and all(_is_number(x) for x in r) for r in raw
-        ):
+        arr = _numeric_array(obj.get("v"), 2, lr.maybe_bool)
+        if arr is None:
             raise lr.fail("'v' must be a list of [x, y, z] finite numbers")
-        arr = np.asarray(raw, dtype=np.float64).reshape(-1, 3)
         return AccFrame(t_s=lr.times(obj, arr.shape[0]), acc_mg=arr)
     if kind == "rr":
         rr = lr.numbers(obj, "rr_ms")
@@ -435,7 +458,7 @@ class Recording:
         for idx in range(1, n):
             raw = self._lines[idx]
             lineno = idx + 1
-            lr = _LineReader(self.path, lineno)
+            lr = _LineReader(self.path, lineno, maybe_bool=b"true" in raw or b"false" in raw)
             is_last = idx == n - 1
             if not raw.strip():
                 continue
