@@ -61,3 +61,40 @@ def test_polarity_rr_correlation():
         p.add_rr_pairs(hr, axis, 0.25)
     assert p.rr_correlation < -0.7  # -cos(2 pi (1.0 - 0.5) / 5) at the expected lag
     assert p.decide() and p.polarity == -1
+
+
+def _breathing_with_ripple(seconds: float = 120.0, fs: float = 25.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Breathing at 15/min with heartbeat ripple at 90/min (plus a 2nd harmonic) twice as strong."""
+    t = np.arange(int(seconds * fs)) / fs
+    breath = np.sin(2 * np.pi * 0.25 * t)
+    heart = 1.4 * np.sin(2 * np.pi * 1.5 * t) + 0.6 * np.sin(2 * np.pi * 3.0 * t + 0.7)
+    return t, breath, breath + heart
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_ripple_guard_chunk_invariant(size):
+    from psoas_sense.dsp.extract import RippleGuard
+
+    _, _, x = _breathing_with_ripple(60.0)
+    whole = RippleGuard(25.0, 0.0).process(x)
+    g = RippleGuard(25.0, 0.0)
+    parts = [g.process(x[i : i + size]) for i in range(0, x.shape[0], size)]
+    for k in range(3):
+        assert np.allclose(np.concatenate([p[k] for p in parts]), whole[k], rtol=0, atol=1e-12)
+
+
+def test_ripple_guard_notches_remove_ripple_with_less_delay_than_comb():
+    from psoas_sense.dsp.extract import RippleGuard
+
+    t, breath, x = _breathing_with_ripple()
+    late = t > 40.0  # the heart period and the fade have settled
+    for method, max_delay_s in (("notch", 0.15), ("comb", 0.4)):
+        out, delay, _ = RippleGuard(25.0, 0.0, method).process(x)
+        # ripple gone: the output is the breath, delayed by the reported delay (+- a grid step)
+        d = float(np.median(delay[late]))
+        expected = np.interp(t - d, t, breath)
+        assert np.sqrt(np.mean((out[late] - expected[late]) ** 2)) < 0.1, method
+        assert d < max_delay_s, method
+    notch_d = float(np.median(RippleGuard(25.0, 0.0, "notch").process(x)[1][late]))
+    comb_d = float(np.median(RippleGuard(25.0, 0.0, "comb").process(x)[1][late]))
+    assert notch_d < 0.5 * comb_d

@@ -56,7 +56,7 @@ CAUTION_GAIN = 4.0
 """At full caution the required drop is (1 + this) x ``DROP_SHARE``."""
 FALLBACK_DROP_SHARE = 0.3
 """An extreme is confirmed whatever the slope once the signal has left it by this share."""
-RISE_SHARE = 0.35
+RISE_SHARE = 0.3
 """A half-breath's excursion must exceed this share of the recent amplitude."""
 MIN_HALF_SHARE = 0.2
 """A half-breath must last at least this share of the recent breath period..."""

@@ -7,12 +7,14 @@ phase change in sensor time).
 
 Filtering is kept short on purpose (latency is the product): a 2nd-order low-pass at the raw
 rate and a 1st-order high-pass on the grid. Heartbeat ripple that survives it (impedance
-pneumography, chest accelerometers) is measured causally, and only when it is strong a steeper
-low-pass is faded in (:class:`RippleGuard`).
+pneumography, chest accelerometers) is measured causally, and only when it is strong is it
+cancelled (:class:`RippleGuard`): on waveforms by notches at the tracked heart rate (little
+delay), with a one-heart-period comb on top for what they leave; on accelerometers by the comb.
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
@@ -49,10 +51,32 @@ RIPPLE_TC_S = 10.0
 """Time constant of the ripple and breathing power estimates."""
 RIPPLE_RATIO = (0.04, 0.15)
 """Ripple/breathing power ratio at which the slow path starts / is fully faded in."""
+RIPPLE_RATIO_NOTCHED = (0.03, 0.1)
+"""The same for the ripple the notches leave (above the ripple band's lower edge, so harmonics
+they do not notch count too): the comb is faded in on top of them."""
+NOTCH_SETTLE_S = 2.0 * RIPPLE_TC_S
+"""Until then the comb is used whatever the notches achieve."""
 RIPPLE_RES_TC_S = 3.0
 """Time constant of the RMS of the ripple left in the output (for the detector's margin)."""
 RIPPLE_FADE_TC_S = 2.0
 """Smoothing of the fade weight."""
+RESP_RIPPLE_CANCEL = "notch"
+"""How the heartbeat ripple is removed from a breathing waveform (impedance, belt): ``notch``
+(IIR notches at the heart rate and its 2nd harmonic, a few tens of ms of delay at breathing
+frequencies, with the comb on top only for the ripple they leave) or ``comb`` (moving average
+over one heart period: cancels every harmonic exactly, but delays the breath by half a heart
+period)."""
+ACC_RIPPLE_CANCEL = "comb"
+"""The same for accelerometers. ``comb``: on the DEV accelerometer recordings the notches
+changed nothing, and they cost about 15 % of the accelerometer path's time (speed budget)."""
+NOTCH_Q = 2.0
+"""Quality factor of the ripple notches (bandwidth = heart rate / Q, wide enough for the beat-to-beat
+variation of the heart rate and the error of its estimate)."""
+NOTCH_HARMONICS = 2
+"""Heart-rate harmonics notched (1 = the fundamental only)."""
+NOTCH_MIN_HZ = 1.0
+"""Below this heart rate (60/min) the notches would sit among the breath's own harmonics, and
+their phase would bend the breath's shape; the comb (linear phase) is used instead."""
 REF_FREQ_HZ = 0.25
 """Frequency at which the filters' delay is evaluated (15 breaths/min)."""
 RATE_ESTIMATE_SAMPLES = 32
@@ -165,6 +189,8 @@ class _EW:
 
     def __init__(self, tc_s: float, fs_hz: float, channels: int = 1) -> None:
         self.b = 1.0 / max(1.0, tc_s * fs_hz)
+        self._num = np.array([self.b])
+        self._den = np.array([1.0, -(1.0 - self.b)])
         self._zi: np.ndarray | None = None
         self.channels = channels
 
@@ -175,7 +201,7 @@ class _EW:
         if self._zi is None:
             start = x2[0] if init is None else np.broadcast_to(np.asarray(init, float), x2[0].shape)
             self._zi = ((1.0 - self.b) * start).reshape(1, -1)
-        y, self._zi = sps.lfilter([self.b], [1.0, -(1.0 - self.b)], x2, axis=0, zi=self._zi)
+        y, self._zi = sps.lfilter(self._num, self._den, x2, axis=0, zi=self._zi)
         return y.reshape(x.shape)
 
     def scale_state(self, k: float) -> None:
@@ -184,23 +210,32 @@ class _EW:
 
 
 class RippleGuard:
-    """Removes heartbeat ripple with a comb (moving average over one heart period) when it is
-    strong (grid rate, 1 channel).
+    """Removes heartbeat ripple when it is strong (grid rate, 1 channel): notches at the heart
+    rate, and a comb (moving average over one heart period) for what they leave.
 
     The heart period is found causally from the autocorrelation of the ripple band over the
     last ``COMB_WINDOW_S``, re-estimated every ``COMB_UPDATE_S`` (at fixed grid indexes, so the
-    result does not depend on chunking). A moving average over exactly one period cancels the
-    heartbeat and all its harmonics, with a known linear-phase delay of half a period. The
-    ripple power (band ``RIPPLE_BAND_HZ``) over the breathing power sets a fade weight between
-    the fast path and the comb path.
+    result does not depend on chunking). The ripple power (band ``RIPPLE_BAND_HZ``) over the
+    breathing power sets a fade weight between the fast path and the ripple-free path:
+
+    * ``notch`` (heart rate at least ``NOTCH_MIN_HZ``): 2nd-order notches at the heart rate and
+      its harmonics, a few tens of ms of delay at breathing frequencies. When the ripple they
+      leave is still strong (measured the same way), the comb is faded in on top.
+    * ``comb``: a moving average over exactly one period cancels the heartbeat and all its
+      harmonics with a linear phase, at the price of half a heart period of delay.
     """
 
-    def __init__(self, fs_hz: float, base_delay_s: float) -> None:
+    def __init__(self, fs_hz: float, base_delay_s: float, method: str = RESP_RIPPLE_CANCEL) -> None:
+        if method not in ("notch", "comb"):
+            raise ValueError(f"unknown ripple cancellation {method!r}")
         self.fs_hz = fs_hz
+        self.method = method
+        """``notch`` or ``comb`` (see ``RESP_RIPPLE_CANCEL``)."""
         self._rip = StreamingSOS(design_bandpass(*RIPPLE_BAND_HZ, fs_hz))
-        self._p_rip = _EW(RIPPLE_TC_S, fs_hz)
-        self._p_br = _EW(RIPPLE_TC_S, fs_hz)
-        self._fade = _EW(RIPPLE_FADE_TC_S, fs_hz)
+        self._rip_n = StreamingSOS(design_highpass(RIPPLE_BAND_HZ[0], fs_hz, order=2))
+        # ripple, breathing; the same after the notches
+        self._pow = _EW(RIPPLE_TC_S, fs_hz, channels=4)
+        self._fade = _EW(RIPPLE_FADE_TC_S, fs_hz, channels=2)  # any cancellation, comb
         self._p_res = _EW(RIPPLE_RES_TC_S, fs_hz)
         self.fast_delay_s = base_delay_s
         self._lmin = max(2, int(round(fs_hz * 60.0 / COMB_MAX_BPM)))
@@ -212,6 +247,37 @@ class RippleGuard:
         self._every = max(1, int(round(COMB_UPDATE_S * fs_hz)))
         self.heart_period_s = self._L / fs_hz
         """Current estimate of the heartbeat period seen as ripple."""
+        self._notch_for = 0.0  # heart period the notches are tuned to
+        self._notch_ba: list[tuple[np.ndarray, np.ndarray]] = []
+        self._notch_zi: list[np.ndarray] = []
+        self._notch_delay = 0.0
+
+    def _tune_notch(self) -> None:
+        """(Re)tune the notches, each written as ``x - resonator(x)``, in cascade.
+
+        The resonators are the complements of 2nd-order notches of quality ``NOTCH_Q`` (in closed
+        form, as ``scipy.signal.iirpeak``, because they are retuned often). Their state holds
+        only ripple-band content, so a retune leaves no transient from the much larger
+        breathing signal."""
+        if self._notch_ba and self.heart_period_s == self._notch_for:
+            return
+        f0 = 1.0 / self.heart_period_s
+        z = cmath.exp(-2j * math.pi * REF_FREQ_HZ / self.fs_hz)  # z^-1 at the reference frequency
+        h_ref = 1.0 + 0j  # the cascade of notches there, for its delay
+        bas: list[tuple[np.ndarray, np.ndarray]] = []
+        for h in range(1, NOTCH_HARMONICS + 1):
+            if h * f0 >= 0.45 * self.fs_hz:
+                break
+            w0 = 2.0 * math.pi * h * f0 / self.fs_hz
+            gain = 1.0 / (1.0 + math.tan(0.5 * w0 / NOTCH_Q))
+            a = np.array([1.0, -2.0 * gain * math.cos(w0), 2.0 * gain - 1.0])
+            bas.append((np.array([1.0 - gain, 0.0, gain - 1.0]), a))
+            h_ref *= gain * (1.0 - 2.0 * math.cos(w0) * z + z * z) / (a[0] + a[1] * z + a[2] * z * z)
+        while len(self._notch_zi) < len(bas):
+            self._notch_zi.append(np.zeros(2))
+        self._notch_ba = bas
+        self._notch_for = self.heart_period_s
+        self._notch_delay = -cmath.phase(h_ref) / (2.0 * math.pi * REF_FREQ_HZ)
 
     def _estimate(self) -> None:
         x = self._rbuf
@@ -230,7 +296,13 @@ class RippleGuard:
         while j + 1 < r.size and r[j + 1] > r[j]:
             j += 1
         self._L = int(lags[j])
-        self.heart_period_s = self._L / self.fs_hz
+        # sub-sample period (parabola through the peak) for the notches
+        frac = 0.0
+        if 0 < j < r.size - 1:
+            den = r[j - 1] - 2.0 * r[j] + r[j + 1]
+            if den < 0:
+                frac = float(np.clip(0.5 * (r[j - 1] - r[j + 1]) / den, -0.5, 0.5))
+        self.heart_period_s = (self._L + frac) / self.fs_hz
 
     def process(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns (signal, delay per sample, RMS of the ripple left per sample)."""
@@ -238,40 +310,75 @@ class RippleGuard:
         if m == 0:
             return y, np.zeros(0), np.zeros(0)
         r = self._rip.process(y)
+        notched = np.empty(m)
+        ndly = np.empty(m)
         comb = np.empty(m)
-        dly = np.empty(m)
         mid = np.empty(m)
+        cdly = np.empty(m)
+        use_notch = np.zeros(m, dtype=bool)
         ext = np.concatenate((self._hist, y))
         rb = np.concatenate((self._rbuf, r))
         nb = self._rbuf.shape[0]
         lm = self._lmax
         first = (-self._n) % self._every
         cuts = sorted({0, m, *range(first, m, self._every)})
+        notch_on = self.method == "notch"
         for a, b in zip(cuts[:-1], cuts[1:]):
             if a == first or (a > first and (a - first) % self._every == 0):
                 self._rbuf = rb[a : a + nb]
                 self._estimate()
+            if notch_on:
+                self._tune_notch()
+                seg = y[a:b]
+                for h, (nb_, na_) in enumerate(self._notch_ba):
+                    pk, self._notch_zi[h] = sps.lfilter(nb_, na_, seg, zi=self._notch_zi[h])
+                    seg = seg - pk
+                notched[a:b] = seg
+                ndly[a:b] = self._notch_delay
+                use_notch[a:b] = 1.0 / self.heart_period_s >= NOTCH_MIN_HZ
             L = self._L
             win = np.lib.stride_tricks.sliding_window_view(ext[lm + a - L + 1 : lm + b], L)
             comb[a:b] = win.sum(axis=1) / L
-            dly[a:b] = 0.5 * (L - 1) / self.fs_hz
+            cdly[a:b] = 0.5 * (L - 1) / self.fs_hz
             # the input delayed like the comb (half a period): their difference is the ripple
             h0, h1 = (L - 1) // 2, L // 2
             mid[a:b] = 0.5 * (ext[lm + a - h0 : lm + b - h0] + ext[lm + a - h1 : lm + b - h1])
         self._hist = ext[-lm:].copy()
         self._rbuf = rb[-nb:].copy()
         self._n += m
-        pr = self._p_rip.process(r * r, init=0.0)
         br = y - r  # what is left outside the ripple band: breathing
-        pb = self._p_br.process(br * br, init=0.0)
-        ratio = pr / (pb + 1e-12)
-        lo, hi = RIPPLE_RATIO
-        w = self._fade.process(np.clip((ratio - lo) / (hi - lo), 0.0, 1.0), init=0.0)
-        out = (1.0 - w) * y + w * comb
-        delay = self.fast_delay_s + w * dly
+        # what the notches leave above the ripple band's lower edge (the harmonics they do not
+        # notch count too), against the breathing left below it
+        r_n = self._rip_n.process(notched) if notch_on else r
+        sq = np.empty((m, 4))
+        sq[:, 0] = r
+        sq[:, 1] = br
+        sq[:, 2] = r_n
+        sq[:, 3] = notched - r_n if notch_on else br
+        sq *= sq
+        pw = self._pow.process(sq, init=0.0)
+        ratio = pw[:, ::2] / (pw[:, 1::2] + 1e-12)
+        lo, hi = np.array([RIPPLE_RATIO, RIPPLE_RATIO_NOTCHED]).T
+        want = np.clip((ratio - lo) / (hi - lo), 0.0, 1.0)
+        # the comb share starts full: the notches must first show that they are enough, once the
+        # power estimates have settled (the high-pass's start transient inflates the breathing power)
+        idx = np.arange(self._n - m, self._n)
+        want[idx < NOTCH_SETTLE_S * self.fs_hz, 1] = 1.0
+        fades = self._fade.process(want, init=np.array([0.0, 1.0]))
+        w = fades[:, 0]
         res = mid - comb
-        pres = self._p_res.process(res * res, init=0.0)
-        return out, delay, (1.0 - w) * np.sqrt(pres)
+        if not use_notch.any():
+            pres = self._p_res.process(res * res, init=0.0)
+            return (1.0 - w) * y + w * comb, self.fast_delay_s + w * cdly, (1.0 - w) * np.sqrt(pres)
+        # notches first (little delay); the comb only for the ripple they leave (harmonics, a
+        # heart rate changing faster than its estimate)
+        wc = np.where(use_notch, w * fades[:, 1], w)  # comb share
+        wn = w - wc  # notch share
+        out = (1.0 - w) * y + wn * notched + wc * comb
+        delay = self.fast_delay_s + wn * ndly + wc * cdly
+        left = np.where(use_notch, (1.0 - w) * res + w * r_n, res)
+        pres = self._p_res.process(left * left, init=0.0)
+        return out, delay, np.where(use_notch, 1.0 - wc, 1.0 - w) * np.sqrt(pres)
 
 
 class RespExtractor:
@@ -294,7 +401,7 @@ class RespExtractor:
             lp = design_lowpass(FAST_LP_HZ, rate, order=2)
             self._lp = StreamingSOS(lp)
             cascade.append((lp, rate))
-        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade))
+        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade), RESP_RIPPLE_CANCEL)
 
     def process(self, t: np.ndarray, v: np.ndarray) -> Extracted:
         got = self._gate.push(t, v)
@@ -360,7 +467,7 @@ class AccExtractor:
             lp = design_lowpass(FAST_LP_HZ, rate, order=2)
             self._lp = StreamingSOS(lp, channels=3)
             cascade.append((lp, rate))
-        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade))
+        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade), ACC_RIPPLE_CANCEL)
 
     def _unstick(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, list[SignalNotice]]:
         """Hold pinned samples at the axis's last good value; report axes pinned for long."""
