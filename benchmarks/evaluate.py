@@ -210,6 +210,21 @@ def peer_neurokit2(case: Case) -> dict:
     return score(case, case.t_s[pk], None)
 
 
+def peer_baseline(case: Case, lat: list[float]) -> dict:
+    from baseline import baseline_exhales
+
+    if case.kind != "resp":
+        return {"name": case.name}
+    x = np.asarray(case.x, float)
+    ex_t, ex_d = baseline_exhales(case.t_s, x, float(case.fs_hz or 100.0))
+    r = score(case, ex_t, ex_d)
+    if case.ref_exhale_s is not None:
+        ref = case.ref_exhale_s[(case.ref_exhale_s >= case.score_from_s)]
+        for i, j in match(ref, ex_t, MATCH_TOL_S):
+            lat.append(ex_d[j] - ref[i])
+    return r
+
+
 COLS = [
     ("name", "{:<28}"),
     ("n_ref", "{:>5}"),
@@ -332,7 +347,7 @@ def speed(hours: float = 1.0, fs: float = 200.0) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", required=True)
-    ap.add_argument("--peer", choices=["neurokit2"])
+    ap.add_argument("--peer", choices=["neurokit2", "baseline"])
     ap.add_argument("--chunk-s", type=float, default=1.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -341,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(r, indent=1) if args.json else "\n".join(f"{k:>18}: {v:.3f}" if isinstance(v, float) else f"{k:>18}: {v}" for k, v in r.items()))
         return 0
     cases = cases_for(args.set)
-    rows, peer_rows, lat = [], [], []
+    rows, peer_rows, lat, peer_lat = [], [], [], []
     for c in cases:
         ev, no, el, pipe = run(c, args.chunk_s)
         ex = [e for e in ev if e.kind == "exhale"]
@@ -364,13 +379,17 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         if args.peer == "neurokit2":
             peer_rows.append(peer_neurokit2(c))
+        elif args.peer == "baseline":
+            peer_rows.append(peer_baseline(c, peer_lat))
     if any("f1" in r for r in rows):
         rows.append(pooled(rows, lat))
     print(f"# set {args.set}: psoas-sense online (chunks of {args.chunk_s} s)")
     print(table(rows))
     if peer_rows:
-        peer_rows.append(pooled(peer_rows, []))
-        print(f"\n# set {args.set}: NeuroKit2 rsp_process (offline, zero-phase)")
+        peer_rows.append(pooled(peer_rows, peer_lat))
+        title = "NeuroKit2 rsp_process (offline, zero-phase)" if args.peer == "neurokit2" else (
+            "plain causal band-pass + hysteresis (benchmarks/baseline.py)")
+        print(f"\n# set {args.set}: {title}")
         print(table(peer_rows))
     if args.json:
         print(json.dumps({"online": rows, "peer": peer_rows}, default=float))
