@@ -23,7 +23,7 @@ def baseline_exhales(t: np.ndarray, x: np.ndarray, fs_hz: float) -> tuple[np.nda
     exc: list[float] = []
     seeking = 0
     mx, tmx = -np.inf, 0.0
-    mn, tmn = np.inf, 0.0
+    mn = np.inf
     last_ext: float | None = None
     ex_t: list[float] = []
     ex_d: list[float] = []
@@ -34,7 +34,7 @@ def baseline_exhales(t: np.ndarray, x: np.ndarray, fs_hz: float) -> tuple[np.nda
         if yi > mx:
             mx, tmx = yi, ti
         if yi < mn:
-            mn, tmn = yi, ti
+            mn = yi
         if ti < warm:
             continue
         amp = float(np.median(exc[-6:])) if len(exc) >= 3 else 2.8 * np.sqrt(ms)
@@ -47,7 +47,7 @@ def baseline_exhales(t: np.ndarray, x: np.ndarray, fs_hz: float) -> tuple[np.nda
                 ex_t.append(tmx)
                 ex_d.append(ti)
             seeking = -1
-            mn, tmn = yi, ti
+            mn = yi
         elif seeking <= 0 and yi - mn > thr:
             if last_ext is not None:
                 exc.append(last_ext - mn)

@@ -61,10 +61,6 @@ def _printer(stream: Any = None) -> Callable[[dict[str, Any]], None]:
     return emit
 
 
-_speed = speed_arg
-_positive = seconds_arg
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -246,8 +242,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.headless and _tui_possible():
         return _run_tui(
             args,
-            lambda: ReplaySource(args.file, speed=args.speed, loop=args.loop),
-            source.header,
+            source,
             subtitle=f"replay: {Path(args.file).name}",
         )
     if not args.headless:
@@ -265,17 +260,13 @@ def cmd_session(args: argparse.Namespace) -> int:
     """A live session with a strap, the emulated strap or a phone."""
     devices = importlib.import_module("psoas_sense.sources.devices")
 
-    def open_source() -> Any:
-        return devices.open_device_source(
-            args.device, speed=args.speed, acc_rate_hz=args.acc_rate, reconnect_timeout_s=args.reconnect_timeout
-        )
-
-    source = open_source()
+    source = devices.open_device_source(
+        args.device, speed=args.speed, acc_rate_hz=args.acc_rate, reconnect_timeout_s=args.reconnect_timeout
+    )
     if not args.headless and _tui_possible():
         return _run_tui(
             args,
-            open_source,
-            getattr(source, "header", None),
+            source,
             subtitle=f"device: {args.device}",
             record_path=args.record,
         )
@@ -298,13 +289,13 @@ def _tui_possible() -> bool:
 
 def _run_tui(
     args: argparse.Namespace,
-    make_source: Callable[[], Any],
-    header: Any,
+    source: Any,
     *,
     subtitle: str,
     record_path: str | None = None,
 ) -> int:
     """Run the Textual UI on a source; the coach (if any) starts after the safety check."""
+    header = getattr(source, "header", None)
     import copy
 
     from psoas_sense.ui.app import PsoasApp
@@ -324,7 +315,7 @@ def _run_tui(
 
     audio = CuePlayer(enabled=not getattr(args, "mute", False), speak=getattr(args, "speak", False))
     app = PsoasApp(
-        make_source,
+        lambda: source,
         make_coach=make_coach if protocol else None,
         needs_safety=needs_safety,
         audio=audio,
@@ -340,45 +331,24 @@ def _run_tui(
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """No command: the demo, a guided session on the bundled recording at real pace."""
-    path = demo_recording()
-    if _tui_possible() and args.speed is not None:
-        from psoas_sense.sources.replay import ReplaySource
+    from psoas_sense.sources.replay import ReplaySource
 
+    path = demo_recording()
+    source = ReplaySource(path, speed=args.speed, loop=True)
+    if _tui_possible() and args.speed is not None:
         ns = argparse.Namespace(
             protocol="manual", confirm_safety=False, condition=[], signal="auto",
             speak=args.speak, mute=args.mute,
         )
         _fill_coach_defaults(ns)
-        return _run_tui(
-            ns,
-            lambda: ReplaySource(path, speed=args.speed, loop=True),
-            ReplaySource(path).header,
-            subtitle=f"demo: {path.name}",
-        )
+        return _run_tui(ns, source, subtitle=f"demo: {path.name}")
     print(
         f"{PROG}: demo: replaying {path.name} at real pace; one JSON line per breath phase. "
         "Ctrl-C to stop. 'psoas-sense --help' lists the commands.",
         file=sys.stderr,
     )
-    ns = argparse.Namespace(
-        file=str(path), speed=args.speed, loop=True, headless=True, signal="auto",
-        duration=args.duration, protocol=None, commands=None, record=None,
-    )
-    return cmd_replay_demo(ns)
-
-
-def cmd_replay_demo(ns: argparse.Namespace) -> int:
-    from psoas_sense.runner import run_session
-    from psoas_sense.sources.replay import ReplaySource
-
-    source = ReplaySource(ns.file, speed=ns.speed, loop=True)
-    emit = _printer()
-
-    async def go() -> int:
-        await run_session(source, signal="auto", emit=emit, duration_s=ns.duration)
-        return 0
-
-    return _run_async(go)
+    ns = argparse.Namespace(speed=args.speed, signal="auto", duration=args.duration)
+    return _headless(ns, source, None, None)
 
 
 def _fill_coach_defaults(ns: argparse.Namespace) -> None:
@@ -417,8 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    p.add_argument("--speed", type=_speed, default=1.0, help="demo pace: 1, 4, ... or max (default 1)")
-    p.add_argument("--duration", type=_positive, default=None, help="stop the demo after S seconds of data")
+    p.add_argument("--speed", type=speed_arg, default=1.0, help="demo pace: 1, 4, ... or max (default 1)")
+    p.add_argument("--duration", type=seconds_arg, default=None, help="stop the demo after S seconds of data")
     p.add_argument("--mute", action="store_true", help="no sound cues")
     p.add_argument("--speak", action="store_true", help="also speak the cues (needs espeak-ng, espeak or say)")
     p.set_defaults(func=cmd_demo)
@@ -434,11 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="play a recording through the live pipeline")
     r.add_argument("file", metavar="FILE", help="recording (.jsonl, .jsonl.gz) or any file 'detect' reads")
-    r.add_argument("--speed", type=_speed, default=1.0, help="1 (real pace), 4, ... or max (default 1)")
+    r.add_argument("--speed", type=speed_arg, default=1.0, help="1 (real pace), 4, ... or max (default 1)")
     r.add_argument("--headless", action="store_true", help="print JSON lines instead of the terminal UI")
     r.add_argument("--loop", action="store_true", help="repeat the recording (for sessions longer than it)")
     r.add_argument("--signal", choices=["auto", "resp", "acc", "rr"], default="auto")
-    r.add_argument("--duration", type=_positive, default=None, help="stop after S seconds of data")
+    r.add_argument("--duration", type=seconds_arg, default=None, help="stop after S seconds of data")
     r.add_argument("--commands", metavar="FILE", help="read headless commands from FILE instead of stdin")
     r.add_argument("--mute", action="store_true", help="no sound cues (terminal UI)")
     r.add_argument("--speak", action="store_true", help="also speak the cues (needs espeak-ng, espeak or say)")
@@ -459,12 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         s.add_argument("--device", required=True, metavar="D", help="address, name, emulated:h10 or emulated:hrs (options: see above)")
         s.add_argument("--headless", action="store_true", help="print JSON lines instead of the terminal UI")
-        s.add_argument("--speed", type=_speed, default=1.0, help="emulated devices only: 1, 4, ... or max")
-        s.add_argument("--duration", type=_positive, default=None, help="stop after S seconds")
+        s.add_argument("--speed", type=speed_arg, default=1.0, help="emulated devices only: 1, 4, ... or max")
+        s.add_argument("--duration", type=seconds_arg, default=None, help="stop after S seconds")
         s.add_argument("--record", metavar="FILE", default=None, help="record raw traffic to FILE (.jsonl or .jsonl.gz)")
         s.add_argument("--signal", choices=["auto", "resp", "acc", "rr"], default="auto")
         s.add_argument("--acc-rate", type=int, default=200, help="H10 accelerometer rate, Hz (25-200; default 200)")
-        s.add_argument("--reconnect-timeout", type=_positive, default=60.0, metavar="S",
+        s.add_argument("--reconnect-timeout", type=seconds_arg, default=60.0, metavar="S",
                        help="give up after S seconds without a link (default 60)")
         s.add_argument("--commands", metavar="FILE", help="read headless commands from FILE instead of stdin")
         s.add_argument("--mute", action="store_true", help="no sound cues (terminal UI)")

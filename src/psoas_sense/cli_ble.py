@@ -15,8 +15,6 @@ from psoas_sense.errors import PsoasError
 PROG = "psoas-sense"
 
 
-_seconds = seconds_arg
-_speed = speed_arg
 
 
 def _run(coro_factory: Callable[[], Awaitable[int]]) -> int:
@@ -111,7 +109,7 @@ def add_parsers(subparsers: Any) -> None:
         description="List devices advertising the Heart Rate Service or Polar PMD: name, address, "
         "signal strength and what each can stream (hr, rr, acc). Use the address or name with --device.",
     )
-    sc.add_argument("--timeout", type=_seconds, default=5.0, help="seconds to listen (default 5)")
+    sc.add_argument("--timeout", type=seconds_arg, default=5.0, help="seconds to listen (default 5)")
     sc.add_argument("--json", action="store_true", help="one JSON object per device")
     sc.add_argument("--emulated", action="store_true", help="list the emulated straps instead of the radio")
     sc.set_defaults(func=cmd_scan)
@@ -126,10 +124,10 @@ def add_parsers(subparsers: Any) -> None:
     )
     rc.add_argument("--device", required=True, metavar="D", help="address, name, emulated:h10 or emulated:hrs (options: see above)")
     rc.add_argument("--out", required=True, metavar="FILE", help="new recording (.jsonl or .jsonl.gz)")
-    rc.add_argument("--duration", type=_seconds, default=None, help="stop after S seconds (default: until Ctrl-C)")
-    rc.add_argument("--speed", type=_speed, default=1.0, help="emulated devices only: 1, 4, ... or max")
+    rc.add_argument("--duration", type=seconds_arg, default=None, help="stop after S seconds (default: until Ctrl-C)")
+    rc.add_argument("--speed", type=speed_arg, default=1.0, help="emulated devices only: 1, 4, ... or max")
     rc.add_argument("--acc-rate", type=int, default=200, help="H10 accelerometer rate, Hz (25-200; 0 = off)")
     rc.add_argument(
-        "--reconnect-timeout", type=_seconds, default=60.0, help="give up after S seconds without a link (default 60)"
+        "--reconnect-timeout", type=seconds_arg, default=60.0, help="give up after S seconds without a link (default 60)"
     )
     rc.set_defaults(func=cmd_record)

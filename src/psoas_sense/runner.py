@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -186,6 +186,7 @@ async def run_session(
         cmds.eof = True
 
     writer: RecordingWriter | None = None
+    pipe: Pipeline | None = None
     started = False
 
     def coach_lines(lines: list[dict[str, Any]], t_s: float) -> None:
@@ -269,10 +270,5 @@ async def run_session(
                 writer.write(item)
         if writer is not None:
             writer.close()
-        result.decode_errors = pipe.decoder.errors if "pipe" in locals() else 0
+        result.decode_errors = pipe.decoder.errors if pipe is not None else 0
     return result
-
-
-def header_streams(header: Any) -> Mapping[str, Any]:
-    """The streams of a header (helper for callers that build a Pipeline themselves)."""
-    return getattr(header, "streams", {}) or {}

@@ -175,7 +175,8 @@ class RecordingWriter:
             raise InputError(path, "already exists; recordings are never overwritten") from None
         except OSError as exc:
             raise InputError(path, f"cannot create: {exc.strerror or exc}") from None
-        os.fchmod(fd, 0o600) if hasattr(os, "fchmod") else None
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # the mode above is reduced by the umask, never widened
         self._raw: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
         self._gz: gzip.GzipFile | None = None
         if self.path.name.endswith(".gz"):

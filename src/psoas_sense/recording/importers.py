@@ -107,13 +107,11 @@ def _columns(
     raise InputError(p, "cannot parse the table", first_lineno)  # pragma: no cover
 
 
-def _check_time(p: Path, t: np.ndarray, first_lineno: int, line_of: np.ndarray | None = None) -> None:
-    d = np.diff(t)
-    bad = np.nonzero(d < 0)[0]
+def _check_time(p: Path, t: np.ndarray, line_of: np.ndarray) -> None:
+    bad = np.nonzero(np.diff(t) < 0)[0]
     if bad.size:
         i = int(bad[0]) + 1
-        lineno = int(line_of[i]) if line_of is not None else first_lineno + i
-        raise InputError(p, f"time goes backwards ({t[i]:g} after {t[i - 1]:g})", lineno)
+        raise InputError(p, f"time goes backwards ({t[i]:g} after {t[i - 1]:g})", int(line_of[i]))
 
 
 def _frames_by_time(t: np.ndarray) -> list[slice]:
@@ -251,7 +249,7 @@ def _load_table(p: Path, text: str) -> tuple[Header, list[tuple[float, Item]]]:
         raise InputError(p, "unknown format", header_lineno)
     if kind == "polar_acc" or kind == "sensorlogger":
         t = t - t[0]
-    _check_time(p, t, first, line_of)
+    _check_time(p, t, line_of)
     if t.size and t[0] < 0:
         t = t - t[0]
     if resp is not None:

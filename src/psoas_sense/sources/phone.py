@@ -184,7 +184,7 @@ class PhyphoxSource(_QueueSource):
         self.polls = 0
 
     def describe(self) -> str:
-        return f"phyphox {getattr(self, 'base_url', '')}".strip()
+        return f"phyphox {self.base_url}"
 
     def _http_get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.base_url + path, timeout=HTTP_TIMEOUT_S) as r:  # noqa: S310 - user's phone
@@ -309,7 +309,7 @@ class SensorLoggerSource(_QueueSource):
         self.batches = 0
 
     def describe(self) -> str:
-        return f"Sensor Logger push on port {getattr(self, 'port', '?')}"
+        return f"Sensor Logger push on port {self.port}"
 
     async def _start(self) -> None:
         try:
@@ -390,7 +390,7 @@ class UdpSource(_QueueSource):
         self.bad_datagrams = 0
 
     def describe(self) -> str:
-        return f"UDP on port {getattr(self, 'port', '?')}"
+        return f"UDP on port {self.port}"
 
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from psoas_sense.model import (
     AccFrame,
     HRFrame,
@@ -28,7 +26,6 @@ from psoas_sense.model import (
     RRFrame,
     Status,
 )
-from psoas_sense.recording.format import Header, Recording
 from psoas_sense.recording.importers import load_input
 
 LOOP_GAP_S = 0.5
@@ -86,11 +83,8 @@ class ReplaySource:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    def _timed(self) -> list[tuple[float, Item]]:
-        return self._items
-
     async def __aiter__(self) -> AsyncIterator[tuple[float, Item]]:
-        items = self._timed()
+        items = self._items
         if not items:
             return
         first_t = items[0][0]
@@ -113,13 +107,3 @@ class ReplaySource:
             if not self.loop:
                 return
             offset += span + LOOP_GAP_S if span > 0 else LOOP_GAP_S
-
-
-def recording_duration_s(items: list[tuple[float, Item]]) -> float:
-    """Span of line times of a list of timed items."""
-    if not items:
-        return 0.0
-    return float(items[-1][0] - items[0][0])
-
-
-__all__ = ["ReplaySource", "shift_item", "recording_duration_s", "Header", "Recording", "np"]

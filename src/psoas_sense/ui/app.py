@@ -194,11 +194,11 @@ class PsoasApp(App[int]):
 
     @on(DataTimeAdvanced)
     def _on_time(self, message: DataTimeAdvanced) -> None:
-        if int(message.t_s) != int(self.data_t):
-            self.data_t = message.t_s
+        new_second = int(message.t_s) != int(self.data_t)
+        self.data_t = message.t_s
+        if new_second:  # timers and the status line show whole seconds
             self._refresh_timers()
-        else:
-            self.data_t = message.t_s
+            self._update_status()
 
     @on(SessionEnded)
     def _on_end(self) -> None:
@@ -252,10 +252,6 @@ class PsoasApp(App[int]):
 
     def watch_source_state(self, state: str) -> None:
         self._update_status()
-
-    def watch_data_t(self, t: float) -> None:
-        if int(t) % 1 == 0:
-            self._update_status()
 
     def _update_status(self) -> None:
         rate = self._rates[-1] if self._rates else None
