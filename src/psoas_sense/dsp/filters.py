@@ -73,7 +73,8 @@ class StreamingSOS:
                 # zi shape for axis=0 filtering of (n, c): (n_sections, 2, c)
                 self._zi = self._zi_unit[:, :, None] * x2[0][None, None, :]
             y, self._zi = sps.sosfilt(self.sos, x2, axis=0, zi=self._zi)
-        return y.ravel() if one_d else y
+        out: np.ndarray = y.ravel() if one_d else y
+        return out
 
 
 class GridResampler:
@@ -131,6 +132,7 @@ class GridResampler:
             big = np.nonzero(d > self.max_gap_s)[0]
             stop = start + (int(big[0]) if big.size else seg_t.shape[0])
             if stop > start:
+                assert self._y_prev is not None  # set together with _t_prev
                 tt = np.concatenate(([self._t_prev], t[start:stop]))
                 yy = np.concatenate((self._y_prev[None, :], y2[start:stop]), axis=0)
                 keep = np.concatenate(([True], np.diff(tt) > 0))

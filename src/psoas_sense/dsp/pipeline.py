@@ -16,7 +16,7 @@ import numpy as np
 
 from psoas_sense.decode import NotificationDecoder
 from psoas_sense.dsp.detector import RISE_SHARE, PhaseDetector
-from psoas_sense.dsp.extract import AccExtractor, RespExtractor, RRExtractor
+from psoas_sense.dsp.extract import AccExtractor, Extractor, RespExtractor, RRExtractor
 from psoas_sense.dsp.polarity import RR_LAGS_S, PolarityTracker
 from psoas_sense.model import (
     AccFrame,
@@ -54,14 +54,18 @@ class _Chain:
 
     def __init__(self, kind: str, rate_hz: float | None) -> None:
         self.kind = kind
+        self.extractor: Extractor
         if kind == "resp":
-            self.extractor: Any = RespExtractor(rate_hz)
+            self.extractor = RespExtractor(rate_hz)
         elif kind == "acc":
             self.extractor = AccExtractor(rate_hz)
         else:
             self.extractor = RRExtractor()
         self.detector = PhaseDetector(
-            self.extractor.fs_hz, signal=kind, approximate=kind == "rr", rise_share=RR_RISE_SHARE if kind == "rr" else RISE_SHARE
+            self.extractor.fs_hz,
+            signal=kind,
+            approximate=kind == "rr",
+            rise_share=RR_RISE_SHARE if kind == "rr" else RISE_SHARE,
         )
         self.newest_s = -np.inf
         self.events_seen = 0
@@ -212,9 +216,13 @@ class _Chain:
             a, b = cuts[j], cuts[j + 1]
             if a in gaps and a > 0 or (a == 0 and 0 in gaps):
                 self.detector.reset_phase()
-                gs, ge = self.extractor._rs.gaps[-1] if self.extractor._rs.gaps else (float(ex.t[a]), float(ex.t[a]))
-                events.append(SignalNotice("signal_lost", float(gs), {"signal": self.kind, "gap_s": round(ge - gs, 3)}, float(ex.available[a])))
-                events.append(SignalNotice("signal_restored", float(ex.available[a]), {"signal": self.kind}, float(ex.available[a])))
+                gaps_s = self.extractor.gaps
+                gs, ge = gaps_s[-1] if gaps_s else (float(ex.t[a]), float(ex.t[a]))
+                back_s = float(ex.available[a])
+                events.append(
+                    SignalNotice("signal_lost", float(gs), {"signal": self.kind, "gap_s": round(ge - gs, 3)}, back_s)
+                )
+                events.append(SignalNotice("signal_restored", back_s, {"signal": self.kind}, back_s))
             if a in resets:
                 self.detector.reset_phase()
                 if self.polarity is not None:

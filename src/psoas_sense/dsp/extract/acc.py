@@ -1,0 +1,258 @@
+"""3-axis accelerometers in any posture: the breathing axis by PCA.
+
+Pinned axes (a Polar H10 firmware fault) are held and reported, body motion restarts the
+filters from the new posture, and an exponentially weighted covariance gives the breathing
+axis; its sign is decided later (:mod:`psoas_sense.dsp.polarity`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from psoas_sense.dsp.extract.base import (
+    FAST_LP_HZ,
+    GRID_HZ,
+    HP_HZ,
+    ExpWeightedMean,
+    Extracted,
+    RateGate,
+    phase_delay_s,
+)
+from psoas_sense.dsp.extract.ripple import RippleGuard
+from psoas_sense.dsp.filters import GridResampler, StreamingSOS, design_highpass, design_lowpass
+from psoas_sense.model import SignalNotice
+
+ACC_RIPPLE_CANCEL = "comb"
+"""How the heartbeat ripple is removed from accelerometers (see ``RESP_RIPPLE_CANCEL``).
+``comb``: on the DEV accelerometer recordings the notches changed nothing, and they cost about
+15 % of the accelerometer path's time (speed budget)."""
+STUCK_MG = 1990.0
+"""An accelerometer axis at or beyond this magnitude is pinned (H10 firmware fault: -2000 mG)."""
+STUCK_REPORT_S = 1.0
+"""A pinned axis is reported once it has stayed pinned this long."""
+MOTION_MG_PER_S = 400.0
+"""Faster change than this on any axis (after the fast low-pass) may be body motion..."""
+MOTION_RMS_FACTOR = 6.0
+"""... when it is also this many times the recent RMS rate of change ..."""
+MOTION_RMS_TC_S = 20.0
+"""... taken over this time constant."""
+MOTION_HOLDOFF_S = 1.0
+"""After motion the high-pass and PCA restart from the new posture this long after it stops."""
+PCA_TIME_CONSTANT_S = 20.0
+"""Memory of the exponentially weighted covariance that finds the breathing axis."""
+PCA_UPDATE_S = 0.5
+"""How often the breathing axis is re-estimated."""
+PCA_FORGET_ON_SHIFT = 0.05
+"""Share of the covariance kept across a posture shift."""
+
+
+class AccExtractor:
+    """A 3-axis accelerometer, any posture: the breathing axis by PCA.
+
+    Steps: pinned axes are held at their last good value (and reported); a 2nd-order low-pass
+    at the raw rate; resampling onto the grid; a per-axis high-pass (removes gravity); body
+    motion (fast change of any axis) restarts the high-pass from the new posture and makes the
+    PCA forget the old one; an exponentially weighted covariance gives the principal axis every
+    ``PCA_UPDATE_S``, its sign kept continuous between updates; the projection is the breathing
+    signal up to a sign, which :class:`~psoas_sense.dsp.polarity.PolarityTracker` decides.
+
+    Args:
+        rate_hz: nominal raw sample rate (from the recording header); estimated when None.
+    """
+
+    fs_hz = GRID_HZ
+    """Rate of the breathing signal, Hz."""
+
+    def __init__(self, rate_hz: float | None = None) -> None:
+        self._gate = RateGate(rate_hz)
+        self._lp: StreamingSOS | None = None
+        self._rs = GridResampler(GRID_HZ, channels=3)
+        self._hp_sos = design_highpass(HP_HZ, GRID_HZ, order=1)
+        self._hp = StreamingSOS(self._hp_sos, channels=3)
+        self._cov = ExpWeightedMean(PCA_TIME_CONSTANT_S, GRID_HZ, channels=6)
+        self._axis = np.array([0.0, 0.0, 1.0])
+        self._n = 0
+        self._update_every = max(1, int(round(PCA_UPDATE_S * GRID_HZ)))
+        self._guard: RippleGuard | None = None
+        # stuck-axis state
+        self._last_good = np.full(3, np.nan)
+        self._stuck_since: list[float | None] = [None, None, None]
+        self._stuck_reported = [False, False, False]
+        # motion state
+        self._prev_grid: np.ndarray | None = None
+        self._motion_until = -math.inf
+        self._in_motion = False
+        self._motion_ms = ExpWeightedMean(MOTION_RMS_TC_S, GRID_HZ)
+        self._motion_ms_last = MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2
+        self.posture_shifts = 0
+        """How many posture shifts (motion episodes) were seen."""
+
+    @property
+    def axis(self) -> np.ndarray:
+        """Current breathing axis (unit vector in sensor coordinates)."""
+        return self._axis.copy()
+
+    @property
+    def gaps(self) -> list[tuple[float, float]]:
+        """Gaps in the input skipped so far, ``(start_s, end_s)``, oldest first."""
+        return self._rs.gaps
+
+    def _setup(self, rate: float) -> None:
+        cascade = [(self._hp_sos, GRID_HZ)]
+        if rate > 3 * FAST_LP_HZ:
+            lp = design_lowpass(FAST_LP_HZ, rate, order=2)
+            self._lp = StreamingSOS(lp, channels=3)
+            cascade.append((lp, rate))
+        self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade), ACC_RIPPLE_CANCEL)
+
+    def _unstick(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, list[SignalNotice]]:
+        """Hold pinned samples at the axis's last good value; report axes pinned for long."""
+        notices: list[SignalNotice] = []
+        bad = np.abs(v) >= STUCK_MG
+        n = v.shape[0]
+        if not bad.any() and not any(s is not None for s in self._stuck_since):
+            self._last_good = v[-1].copy()
+            return v, notices
+        out = v.copy()
+        for k in range(3):
+            b = bad[:, k]
+            if b.any():
+                idx = np.maximum.accumulate(np.where(~b, np.arange(n), -1))
+                carried = 0.0 if np.isnan(self._last_good[k]) else self._last_good[k]
+                fill = np.where(idx >= 0, v[np.maximum(idx, 0), k], carried)
+                out[:, k] = np.where(b, fill, v[:, k])
+            if self._stuck_since[k] is not None and not b[0]:
+                # the run carried from the previous chunk ended right at this chunk's start
+                if self._stuck_reported[k]:
+                    notices.append(SignalNotice("axis_recovered", float(t[0]), {"axis": "xyz"[k]}, float(t[0])))
+                self._stuck_since[k] = None
+                self._stuck_reported[k] = False
+            # pinned runs inside the chunk (the first may continue from the previous chunk)
+            edges = np.diff(np.concatenate(([0], b.astype(np.int8), [0])))
+            for s_i, e_i in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]):
+                if self._stuck_since[k] is None:
+                    self._stuck_since[k] = float(t[s_i])
+                    self._stuck_reported[k] = False
+                since = self._stuck_since[k]
+                assert since is not None
+                if not self._stuck_reported[k]:
+                    due = np.nonzero(t[s_i:e_i] >= since + STUCK_REPORT_S)[0]
+                    if due.size:
+                        j = s_i + int(due[0])
+                        tt = float(t[j])
+                        notices.append(SignalNotice(
+                            "stuck_axis", tt,
+                            {"axis": "xyz"[k], "at_mg": round(float(v[j, k]), 1),
+                             "detail": "axis pinned at full scale; carrying on with the other axes"},
+                            tt,
+                        ))
+                        self._stuck_reported[k] = True
+                if e_i < n:
+                    if self._stuck_reported[k]:
+                        tt = float(t[e_i])
+                        notices.append(SignalNotice("axis_recovered", tt, {"axis": "xyz"[k]}, tt))
+                    self._stuck_since[k] = None
+                    self._stuck_reported[k] = False
+            good = np.nonzero(~b)[0]
+            if good.size:
+                self._last_good[k] = v[int(good[-1]), k]
+        notices.sort(key=lambda e: e.t_s)
+        return out, notices
+
+    def process(self, t: np.ndarray, v: np.ndarray) -> Extracted:
+        """Feed ``(n, 3)`` accelerations ``v`` (mG) at times ``t``; see
+        :class:`~psoas_sense.dsp.extract.base.Extractor`."""
+        got = self._gate.push(t, np.asarray(v, dtype=np.float64).reshape(-1, 3))
+        if got is None:
+            return Extracted.empty()
+        t, v = got
+        if self._guard is None:
+            self._setup(self._gate.rate_hz or GRID_HZ)
+        assert self._guard is not None
+        if v.shape[0] == 0:
+            return Extracted.empty()
+        v, notices = self._unstick(t, v)
+        x = self._lp.process(v) if self._lp is not None else v
+        gt, gy, ga, gaps = self._rs.process(t, x)
+        m = gt.shape[0]
+        if m == 0:
+            return Extracted(gt, np.zeros(0), ga, gaps, 0.0, notices)
+        # motion: a fast change on any axis (grid-to-grid), carried across chunks
+        prev = gy[0] if self._prev_grid is None else self._prev_grid
+        step = np.max(np.abs(np.diff(np.concatenate((prev[None, :], gy), axis=0), axis=0)), axis=1)
+        self._prev_grid = gy[-1].copy()
+        rate = step * GRID_HZ
+        # relative to the recent typical rate of change (vigorous breathing on a phone moves
+        # faster than quiet breathing on a strap); the EW is taken up to the previous sample
+        ms = self._motion_ms.process(rate * rate, init=MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2)
+        prev_ms = np.concatenate(([self._motion_ms_last], ms[:-1]))
+        self._motion_ms_last = float(ms[-1])
+        moving = rate > np.maximum(MOTION_MG_PER_S, MOTION_RMS_FACTOR * np.sqrt(prev_ms))
+        resets: list[int] = []
+        b = np.empty((m, 3))
+        i = 0
+        # split the chunk at motion episodes; inside one, the output is 0 and the state restarts
+        while i < m:
+            if moving[i] or gt[i] < self._motion_until:
+                if moving[i]:
+                    if not self._in_motion:
+                        self.posture_shifts += 1
+                        notices.append(SignalNotice("motion", float(ga[i]), {}, float(ga[i])))
+                    self._in_motion = True
+                    self._motion_until = float(gt[i]) + MOTION_HOLDOFF_S
+                b[i] = 0.0
+                i += 1
+                continue
+            if self._in_motion:
+                # restart the high-pass at the new posture; forget most of the old covariance
+                self._in_motion = False
+                self._hp.reset()
+                resets.append(i)
+            j = i
+            while j < m and not moving[j]:
+                j += 1
+            b[i:j] = self._hp.process(gy[i:j])
+            i = j
+        # exponentially weighted covariance (6 unique products), vectorised
+        prods = np.stack(
+            [
+                b[:, 0] * b[:, 0],
+                b[:, 1] * b[:, 1],
+                b[:, 2] * b[:, 2],
+                b[:, 0] * b[:, 1],
+                b[:, 0] * b[:, 2],
+                b[:, 1] * b[:, 2],
+            ],
+            axis=1,
+        )
+        # the covariance forgets the old posture exactly at each reset index
+        cov = np.empty_like(prods)
+        cuts = sorted({0, *resets, m})
+        for a, e in zip(cuts[:-1], cuts[1:]):
+            if a in resets:
+                self._cov.scale_state(PCA_FORGET_ON_SHIFT)
+            if e > a:
+                cov[a:e] = self._cov.process(prods[a:e], init=0.0)
+        out = np.empty(m)
+        ue = self._update_every
+        # grid indexes (global count) at which the axis is re-estimated
+        first = (-self._n) % ue
+        upd = list(range(first, m, ue))
+        start = 0
+        for u in upd:
+            out[start:u] = b[start:u] @ self._axis
+            c = cov[u]
+            mat = np.array([[c[0], c[3], c[4]], [c[3], c[1], c[5]], [c[4], c[5], c[2]]])
+            if np.trace(mat) > 0:
+                _, vecs = np.linalg.eigh(mat)
+                ax = vecs[:, -1]
+                if float(np.dot(ax, self._axis)) < 0:
+                    ax = -ax
+                self._axis = ax
+            start = u
+        out[start:] = b[start:] @ self._axis
+        self._n += m
+        y, delay, rip = self._guard.process(out)
+        return Extracted(gt, y, ga, gaps, delay, notices, resets, rip)
