@@ -1,0 +1,162 @@
+"""The options of an emulated strap: ``emulated:KIND?key=value&...`` and its help text."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from psoas_sense.errors import PsoasError
+
+MAX_LATENCY_S = 5.0
+"""Largest link latency ``latency_ms`` may ask for."""
+
+
+@dataclass
+class EmulatorOptions:
+    """What ``emulated:KIND?key=value&...`` sets (see :data:`EMULATOR_HELP`)."""
+
+    kind: str = "h10"
+    """``h10`` (Polar H10: HRS and PMD) or ``hrs`` (a standard heart-rate strap)."""
+    start_delay_s: float = 0.0
+    """Seconds from the ACC start command to the first ACC frame."""
+    drop_at_s: tuple[float, ...] = ()
+    """Session times at which the link drops."""
+    drop_for_s: float = 3.0
+    """Seconds the strap stays out of reach after a drop or restart."""
+    malformed_at_s: tuple[float, ...] = ()
+    """Session times at which one malformed frame is sent."""
+    stall_at_s: tuple[float, ...] = ()
+    """Session times at which the ACC stream stalls."""
+    stall_for_s: float = 10.0
+    """Seconds a stall lasts."""
+    recording: str | None = None
+    """Recording or CSV driving the strap instead of the synthetic breather."""
+    seed: int = 1
+    """Seed of the synthetic breather and of the link latency."""
+    rate_bpm: float = 12.0
+    """Breathing rate of the synthetic breather, breaths per minute."""
+    hr_bpm: float = 65.0
+    """Heart rate of the synthetic breather, beats per minute."""
+    acc_frames: str = "delta"
+    """ACC frame type: ``delta`` (0x81) or ``raw`` (int16, 0x01)."""
+    hr_flags: int | None = None
+    """Flags byte of Heart Rate Measurement (None: the kind's default)."""
+    rssi: int = -60
+    """Advertised signal strength, dBm."""
+    name: str | None = None
+    """Advertised name (None: the kind's default)."""
+    address: str | None = None
+    """Address (None: the kind's default)."""
+    no_contact_at_s: tuple[float, ...] = ()
+    """Session times starting 10 s without skin contact."""
+    restart_at_s: tuple[float, ...] = ()
+    """Session times at which the strap reboots."""
+    latency_s: tuple[float, float] = (0.010, 0.040)
+    """(min, max) delay from sample to notification arrival, s."""
+
+    @property
+    def is_h10(self) -> bool:
+        """A Polar H10 (with the PMD service)."""
+        return self.kind == "h10"
+
+
+EMULATOR_HELP = """\
+emulated:h10 | emulated:hrs, with options after '?' joined by '&' (quote it in the shell), e.g.
+  --device 'emulated:h10?drop_at=60&start_delay=25&recording=PATH'
+  start_delay=S    seconds between the ACC start command and the first ACC frame (H10; a real
+                   H10 often takes 25-30 s; default 0)
+  drop_at=S[,S..]  drop the link at these session times; drop_for=S (default 3) the device stays
+                   out of reach
+  malformed_at=S[,S..]  send one malformed frame at these times (skipped and counted)
+  stall_at=S[,S..] the ACC stream stalls for stall_for=S seconds (default 10)
+  restart_at=S[,S..]  the strap reboots: the link drops for drop_for, streams stop, and its
+                   clock restarts from 2019-01-01 (as an H10 whose battery was pulled)
+  no_contact_at=S[,S..]  10 s without skin contact (contact bits; straps that report them)
+  recording=PATH   drive the strap from a recording or CSV (acc and/or RR) instead of the
+                   synthetic breather; seed=N, rate_bpm=X, hr_bpm=X tune the synthetic one
+  acc_frames=delta|raw   ACC frame type: delta-compressed 0x81 (default) or raw int16 0x01 (what
+                   a real H10 sends)
+  hr_flags=0xNN    flags byte of Heart Rate Measurement (default 0x10 on h10, 0x16 on hrs)
+  latency_ms=MIN-MAX  delay from the sample to the notification's arrival (default 10-40,
+                   seeded; order kept, as on one BLE link)
+  name=..., address=..., rssi=N   what the strap advertises"""
+
+
+def _floats(value: str, key: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise PsoasError(f"emulated device option {key}={value!r}: expected seconds (e.g. {key}=60)") from None
+
+
+def parse_emulator_spec(spec: str) -> EmulatorOptions:
+    """``emulated:h10?drop_at=60&start_delay=25`` -> options; :class:`PsoasError` when bad."""
+    if not spec.startswith("emulated:"):
+        raise PsoasError(f"not an emulated device: {spec!r}")
+    body = spec[len("emulated:") :]
+    kind, _, query = body.partition("?")
+    kind = kind.strip().lower()
+    if kind not in ("h10", "hrs"):
+        raise PsoasError(f"unknown emulated device {kind!r}: use emulated:h10 or emulated:hrs")
+    opts = EmulatorOptions(kind=kind)
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        key = key.strip().lower()
+        try:
+            if key == "start_delay":
+                opts.start_delay_s = float(value)
+            elif key == "drop_at":
+                opts.drop_at_s = _floats(value, key)
+            elif key == "drop_for":
+                opts.drop_for_s = float(value)
+            elif key == "malformed_at":
+                opts.malformed_at_s = _floats(value, key)
+            elif key == "stall_at":
+                opts.stall_at_s = _floats(value, key)
+            elif key == "stall_for":
+                opts.stall_for_s = float(value)
+            elif key == "latency_ms":
+                lo, _, hi = value.partition("-")
+                a, b = float(lo) / 1000.0, float(hi or lo) / 1000.0
+                if not (0 <= a <= b <= MAX_LATENCY_S):
+                    raise PsoasError("emulated device option latency_ms must be MIN-MAX milliseconds, e.g. 10-40")
+                opts.latency_s = (a, b)
+            elif key == "restart_at":
+                opts.restart_at_s = _floats(value, key)
+            elif key == "no_contact_at":
+                opts.no_contact_at_s = _floats(value, key)
+            elif key == "recording":
+                if not value or not Path(value).exists():
+                    raise PsoasError(f"emulated device recording not found: {value!r}")
+                opts.recording = value
+            elif key == "seed":
+                opts.seed = int(value)
+            elif key == "rate_bpm":
+                opts.rate_bpm = float(value)
+            elif key == "hr_bpm":
+                opts.hr_bpm = float(value)
+            elif key == "acc_frames":
+                if value not in ("delta", "raw"):
+                    raise PsoasError("emulated device option acc_frames must be delta or raw")
+                opts.acc_frames = value
+            elif key == "hr_flags":
+                opts.hr_flags = int(value, 0) & 0xFF
+            elif key == "rssi":
+                opts.rssi = int(value)
+            elif key == "name":
+                opts.name = value
+            elif key == "address":
+                opts.address = value
+            else:
+                raise PsoasError(f"unknown emulated device option {key!r} (see --help for the list)")
+        except ValueError:
+            raise PsoasError(f"emulated device option {key}={value!r} is not a number") from None
+    durations = (("start_delay", opts.start_delay_s), ("drop_for", opts.drop_for_s), ("stall_for", opts.stall_for_s))
+    for name, v in durations:
+        if not (v >= 0 and math.isfinite(v)):
+            raise PsoasError(f"emulated device option {name} must be a non-negative number of seconds")
+    if not opts.is_h10 and (opts.stall_at_s or opts.start_delay_s):
+        raise PsoasError("start_delay and stall_at apply to emulated:h10 only (a standard strap has no accelerometer)")
+    return opts
+
