@@ -26,6 +26,10 @@ it):
 
 It also reports breath holds (no breathing movement for ``hold_after_s``), the breathing
 rate, per-breath inhale/exhale durations and I:E ratio, and a 0-1 quality index.
+
+This module is the state machine; what it learns from recent breaths (amplitude, period,
+quality, exhale prediction) is in :mod:`psoas_sense.dsp.breath_stats`, the hold watch in
+:mod:`psoas_sense.dsp.hold`; each module holds its own tunables.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from psoas_sense.model import BreathEvent, CoreEvent, SignalNotice
+from psoas_sense.dsp.breath_stats import DECAY_AFTER_PERIODS, BreathStats
+from psoas_sense.dsp.hold import HOLD_AFTER_S, HoldWatch
+from psoas_sense.model import BreathEvent, CoreEvent
 
 SLOPE_LAG_S = 0.12
 """The slope is taken over this span (a two-point difference on the grid)."""
@@ -62,36 +68,10 @@ MIN_HALF_SHARE = 0.2
 """A half-breath must last at least this share of the recent breath period..."""
 MIN_HALF_S = 0.3
 """... and at least this long (30 breaths/min has 1 s half-breaths)."""
-AMPLITUDE_HISTORY = 8
-"""Recent half-breath excursions whose median sets the amplitude."""
-PERIOD_HISTORY = 6
-"""Recent breath periods whose median sets the period and the rate."""
-DEFAULT_PERIOD_S = 4.0
-"""Assumed period before any breath is seen (15 breaths/min)."""
-RMS_TIME_CONSTANT_S = 6.0
-"""Time constant of the running RMS that sets the amplitude before breaths are seen."""
 WARMUP_S = 3.0
 """No events in the first seconds: filters settle and the amplitude estimate forms."""
-DECAY_AFTER_PERIODS = 1.5
-"""Without a confirmed extreme for this many periods the amplitude starts to decay..."""
-DECAY_PER_PERIOD = 0.5
-"""... by this factor per further period ..."""
-AMPLITUDE_FLOOR_SHARE = 0.25
-"""... down to this share of the long-term amplitude."""
-LONG_TERM_BREATHS = 30.0
-"""Breaths over which the long-term amplitude (for the floor and holds) is averaged."""
-PREDICT_MIN_BREATHS = 3
-"""Inhale durations needed before the exhale is predicted..."""
-PREDICT_MIN_QUALITY = 0.5
-"""... and the quality index the breathing must have (regular breathing only)."""
 NEAR_SHARE = 0.1
 """Samples within this share of the amplitude of an extreme count as its plateau."""
-HOLD_AFTER_S = 10.0
-"""No breathing movement for this long is a breath hold."""
-HOLD_SLOPE_SHARE = 0.15
-"""... where 'no movement' is a slope (over ``HOLD_SLOPE_LAG_S``) below this share of the
-long-term typical breath slope (pi x amplitude / period)."""
-HOLD_SLOPE_LAG_S = 0.6
 
 
 class PhaseDetector:
@@ -111,14 +91,15 @@ class PhaseDetector:
         self.fs_hz = fs_hz
         self.signal = signal
         self.approximate = approximate
-        self.hold_after_s = hold_after_s
         self.slope_share = slope_share
         self.drop_share = drop_share
         self.rise_share = rise_share
         self._lag = max(1, int(round(SLOPE_LAG_S * fs_hz)))
         self._hist: deque[float] = deque(maxlen=self._lag + 1)
-        self._alpha = 1.0 / (RMS_TIME_CONSTANT_S * fs_hz)
-        self._ms = 0.0
+        self.stats = BreathStats(fs_hz)
+        """What the detector has learnt from recent breaths (amplitude, period, quality)."""
+        self.hold = HoldWatch(fs_hz, hold_after_s, signal)
+        """The breath-hold watch."""
         self._n = 0
         self._t_first: float | None = None
         self._seeking = 0  # +1 seek a maximum, -1 seek a minimum, 0 undecided
@@ -136,27 +117,12 @@ class PhaseDetector:
         self._prev_t = -math.inf  # sensor time of the last confirmed extreme
         self._prev_grid_t = -math.inf  # grid time of the last confirmed extreme
         self._last_confirm_at = -math.inf  # grid time of the last confirmation
-        self._excursions: deque[float] = deque(maxlen=AMPLITUDE_HISTORY)
-        self._periods: deque[float] = deque(maxlen=PERIOD_HISTORY)
-        self._long_amp = 0.0
-        self._period_cache = DEFAULT_PERIOD_S
-        self._tracked_period: float | None = None
-        self._inhale_durations: deque[float] = deque(maxlen=PERIOD_HISTORY)
         self._premature = False  # the last confirmed extreme was passed again
         self._confirmed_v = 0.0  # value of the last confirmed extreme, as confirmed
         self._caution = {1: 0.0, -1: 0.0}  # per kind (+1 maxima, -1 minima): 0-1
-        self._amp_cache: float | None = None
         self._last_exhale_t: float | None = None
         self._last_inhale_t: float | None = None
         self._last_inhale_s: float | None = None  # duration of the last inhale
-        # hold detection: running range since the last movement
-        self._still_since: float | None = None
-        self._in_hold = False
-        self._hold_lag = max(1, int(round(HOLD_SLOPE_LAG_S * fs_hz)))
-        self._hist_long: deque[float] = deque(maxlen=self._hold_lag + 1)
-        self._long_period = 0.0
-        self.quality = 0.0
-        """Signal-quality index 0-1 of the most recent breaths."""
         self.polarity = 1.0
         """The input is multiplied by this (+1/-1) before detection (accelerometers)."""
         self.on_event: Callable[[PhaseDetector, BreathEvent], list[CoreEvent]] | None = None
@@ -169,27 +135,31 @@ class PhaseDetector:
     @property
     def period_s(self) -> float:
         """Recent breath period (median)."""
-        return self._period_cache
+        return self.stats.period_s
 
     @property
     def rate_bpm(self) -> float | None:
         """Breathing rate from the recent breath periods (or the extractor's tracked period)."""
-        if self._tracked_period is not None:
-            return 60.0 / self._tracked_period
-        if len(self._periods) < 1:
-            return None
-        return 60.0 / self.period_s
+        return self.stats.rate_bpm
 
     @property
     def amplitude(self) -> float:
         """Current estimate of a breath's peak-to-trough amplitude."""
-        if self._amp_cache is not None:
-            return self._amp_cache
-        return 2.0 * math.sqrt(2.0) * math.sqrt(self._ms)
+        return self.stats.amplitude
 
-    def _refresh(self) -> None:
-        self._period_cache = float(np.median(self._periods)) if self._periods else DEFAULT_PERIOD_S
-        self._amp_cache = float(np.median(self._excursions)) if len(self._excursions) >= 3 else None
+    @property
+    def hold_after_s(self) -> float:
+        """Stillness that counts as a breath hold, seconds."""
+        return self.hold.hold_after_s
+
+    @hold_after_s.setter
+    def hold_after_s(self, value: float) -> None:
+        self.hold.hold_after_s = value
+
+    @property
+    def quality(self) -> float:
+        """Signal-quality index 0-1 of the most recent breaths."""
+        return self.stats.quality
 
     def reset_phase(self) -> None:
         """Forget the half-breath in progress (after a gap in the signal)."""
@@ -198,8 +168,7 @@ class PhaseDetector:
         self._hi_v, self._lo_v = -math.inf, math.inf
         self._prev_v = None
         self._hist.clear()
-        self._still_since = None
-        self._hist_long.clear()
+        self.hold.reset()
         self._last_exhale_t = None
         self._last_inhale_t = None
 
@@ -214,21 +183,12 @@ class PhaseDetector:
         self._hi_v, self._lo_v = -self._lo_v, -self._hi_v
         self._hi_t, self._lo_t = self._lo_t, self._hi_t
         self._hi_d, self._lo_d = self._lo_d, self._hi_d
-        for h in (self._hist, self._hist_long):
-            vals = [-x for x in h]
-            h.clear()
-            h.extend(vals)
+        vals = [-x for x in self._hist]
+        self._hist.clear()
+        self._hist.extend(vals)
+        self.hold.flip()
         self._last_exhale_t, self._last_inhale_t = self._last_inhale_t, self._last_exhale_t
         self._last_inhale_s = None
-
-    def _effective_amplitude(self, t_now: float) -> float:
-        amp = self.amplitude
-        per = self.period_s
-        idle = t_now - self._last_confirm_at
-        if math.isfinite(idle) and idle > DECAY_AFTER_PERIODS * per and self._long_amp > 0:
-            amp *= DECAY_PER_PERIOD ** ((idle - DECAY_AFTER_PERIODS * per) / per)
-            amp = max(amp, AMPLITUDE_FLOOR_SHARE * self._long_amp)
-        return amp
 
     def process(
         self,
@@ -256,10 +216,13 @@ class PhaseDetector:
         n = t.shape[0]
         d_arr = np.broadcast_to(np.asarray(delay_s, dtype=np.float64), (n,))
         r_arr = np.broadcast_to(np.asarray(ripple, dtype=np.float64), (n,))
-        alpha = self._alpha
+        st = self.stats
+        hold = self.hold
+        alpha = st.rms_alpha
         fs = self.fs_hz
         lag_s = self._lag / fs
         hist = self._hist
+        hist_long = hold.history
         # Python lists: element access in the loop is several times faster than on arrays
         t_l = np.asarray(t, dtype=np.float64).tolist()
         y_l = np.asarray(y, dtype=np.float64).tolist()
@@ -271,14 +234,14 @@ class PhaseDetector:
             ti = t_l[i]
             yi = y_l[i] * self.polarity
             if p_l is not None and not math.isnan(p_l[i]):
-                self._tracked_period = p_l[i]
+                st.tracked_period_s = p_l[i]
             di = d_l[i]
             if self._t_first is None:
                 self._t_first = ti
             self._n += 1
-            self._ms = self._ms + alpha * (yi * yi - self._ms) if self._n > 1 else yi * yi
+            st.ms = st.ms + alpha * (yi * yi - st.ms) if self._n > 1 else yi * yi
             hist.append(yi)
-            self._hist_long.append(yi)
+            hist_long.append(yi)
             slope = (yi - hist[0]) / lag_s if len(hist) > self._lag else 0.0
             if ti - self._t_first < WARMUP_S:
                 if yi > self._hi_v:
@@ -286,18 +249,18 @@ class PhaseDetector:
                 if yi < self._lo_v:
                     self._lo_v, self._lo_t, self._lo_d = yi, ti, di
                 continue
-            # (inlined _effective_amplitude for the common case: breathing goes on)
-            amp = self._amp_cache if self._amp_cache is not None else 2.0 * math.sqrt(2.0) * math.sqrt(self._ms)
-            if ti - self._last_confirm_at > DECAY_AFTER_PERIODS * self._period_cache:
-                amp = self._effective_amplitude(ti)
+            # (inlined BreathStats.effective_amplitude for the common case: breathing goes on)
+            amp = st.amp if st.amp is not None else 2.0 * math.sqrt(2.0) * math.sqrt(st.ms)
+            if ti - self._last_confirm_at > DECAY_AFTER_PERIODS * st.period_s:
+                amp = st.effective_amplitude(ti, self._last_confirm_at)
             if amp <= 0:
                 continue
             # breath hold: the signal stays within a small range for hold_after_s
-            if self._long_amp > 0:
-                ev = self._hold_step(ti, yi, a_l[i])
+            if st.long_amp > 0:
+                ev = hold.step(ti, yi, a_l[i], st.long_amp, st.long_period)
                 if ev is not None:
                     events.append(ev)
-            per = self.period_s
+            per = st.period_s
             typical_slope = math.pi * amp / per
             min_half = max(MIN_HALF_S, MIN_HALF_SHARE * per)
             if self._seeking == 0:
@@ -345,7 +308,7 @@ class PhaseDetector:
             ev_c = self._confirm(s, ti, yi, di, a_l[i], amp)
             events.append(ev_c)
             if ev_c.kind == "inhale":
-                pred = self._predict_exhale(ev_c)
+                pred = st.predict_exhale(ev_c, self.signal)
                 if pred is not None:
                     events.append(pred)
             if self.on_event is not None:
@@ -363,12 +326,10 @@ class PhaseDetector:
 
     def _confirm(self, s: int, ti: float, yi: float, di: float, available: float, amp: float) -> BreathEvent:
         assert self._prev_v is not None
-        exc = s * (self._ext_v - self._prev_v)
-        self._excursions.append(exc)
+        st = self.stats
+        st.add_excursion(s * (self._ext_v - self._prev_v))
         self._caution[s] *= CAUTION_DECAY
         self._premature = False
-        n_long = LONG_TERM_BREATHS * 2
-        self._long_amp = exc if self._long_amp <= 0 else self._long_amp + (exc - self._long_amp) / n_long
         t_ext_grid = self._ext_t
         # the middle of a flat (clipped, held) extreme, the extreme itself when it is sharp
         t_phase = 0.5 * (t_ext_grid + max(self._near_t, t_ext_grid)) - self._ext_d
@@ -376,16 +337,11 @@ class PhaseDetector:
         inhale_s = exhale_s = ie = None
         if kind == "exhale":
             if self._last_exhale_t is not None:
-                p = t_phase - self._last_exhale_t
-                if 0.5 * self.period_s < p < 2.0 * self.period_s or len(self._periods) < 2:
-                    self._periods.append(p)
-                    lp = self._long_period
-                    self._long_period = p if lp <= 0 else lp + (p - lp) / LONG_TERM_BREATHS
+                st.add_period(t_phase - self._last_exhale_t)
             if self._last_inhale_t is not None:
                 inhale_s = t_phase - self._last_inhale_t
                 self._last_inhale_s = inhale_s
-                if 0.0 < inhale_s < 1.5 * self.period_s:
-                    self._inhale_durations.append(inhale_s)
+                st.add_inhale(inhale_s)
             self._last_exhale_t = t_phase
         else:
             if self._last_exhale_t is not None:
@@ -393,8 +349,8 @@ class PhaseDetector:
                 if self._last_inhale_s is not None and exhale_s > 0:
                     ie = self._last_inhale_s / exhale_s
             self._last_inhale_t = t_phase
-        self._refresh()
-        self._update_quality()
+        st.refresh()
+        st.update_quality()
         ev = BreathEvent(
             kind=kind,  # type: ignore[arg-type]
             # rounded so that sub-microsecond float noise of chunked filtering cannot show
@@ -419,54 +375,3 @@ class PhaseDetector:
         self._near_t = ti
         self._last_confirm_at = ti
         return ev
-
-    def _predict_exhale(self, inhale: BreathEvent) -> SignalNotice | None:
-        """On regular breathing, when the exhale that follows this inhale is expected.
-
-        The expected time is the inhale onset plus the median of recent inhale durations. It is
-        a notice, emitted when the inhale is confirmed (``detected_at_s`` is honest); the real
-        ``exhale`` event still follows when the turn is seen.
-        """
-        if len(self._inhale_durations) < PREDICT_MIN_BREATHS or self.quality < PREDICT_MIN_QUALITY:
-            return None
-        at = inhale.t_s + float(np.median(self._inhale_durations))
-        if at <= inhale.detected_at_s:
-            return None
-        return SignalNotice(
-            "exhale_expected",
-            inhale.detected_at_s,
-            {"signal": self.signal, "at": round(at, 3), "confidence": round(self.quality, 3)},
-            inhale.detected_at_s,
-        )
-
-    def _update_quality(self) -> None:
-        """Quality from the regularity of recent periods and amplitudes (1 = steady breathing)."""
-        if len(self._periods) < 2 or len(self._excursions) < 3:
-            self.quality = 0.3
-            return
-        p = np.asarray(self._periods)
-        a = np.asarray(self._excursions)
-        cv_p = float(np.std(p) / (np.mean(p) + 1e-12))
-        cv_a = float(np.std(a) / (np.mean(a) + 1e-12))
-        self.quality = float(np.clip(1.0 - 1.5 * cv_p, 0.0, 1.0) * np.clip(1.0 - cv_a, 0.0, 1.0))
-
-    def _hold_step(self, ti: float, yi: float, available: float) -> SignalNotice | None:
-        if self._long_amp <= 0 or self._long_period <= 0 or len(self._hist_long) <= self._hold_lag:
-            return None
-        slope = abs(yi - self._hist_long[0]) * self.fs_hz / self._hold_lag
-        lim = HOLD_SLOPE_SHARE * math.pi * self._long_amp / self._long_period
-        if slope > lim:
-            was = self._in_hold
-            self._still_since = None
-            self._in_hold = False
-            if was:
-                return SignalNotice("breathing_resumed", available, {"signal": self.signal}, available)
-            return None
-        if self._still_since is None:
-            self._still_since = ti - HOLD_SLOPE_LAG_S
-        if not self._in_hold and ti - self._still_since >= self.hold_after_s:
-            self._in_hold = True
-            return SignalNotice(
-                "breath_hold", available, {"signal": self.signal, "since": round(self._still_since, 3)}, available
-            )
-        return None

@@ -1,0 +1,159 @@
+"""What the phase detector learns from recent breaths: amplitude, period, quality, prediction.
+
+The detector's thresholds are shares of a typical breath. :class:`BreathStats` keeps that
+typical breath from the medians of recent half-breath excursions and breath periods (the online
+form of NeuroKit's ``amplitude_min x median``), with a running RMS standing in for the
+amplitude until three breaths are known. When nothing is confirmed for a while the amplitude
+decays, so shallower breathing is picked up, down to a floor tied to the long-term amplitude.
+It also gives the breathing rate, a 0-1 quality index from the regularity of recent breaths
+and, on regular breathing, when the next exhale is expected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from psoas_sense.model import BreathEvent, SignalNotice
+
+AMPLITUDE_HISTORY = 8
+"""Recent half-breath excursions whose median sets the amplitude."""
+PERIOD_HISTORY = 6
+"""Recent breath periods whose median sets the period and the rate."""
+DEFAULT_PERIOD_S = 4.0
+"""Assumed period before any breath is seen (15 breaths/min)."""
+RMS_TIME_CONSTANT_S = 6.0
+"""Time constant of the running RMS that sets the amplitude before breaths are seen."""
+DECAY_AFTER_PERIODS = 1.5
+"""Without a confirmed extreme for this many periods the amplitude starts to decay..."""
+DECAY_PER_PERIOD = 0.5
+"""... by this factor per further period ..."""
+AMPLITUDE_FLOOR_SHARE = 0.25
+"""... down to this share of the long-term amplitude."""
+LONG_TERM_BREATHS = 30.0
+"""Breaths over which the long-term amplitude (for the floor and holds) is averaged."""
+PREDICT_MIN_BREATHS = 3
+"""Inhale durations needed before the exhale is predicted..."""
+PREDICT_MIN_QUALITY = 0.5
+"""... and the quality index the breathing must have (regular breathing only)."""
+
+
+class BreathStats:
+    """Running statistics of the breaths one detector has confirmed.
+
+    The detector reads the plain attributes in its per-sample loop (they are attributes, not
+    properties, for speed) and reports each confirmed half-breath through the ``add_*`` methods,
+    then calls :meth:`refresh` and :meth:`update_quality`.
+
+    Args:
+        fs_hz: rate of the breathing signal (for the running RMS), Hz.
+    """
+
+    def __init__(self, fs_hz: float) -> None:
+        self.rms_alpha = 1.0 / (RMS_TIME_CONSTANT_S * fs_hz)
+        """Weight of a new sample in the running mean square."""
+        self.ms = 0.0
+        """Running mean square of the signal (the detector updates it per sample)."""
+        self.excursions: deque[float] = deque(maxlen=AMPLITUDE_HISTORY)
+        """Recent half-breath excursions (peak to trough)."""
+        self.periods: deque[float] = deque(maxlen=PERIOD_HISTORY)
+        """Recent breath periods (exhale to exhale), seconds."""
+        self.inhale_durations: deque[float] = deque(maxlen=PERIOD_HISTORY)
+        """Recent inhale durations, seconds (for the exhale prediction)."""
+        self.long_amp = 0.0
+        """Long-term amplitude (0 until a breath is seen)."""
+        self.long_period = 0.0
+        """Long-term breath period, seconds (0 until two exhales are seen)."""
+        self.period_s = DEFAULT_PERIOD_S
+        """Recent breath period (median), seconds."""
+        self.amp: float | None = None
+        """Median of the recent excursions, once there are three (else None)."""
+        self.tracked_period_s: float | None = None
+        """Breathing period tracked by the extractor, when it gives one, seconds."""
+        self.quality = 0.0
+        """Signal-quality index 0-1 of the most recent breaths."""
+
+    @property
+    def rate_bpm(self) -> float | None:
+        """Breathing rate from the recent breath periods (or the extractor's tracked period)."""
+        if self.tracked_period_s is not None:
+            return 60.0 / self.tracked_period_s
+        if len(self.periods) < 1:
+            return None
+        return 60.0 / self.period_s
+
+    @property
+    def amplitude(self) -> float:
+        """Current estimate of a breath's peak-to-trough amplitude."""
+        if self.amp is not None:
+            return self.amp
+        return 2.0 * math.sqrt(2.0) * math.sqrt(self.ms)
+
+    def effective_amplitude(self, t_now: float, last_confirm_at: float) -> float:
+        """The amplitude, decayed when nothing has been confirmed since ``last_confirm_at``."""
+        amp = self.amplitude
+        per = self.period_s
+        idle = t_now - last_confirm_at
+        if math.isfinite(idle) and idle > DECAY_AFTER_PERIODS * per and self.long_amp > 0:
+            amp *= DECAY_PER_PERIOD ** ((idle - DECAY_AFTER_PERIODS * per) / per)
+            amp = max(amp, AMPLITUDE_FLOOR_SHARE * self.long_amp)
+        return amp
+
+    def add_excursion(self, exc: float) -> None:
+        """A half-breath of excursion ``exc`` was confirmed."""
+        self.excursions.append(exc)
+        n_long = LONG_TERM_BREATHS * 2
+        self.long_amp = exc if self.long_amp <= 0 else self.long_amp + (exc - self.long_amp) / n_long
+
+    def add_period(self, p: float) -> None:
+        """``p`` seconds passed between two exhales; kept when plausible against the recent period."""
+        if 0.5 * self.period_s < p < 2.0 * self.period_s or len(self.periods) < 2:
+            self.periods.append(p)
+            lp = self.long_period
+            self.long_period = p if lp <= 0 else lp + (p - lp) / LONG_TERM_BREATHS
+
+    def add_inhale(self, inhale_s: float) -> None:
+        """An inhale lasted ``inhale_s``; kept for the prediction when plausible."""
+        if 0.0 < inhale_s < 1.5 * self.period_s:
+            self.inhale_durations.append(inhale_s)
+
+    def refresh(self) -> None:
+        """Recompute the medians after a confirmation."""
+        self.period_s = float(np.median(self.periods)) if self.periods else DEFAULT_PERIOD_S
+        self.amp = float(np.median(self.excursions)) if len(self.excursions) >= 3 else None
+
+    def update_quality(self) -> None:
+        """Quality from the regularity of recent periods and amplitudes (1 = steady breathing)."""
+        if len(self.periods) < 2 or len(self.excursions) < 3:
+            self.quality = 0.3
+            return
+        p = np.asarray(self.periods)
+        a = np.asarray(self.excursions)
+        cv_p = float(np.std(p) / (np.mean(p) + 1e-12))
+        cv_a = float(np.std(a) / (np.mean(a) + 1e-12))
+        self.quality = float(np.clip(1.0 - 1.5 * cv_p, 0.0, 1.0) * np.clip(1.0 - cv_a, 0.0, 1.0))
+
+    def predict_exhale(self, inhale: BreathEvent, signal: str) -> SignalNotice | None:
+        """On regular breathing, when the exhale that follows this inhale is expected.
+
+        The expected time is the inhale onset plus the median of recent inhale durations. It is
+        a notice, emitted when the inhale is confirmed (``detected_at_s`` is honest); the real
+        ``exhale`` event still follows when the turn is seen.
+
+        Args:
+            inhale: the inhale event just confirmed.
+            signal: the signal the detector runs on (reported in the notice).
+        """
+        if len(self.inhale_durations) < PREDICT_MIN_BREATHS or self.quality < PREDICT_MIN_QUALITY:
+            return None
+        at = inhale.t_s + float(np.median(self.inhale_durations))
+        if at <= inhale.detected_at_s:
+            return None
+        return SignalNotice(
+            "exhale_expected",
+            inhale.detected_at_s,
+            {"signal": signal, "at": round(at, 3), "confidence": round(self.quality, 3)},
+            inhale.detected_at_s,
+        )
