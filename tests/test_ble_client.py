@@ -9,7 +9,13 @@ import sys
 
 import pytest
 from bleak import BleakClient, BleakScanner
-from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDeviceNotFoundError, BleakError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakDBusError,
+    BleakDeviceNotFoundError,
+    BleakError,
+)
 from bleak_retry_connector import establish_connection
 
 from psoas_sense.decode import hrs, pmd
@@ -121,11 +127,11 @@ def test_error_messages_are_plain() -> None:
         (BleakBluetoothNotAvailableError("x", BleakBluetoothNotAvailableReason.NO_BLUETOOTH), "no Bluetooth adapter"),
         (BleakBluetoothNotAvailableError("x", BleakBluetoothNotAvailableReason.POWERED_OFF), "Bluetooth is off"),
         (BleakBluetoothNotAvailableError("x", BleakBluetoothNotAvailableReason.DENIED_BY_USER), "no permission"),
-        (BleakError("[org.bluez.Error.NotReady] Resource Not Ready"), "Bluetooth is off"),
-        (BleakError("[org.bluez.Error.NotPermitted] Not permitted"), "no permission"),
+        (BleakDBusError("org.bluez.Error.NotReady", ["Resource Not Ready"]), "Bluetooth is off"),
+        (BleakDBusError("org.bluez.Error.NotPermitted", ["Not permitted"]), "no permission"),
         (PermissionError("denied"), "no permission"),
         (BleakDeviceNotFoundError("AA", "Device with address AA was not found."), "not found"),
-        (BleakError("[org.bluez.Error.InProgress] Operation already in progress"), "busy"),
+        (BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"]), "busy"),
         (asyncio.TimeoutError(), "did not answer"),
         (BleakError("weird"), "Bluetooth error"),
     ]

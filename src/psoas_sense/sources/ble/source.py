@@ -18,43 +18,45 @@ then disconnects, bounded by :data:`SHUTDOWN_TIMEOUT_S`.
 Everything that waits uses the injected clock, so the emulated strap runs on data time.
 """
 
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from bleak import BleakClient, BleakScanner
+from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakError
 
 from psoas_sense.decode import hrs, pmd
-from psoas_sense.errors import DecodeError, PsoasError
+from psoas_sense.errors import PsoasError
 from psoas_sense.model import Item, Notification, Status
 from psoas_sense.recording.format import Header
+from psoas_sense.sources.ble.connection import (
+    SHUTDOWN_TIMEOUT_S,
+    acquire_mtu,
+    backoff_s,
+    connect,
+    disconnect,
+    read_device_info,
+)
+from psoas_sense.sources.ble.control_point import ControlPoint, choose_acc_settings
+from psoas_sense.sources.ble.discovery import SCAN_TIMEOUT_S, resolve_device, strap_header
+from psoas_sense.sources.ble.errors import translate_error
 from psoas_sense.sources.clock import Clock, WallClock
 
 log = logging.getLogger(__name__)
 
-CP_TIMEOUT_S = 10.0
-"""Wait this long for a control-point response (bleakheart uses 10 s, the Polar SDK 30 s)."""
-SHUTDOWN_TIMEOUT_S = 5.0
-"""Stopping streams and disconnecting on exit may take at most this long."""
 STALL_S = 8.0
 """An ACC stream silent this long (while HR still arrives) is restarted."""
 WATCH_INTERVAL_S = 1.0
 """How often the watchdog looks at the streams."""
-BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
-"""Wait before each reconnect attempt (the last value repeats)."""
-ACC_RATES_PREFERRED = (200, 100, 50, 25)
 DEFAULT_RANGE_G = 8
 """ACC range asked for: 8 G never clips (the H10 reports mG whatever the range)."""
-SCAN_TIMEOUT_S = 10.0
 LINK_SILENT_S = 15.0
 """No notification at all for this long on a link that claims to be up: treat it as lost."""
 BLUEZ_NOTIFY: Any = {"use_start_notify": True}
@@ -62,147 +64,8 @@ BLUEZ_NOTIFY: Any = {"use_start_notify": True}
 broke some devices; 3.1 went back to StartNotify). Explicit, so the pinned bleak does not matter."""
 
 
-def backoff_s(attempt: int) -> float:
-    """Seconds to wait before reconnect attempt ``attempt`` (1-based). Pure."""
-    return BACKOFF_S[min(max(attempt, 1), len(BACKOFF_S)) - 1]
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def translate_error(exc: BaseException, device: str = "") -> PsoasError:
-    """A bleak / OS error as one plain line the user can act on."""
-    who = f" {device}" if device else ""
-    text = str(exc)
-    low = text.lower()
-    if isinstance(exc, PsoasError):
-        return exc
-    if isinstance(exc, BleakBluetoothNotAvailableError):
-        reason = exc.reason
-        if reason == BleakBluetoothNotAvailableReason.NO_BLUETOOTH:
-            return PsoasError("no Bluetooth adapter found: plug one in or enable it, then retry")
-        if reason == BleakBluetoothNotAvailableReason.POWERED_OFF:
-            return PsoasError("Bluetooth is off: turn it on (e.g. `bluetoothctl power on`) and retry")
-        if reason in (
-            BleakBluetoothNotAvailableReason.DENIED_BY_USER,
-            BleakBluetoothNotAvailableReason.DENIED_BY_SYSTEM,
-            BleakBluetoothNotAvailableReason.DENIED_BY_UNKNOWN,
-        ):
-            return PsoasError(
-                "no permission to use Bluetooth: allow this terminal to use Bluetooth "
-                "(macOS: System Settings > Privacy > Bluetooth; Linux: be in the 'bluetooth' group)"
-            )
-        return PsoasError(f"Bluetooth is not available: {text}")
-    if isinstance(exc, PermissionError) or "notpermitted" in low.replace(".", "") or "accessdenied" in low or "not authorized" in low:
-        return PsoasError("no permission to use Bluetooth: check your user's Bluetooth rights and retry")
-    if isinstance(exc, FileNotFoundError) or "no bluetooth adapters" in low or "adapter" in low and "not found" in low:
-        return PsoasError("no Bluetooth adapter found: plug one in or enable it, then retry")
-    if "notready" in low.replace(".", "") or "powered off" in low or "not powered" in low:
-        return PsoasError("Bluetooth is off: turn it on (e.g. `bluetoothctl power on`) and retry")
-    if isinstance(exc, BleakDeviceNotFoundError) or "not found" in low or type(exc).__name__ == "BleakNotFoundError":
-        return PsoasError(
-            f"strap{who} not found: wear it (it sleeps off the skin), wet the electrodes, "
-            "and check `psoas-sense scan`"
-        )
-    if "inprogress" in low.replace(".", "") or "busy" in low or "already connected" in low or "out of connection slots" in low:
-        return PsoasError(
-            f"strap{who} is busy: disconnect it from phone apps and other programs "
-            "(or take it off for a minute to reset it) and retry"
-        )
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return PsoasError(f"strap{who} did not answer in time: move closer, wear it, and retry")
-    return PsoasError(f"Bluetooth error with strap{who}: {text or type(exc).__name__}")
-
-
-# --------------------------------------------------------------------------- discovery
-
-
-@dataclass(frozen=True)
-class FoundDevice:
-    """One strap seen by a scan."""
-
-    name: str
-    address: str
-    rssi: int | None
-    streams: tuple[str, ...]
-    """What it can stream: ``hr``, ``rr`` (Heart Rate Service), ``acc`` (PMD)."""
-    device: BLEDevice
-
-
-def _streams_of(service_uuids: list[str]) -> tuple[str, ...]:
-    uuids = {u.lower() for u in service_uuids}
-    out: list[str] = []
-    if hrs.HEART_RATE_SERVICE_UUID in uuids:
-        out += ["hr", "rr"]
-    if pmd.PMD_SERVICE_UUID in uuids:
-        out.append("acc")
-    return tuple(out)
-
-
-async def scan(
-    timeout_s: float = 5.0,
-    *,
-    scanner_backend: type | None = None,
-    scanner_kwargs: dict[str, Any] | None = None,
-) -> list[FoundDevice]:
-    """Straps advertising the Heart Rate Service or PMD, strongest first."""
-    kwargs: dict[str, Any] = dict(scanner_kwargs or {})
-    if scanner_backend is not None:
-        kwargs["backend"] = scanner_backend
-    try:
-        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a user message
-        raise translate_error(exc) from exc
-    out: list[FoundDevice] = []
-    for device, adv in found.values():
-        names = adv.local_name or device.name or ""
-        streams = _streams_of(list(adv.service_uuids))
-        if not streams and "polar" not in names.lower():
-            continue
-        out.append(FoundDevice(names, device.address, adv.rssi, streams, device))
-    out.sort(key=lambda d: -(d.rssi if d.rssi is not None else -999))
-    return out
-
-
-async def resolve_device(
-    spec: str,
-    *,
-    timeout_s: float = SCAN_TIMEOUT_S,
-    scanner_backend: type | None = None,
-    scanner_kwargs: dict[str, Any] | None = None,
-) -> BLEDevice:
-    """Find a strap by address (``AA:BB:...`` or a macOS UUID) or by (part of) its name.
-
-    Returns as soon as a matching strap advertises; :class:`PsoasError` after ``timeout_s``.
-    """
-    want = spec.strip().lower()
-
-    def match(device: BLEDevice, adv: Any) -> bool:
-        if device.address.lower() == want:
-            return True
-        name = (adv.local_name or device.name or "").lower()
-        return bool(want) and want in name
-
-    kwargs: dict[str, Any] = dict(scanner_kwargs or {})
-    if scanner_backend is not None:
-        kwargs["backend"] = scanner_backend
-    try:
-        device = await BleakScanner.find_device_by_filter(match, timeout=timeout_s, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a user message
-        raise translate_error(exc, spec) from exc
-    if device is None:
-        raise PsoasError(
-            f"strap {spec!r} not found within {timeout_s:g} s: wear it (it sleeps off the skin), "
-            "wet the electrodes, keep it close, and check `psoas-sense scan`"
-        )
-    return device
-
-
-# --------------------------------------------------------------------------- the source
-
-
 class _End:
-    pass
+    """Queued after the last item: the source has ended."""
 
 
 _END = _End()
@@ -251,12 +114,11 @@ class BleSource:
         self._scan_timeout_s = scan_timeout_s
         self._stale_checked = False
         self.header = Header(streams={})
-        self._queue: asyncio.Queue[Item | _End | BaseException] = asyncio.Queue()
+        self._queue: asyncio.Queue[Notification | Status | _End | BaseException] = asyncio.Queue()
         self._client: BleakClient | None = None
         self._ble_device: BLEDevice | None = None
         self._task: asyncio.Task[None] | None = None
-        self._cp_queue: asyncio.Queue[bytes] = asyncio.Queue()
-        self._cp_lock = asyncio.Lock()
+        self._control_point = ControlPoint()
         self._link_down = asyncio.Event()
         self._has_pmd = False
         self._acc_started = False
@@ -283,7 +145,7 @@ class BleSource:
         if uuid == pmd.PMD_DATA_UUID:
             self._last_acc_s = t
         elif uuid == pmd.PMD_CONTROL_POINT_UUID:
-            self._cp_queue.put_nowait(bytes(data))
+            self._control_point.feed(bytes(data))
 
     def _on_disconnect(self, client: BleakClient) -> None:
         if client is self._client:
@@ -293,116 +155,40 @@ class BleSource:
 
     async def _connect_once(self) -> BleakClient:
         assert self._ble_device is not None
-        kwargs: dict[str, Any] = {}
-        if self._client_backend is not None:
-            kwargs["backend"] = self._client_backend
         self._link_down = asyncio.Event()
+        close_stale = self._retry_connector and not self._stale_checked
         if self._retry_connector:
-            from bleak_retry_connector import close_stale_connections, establish_connection
-
-            if not self._stale_checked:
-                # BlueZ: a link left by a crashed earlier run makes the next connect hang
-                self._stale_checked = True
-                with contextlib.suppress(Exception):
-                    await self.clock.wait_for(close_stale_connections(self._ble_device), SHUTDOWN_TIMEOUT_S)
-
-            client = await establish_connection(
-                BleakClient,
-                self._ble_device,
-                self._ble_device.name or self._ble_device.address,
-                disconnected_callback=self._on_disconnect,
-                max_attempts=2,
-                **kwargs,
-            )
-        else:  # pragma: no cover - plain bleak, for platforms where the connector misbehaves
-            client = BleakClient(self._ble_device, disconnected_callback=self._on_disconnect, **kwargs)
-            await client.connect()
+            self._stale_checked = True
+        client = await connect(
+            self._ble_device,
+            clock=self.clock,
+            on_disconnect=self._on_disconnect,
+            client_backend=self._client_backend,
+            retry_connector=self._retry_connector,
+            close_stale=close_stale,
+        )
         self._client = client
         return client
 
     async def _acquire_mtu(self, client: BleakClient) -> None:
-        """Ask for a large MTU where the platform allows it (BlueZ needs an explicit acquire)."""
-        backend: Any = getattr(client, "_backend", None)
-        acquire = getattr(backend, "_acquire_mtu", None)
-        if acquire is not None:
-            with contextlib.suppress(Exception):
-                await acquire()
-        with contextlib.suppress(Exception):
-            self.info["mtu"] = client.mtu_size
-
-    async def _read_info(self, client: BleakClient) -> None:
-        for uuid, key in (
-            ("00002a29-0000-1000-8000-00805f9b34fb", "manufacturer"),
-            ("00002a24-0000-1000-8000-00805f9b34fb", "model"),
-            ("00002a26-0000-1000-8000-00805f9b34fb", "firmware"),
-        ):
-            if client.services.get_characteristic(uuid) is not None:
-                with contextlib.suppress(Exception):
-                    self.info[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace").strip("\x00 ")
-        if client.services.get_characteristic(hrs.BATTERY_LEVEL_UUID) is not None:
-            with contextlib.suppress(Exception):
-                self.info["battery_pct"] = hrs.decode_battery_level(bytes(await client.read_gatt_char(hrs.BATTERY_LEVEL_UUID)))
-        if client.services.get_characteristic(hrs.BODY_SENSOR_LOCATION_UUID) is not None:
-            with contextlib.suppress(Exception):
-                self.info["location"] = hrs.decode_body_sensor_location(
-                    bytes(await client.read_gatt_char(hrs.BODY_SENSOR_LOCATION_UUID))
-                )
+        mtu = await acquire_mtu(client)
+        if mtu is not None:
+            self.info["mtu"] = mtu
 
     # ------------------------------------------------------------ PMD
 
     async def _cp(self, client: BleakClient, request: bytes) -> pmd.CpResponse:
         """Write one CP request and wait for its response (one at a time)."""
-        async with self._cp_lock:
-            while not self._cp_queue.empty():
-                self._cp_queue.get_nowait()
-            await client.write_gatt_char(pmd.PMD_CONTROL_POINT_UUID, request, response=True)
+        return await self._control_point.request(client, request, self.clock)
 
-            async def answer() -> pmd.CpResponse:
-                while True:
-                    data = await self._cp_queue.get()
-                    try:
-                        msg = pmd.parse_cp_message(data)
-                    except DecodeError:
-                        continue
-                    # ignore the BlueZ echo of a feature read and device-side stop notices
-                    if isinstance(msg, pmd.CpResponse) and msg.op_code == request[0] and msg.measurement_type == (request[1] & 0x3F):
-                        return msg
-
-            return await self.clock.wait_for(answer(), CP_TIMEOUT_S)
-
-    @staticmethod
-    def choose_acc_settings(offered: dict[str, tuple[float, ...]], rate_hz: int, range_g: int) -> dict[str, int]:
-        """One value per offered setting: the highest rate <= ``rate_hz``, the range nearest
-        ``range_g``, the highest resolution. Pure."""
-        chosen: dict[str, int] = {}
-        rates = sorted(int(r) for r in offered.get("sample_rate", ()) or (rate_hz,))
-        ok = [r for r in rates if r <= rate_hz]
-        chosen["sample_rate"] = ok[-1] if ok else rates[0]
-        if offered.get("resolution"):
-            chosen["resolution"] = int(max(offered["resolution"]))
-        if offered.get("range"):
-            chosen["range"] = int(min(offered["range"], key=lambda g: (abs(g - range_g), -g)))
-        if offered.get("channels"):
-            chosen["channels"] = int(max(offered["channels"]))
-        return chosen
+    choose_acc_settings = staticmethod(choose_acc_settings)
+    """One value per offered setting (see :func:`.control_point.choose_acc_settings`). Pure."""
 
     async def _start_acc(self, client: BleakClient, why: str = "") -> None:
-        features = pmd.parse_features(bytes(await client.read_gatt_char(pmd.PMD_CONTROL_POINT_UUID)))
-        if "acc" not in features.measurements:
+        chosen = await self._control_point.start_acc(client, self.clock, self.acc_rate_hz, self.acc_range_g)
+        if chosen is None:
             self._status("streaming", "this strap's PMD offers no accelerometer; breathing from RR")
             return
-        resp = await self._cp(client, pmd.get_settings_request(pmd.ACC))
-        if not resp.ok:
-            raise PsoasError(f"the strap refused the accelerometer settings query ({resp.status_name})")
-        chosen = self.choose_acc_settings(resp.settings, self.acc_rate_hz, self.acc_range_g)
-        request = pmd.start_request(pmd.ACC, chosen)
-        resp = await self._cp(client, request)
-        if resp.status == pmd.ERROR_ALREADY_IN_STATE:
-            # left running by an earlier session or a dropped link: stop, then start again
-            await self._cp(client, pmd.stop_request(pmd.ACC))
-            resp = await self._cp(client, request)
-        if not resp.ok:
-            raise PsoasError(f"the strap refused to start the accelerometer ({resp.status_name})")
         self._acc_settings = chosen
         self._acc_started = True
         self._last_acc_s = None
@@ -438,24 +224,6 @@ class BleSource:
         else:
             self._status("streaming", "heart rate and RR")
 
-    def _make_header(self) -> Header:
-        dev = self._ble_device
-        streams: dict[str, dict[str, Any]] = {"rr": {"unit": "ms"}, "hr": {"unit": "bpm"}}
-        if self._has_pmd and self.acc_rate_hz > 0:
-            ok = [r for r in ACC_RATES_PREFERRED if r <= self.acc_rate_hz]
-            streams = {"acc": {"unit": "mG", "rate_hz": float(ok[0] if ok else 25)}, **streams}
-        device = {
-            "name": (dev.name if dev else "") or "",
-            "address": dev.address if dev else "",
-            "source": self._source_kind,
-            **{k: v for k, v in self.info.items() if k in ("model", "manufacturer", "firmware", "battery_pct", "location", "mtu")},
-        }
-        return Header(
-            streams=streams,
-            device=device,
-            recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
-
     async def __aenter__(self) -> BleSource:
         spec = self._device_spec
         label = spec if isinstance(spec, str) else (spec.name or spec.address)
@@ -472,10 +240,12 @@ class BleSource:
                 )
             client = await self._connect_once()
             self._status("connected", self._ble_device.name or self._ble_device.address)
-            await self._read_info(client)
+            self.info.update(await read_device_info(client))
             await self._acquire_mtu(client)
             self._has_pmd = client.services.get_service(pmd.PMD_SERVICE_UUID) is not None
-            self.header = self._make_header()
+            self.header = strap_header(
+                self._ble_device, self.info, self._source_kind, self.acc_rate_hz if self._has_pmd else 0
+            )
             await self._setup(client)
         except BaseException as exc:
             await self._close_link()
@@ -515,10 +285,11 @@ class BleSource:
                 await self._close_link()
                 self._link_down.set()
                 return
-            if self._acc_started and self.state == "streaming" and self._last_acc_s is not None and now - self._last_acc_s > STALL_S:
+            acc_silent_s = now - self._last_acc_s if self._last_acc_s is not None else 0.0
+            if self._acc_started and self.state == "streaming" and acc_silent_s > STALL_S:
                 if not stall_reported:
                     stall_reported = True
-                    why = f"accelerometer silent for {now - self._last_acc_s:.0f} s, restarted"
+                    why = f"accelerometer silent for {acc_silent_s:.0f} s, restarted"
                     client = self._client
                     if client is not None and client.is_connected:
                         try:
@@ -565,8 +336,7 @@ class BleSource:
         self._client = None
         if client is None:
             return
-        with contextlib.suppress(Exception):
-            await self.clock.wait_for(client.disconnect(), SHUTDOWN_TIMEOUT_S)
+        await disconnect(client, self.clock)
 
     async def __aexit__(self, *exc: object) -> None:
         self._closing = True
