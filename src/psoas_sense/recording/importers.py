@@ -23,7 +23,8 @@ import numpy as np
 
 from psoas_sense.errors import InputError
 from psoas_sense.model import AccFrame, Item, RespFrame, RRFrame
-from psoas_sense.recording.format import FORMAT_NAME, Header, Recording, _read_bytes_tolerant
+from psoas_sense.recording.header import FORMAT_NAME, Header
+from psoas_sense.recording.reader import Recording, read_bytes_tolerant
 
 FRAME_S = 1.0
 """Imported samples are grouped into frames of this many seconds (like a live stream)."""
@@ -34,7 +35,7 @@ MS2_TO_MG = 1000.0 / 9.80665
 def load_input(path: str | os.PathLike[str]) -> tuple[Header, list[tuple[float, Item]]]:
     """Read any supported input; raises :class:`InputError` with file and line on a problem."""
     p = Path(path)
-    data, _ = _read_bytes_tolerant(p)
+    data, _ = read_bytes_tolerant(p)
     head = data[:4096]
     if not head.strip():
         raise InputError(p, "empty file")
