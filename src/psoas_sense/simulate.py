@@ -105,6 +105,7 @@ def _volume(t: np.ndarray, b: Breather, rng: np.random.Generator) -> tuple[np.nd
 
 
 def unit_vector(rng: np.random.Generator) -> np.ndarray:
+    """A random direction in 3-D (unit vector) drawn from ``rng``."""
     v = rng.standard_normal(3)
     return v / np.linalg.norm(v)
 

@@ -154,6 +154,7 @@ class PhaseDetector:
 
     @hold_after_s.setter
     def hold_after_s(self, value: float) -> None:
+        """Change the stillness that counts as a breath hold, seconds."""
         self.hold.hold_after_s = value
 
     @property

@@ -52,6 +52,7 @@ class StreamingSOS:
             self._zi_unit_ba = sps.lfilter_zi(b, a)
 
     def reset(self) -> None:
+        """Forget the state: the next chunk starts as if it were the first (steady state at its first sample)."""
         self._zi = None
 
     def process(self, x: np.ndarray) -> np.ndarray:

@@ -149,6 +149,7 @@ class _Chain:
             self._decide(newest)
 
     def feed_rr_for_polarity(self, frame: RRFrame) -> None:
+        """Heart rate from RR intervals, paired with the breathing signal as evidence of polarity."""
         ex = self._hr.process(frame.t_s, frame.rr_ms)
         if ex.t.shape[0] == 0:
             return
@@ -159,6 +160,7 @@ class _Chain:
         self._pair_hr()
 
     def calibrate(self, t_s: float) -> None:
+        """A calibration cue at ``t_s``: the deep breath in is looked for in the window after it."""
         if self.polarity is not None:
             self._cal = [t_s + CALIBRATION_WINDOW_S[0], t_s + CALIBRATION_WINDOW_S[1]]
             self._cal_y = []
@@ -189,6 +191,7 @@ class _Chain:
             self._decide(float(t[0]))
 
     def feed(self, frame: SampleFrame) -> list[CoreEvent]:
+        """Extract and detect on one frame; returns its events in the order they became known."""
         if isinstance(frame, RespFrame):
             ex = self.extractor.process(frame.t_s, frame.resp)
         elif isinstance(frame, AccFrame):

@@ -98,6 +98,7 @@ class PolarityTracker:
     # -- decision
     @property
     def rr_correlation(self) -> float:
+        """Correlation (-1..1) of heart rate with the axis-frame breathing signal at ``RR_EXPECTED_LAG_S``."""
         if self._sxx <= 0 or not np.all(self._syy > 0):
             return 0.0
         c = self._sxy / np.sqrt(self._sxx * self._syy)
@@ -105,6 +106,7 @@ class PolarityTracker:
         return float(c[k])
 
     def score(self) -> float:
+        """The weighted evidence (positive: the axis direction is the inhale); updates :attr:`source`."""
         asym = ASYM_WEIGHT * sum(self._asym)
         rr = RR_WEIGHT * self.rr_correlation * min(1.0, self._rr_s / RR_MIN_S)
         cal = CAL_WEIGHT * self._cal
@@ -123,6 +125,7 @@ class PolarityTracker:
 
     @property
     def confidence(self) -> float:
+        """``|score| / (|score| + 1)`` when the polarity agrees with the score, else 0."""
         s = self.score()
         if s * self.polarity <= 0:
             return 0.0
