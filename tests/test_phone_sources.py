@@ -169,3 +169,45 @@ def test_specs():
         open_phone_source("udp:abc")
     with pytest.raises(PsoasError, match="address"):
         open_phone_source("phyphox:")
+
+
+async def test_every_phone_source_has_the_clock_it_stamps_with():
+    from psoas_sense.sources.clock import Clock
+
+    now = [100.0]
+    slept: list[float] = []
+
+    async def step(dt: float) -> None:
+        slept.append(dt)
+        now[0] += dt
+
+    phone = FakePhyphox()
+    phone.add(20)
+    phyphox = PhyphoxSource("http://phone:8080", fetch=phone.fetch, clock=lambda: now[0], sleep=step)
+    clocks: list[Clock] = [phyphox.clock]
+    assert phyphox.clock.now() == 0.0
+    now[0] += 2.5
+    assert phyphox.clock.now() == pytest.approx(2.5)
+    await phyphox.clock.sleep(0.5)  # the source's own sleep, so fake time moves
+    assert slept == [0.5] and phyphox.clock.now() == pytest.approx(3.0)
+    assert await phyphox.clock.wait_for(asyncio.sleep(0, result=7), 1.0) == 7
+    with pytest.raises(TimeoutError):
+        await phyphox.clock.wait_for(asyncio.Event().wait(), 0.01)
+    async with phyphox:
+        items = await _take(phyphox, 1)
+    assert items[0].t_s == 0.0  # "connecting" is stamped at session zero
+    (frame,) = [i for i in items if isinstance(i, AccFrame)]
+    # the newest sample is stamped with source.clock's time of the poll that brought it (3.0 s)
+    assert frame.t_s[-1] == pytest.approx(3.0) and phyphox.clock.now() >= 3.0
+
+    others = (
+        SensorLoggerSource(0, host="127.0.0.1", clock=lambda: now[0]),
+        UdpSource(0, host="127.0.0.1", clock=lambda: now[0]),
+    )
+    for src in others:
+        clocks.append(src.clock)
+        t0 = src.clock.now()
+        now[0] += 1.25
+        assert src.clock.now() == pytest.approx(t0 + 1.25)
+        assert src.now_s() == src.clock.now()
+    assert all(callable(c.now) and callable(c.sleep) and callable(c.wait_for) for c in clocks)
