@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from psoas_sense.decode import NotificationDecoder
-from psoas_sense.decode import pmd
+from psoas_sense.decode import NotificationDecoder, pmd
 from psoas_sense.errors import DecodeError
 from psoas_sense.model import AccFrame, Notification
 

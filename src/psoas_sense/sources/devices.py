@@ -61,6 +61,7 @@ def open_device_source(
     if is_emulated(text):
         if text.lower() == "emulated":
             text = "emulated:h10"
+        from psoas_sense.sources.clock import VirtualClock
         from psoas_sense.sources.emulator import (
             EmulatedBleakClient,
             EmulatedBleakScanner,
@@ -69,7 +70,6 @@ def open_device_source(
             register,
             unregister,
         )
-        from psoas_sense.sources.clock import VirtualClock
 
         opts = parse_emulator_spec(text)
         clock = VirtualClock(speed)
