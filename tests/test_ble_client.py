@@ -132,7 +132,7 @@ def test_error_messages_are_plain() -> None:
         (PermissionError("denied"), "no permission"),
         (BleakDeviceNotFoundError("AA", "Device with address AA was not found."), "not found"),
         (BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"]), "busy"),
-        (asyncio.TimeoutError(), "did not answer"),
+        (TimeoutError(), "did not answer"),
         (BleakError("weird"), "Bluetooth error"),
     ]
     for exc, text in cases:
