@@ -18,6 +18,11 @@ def frames_of(t: np.ndarray, v: np.ndarray, kind: str, size: int) -> list:
     return [cls(t[i : i + size], v[i : i + size]) for i in range(0, t.shape[0], size)]
 
 
+def resp_pipeline(rate_hz: float) -> Pipeline:
+    """A pipeline on the belt signal, with its nominal rate."""
+    return Pipeline(signal="resp", streams={"resp": {"rate_hz": rate_hz}})
+
+
 def merged(syn, size_s: float = 1.0, with_rr: bool = True) -> list:
     """Accelerometer frames of ``size_s`` with the RR beats that fall inside each, in time order."""
     items = []
@@ -66,8 +71,9 @@ def score(events: list, truth: np.ndarray, from_s: float) -> tuple[float, float,
 )
 def test_belt_rates_and_ie_ratios(rate, ie, pause, noise, seed):
     dur = max(180.0, 12 * 60.0 / rate)
-    syn = synthesize(dur, seed=seed, breather=Breather(rate_bpm=rate, ie_ratio=ie, pause_share=pause), fs_hz=50.0, noise=noise)
-    events = Pipeline(signal="resp", streams={"resp": {"rate_hz": 50.0}}).feed_all(frames_of(syn.t_s, syn.resp, "resp", 50))
+    b = Breather(rate_bpm=rate, ie_ratio=ie, pause_share=pause)
+    syn = synthesize(dur, seed=seed, breather=b, fs_hz=50.0, noise=noise)
+    events = resp_pipeline(50.0).feed_all(frames_of(syn.t_s, syn.resp, "resp", 50))
     f1, lat, _ = score(events, syn.exhale_onsets_s, from_s=max(15.0, 2 * 60.0 / rate))
     # 3 breaths/min gives only ~10 scored breaths: one miss is 0.9
     assert f1 >= (0.9 if rate < 5 else 0.95), (f1, lat)
@@ -81,7 +87,7 @@ def test_belt_rates_and_ie_ratios(rate, ie, pause, noise, seed):
 def test_rate_and_per_breath_figures():
     b = Breather(rate_bpm=10.0, ie_ratio=0.5, rate_jitter=0.02, amplitude_jitter=0.05)
     syn = synthesize(180.0, seed=21, breather=b, fs_hz=50.0)
-    events = Pipeline(signal="resp", streams={"resp": {"rate_hz": 50.0}}).feed_all(frames_of(syn.t_s, syn.resp, "resp", 50))
+    events = resp_pipeline(50.0).feed_all(frames_of(syn.t_s, syn.resp, "resp", 50))
     late = [e for e in events if isinstance(e, BreathEvent) and e.t_s > 60.0]
     rates = [e.rate_bpm for e in late if e.rate_bpm is not None]
     assert abs(np.median(rates) - 10.0) < 0.5
@@ -93,7 +99,7 @@ def test_rate_and_per_breath_figures():
 def test_breath_hold_and_resume():
     b = Breather(rate_bpm=12.0, holds=((90.0, 25.0),))
     syn = synthesize(180.0, seed=31, breather=b, fs_hz=50.0)
-    events = Pipeline(signal="resp", streams={"resp": {"rate_hz": 50.0}}).feed_all(frames_of(syn.t_s, syn.resp, "resp", 25))
+    events = resp_pipeline(50.0).feed_all(frames_of(syn.t_s, syn.resp, "resp", 25))
     holds = [e for e in events if isinstance(e, SignalNotice) and e.kind == "breath_hold"]
     resumed = [e for e in events if isinstance(e, SignalNotice) and e.kind == "breathing_resumed"]
     assert len(holds) == 1
@@ -111,7 +117,9 @@ def test_chunk_invariance_acc_with_posture_shift_and_stuck_axis(size):
         70.0, seed=41, fs_hz=100.0, noise=0.05, posture_shift_s=30.0, stuck_axis=(2, 50.0), motion_artifacts=1
     )
     whole = Pipeline(signal="acc", streams={"acc": {"rate_hz": 100.0}}).feed_all([AccFrame(syn.t_s, syn.acc_mg)])
-    got = Pipeline(signal="acc", streams={"acc": {"rate_hz": 100.0}}).feed_all(frames_of(syn.t_s, syn.acc_mg, "acc", size))
+    got = Pipeline(signal="acc", streams={"acc": {"rate_hz": 100.0}}).feed_all(
+        frames_of(syn.t_s, syn.acc_mg, "acc", size)
+    )
     assert got == whole
     assert any(isinstance(e, SignalNotice) and e.kind == "stuck_axis" for e in whole)
 

@@ -94,7 +94,8 @@ def test_binary_and_missing(tmp_path):
 def test_phyphox_export_in_ms2(tmp_path):
     p = tmp_path / "Raw Data.csv"
     p.write_text(
-        '"Time (s)","Acceleration x (m/s^2)","Acceleration y (m/s^2)","Acceleration z (m/s^2)","Absolute acceleration (m/s^2)"\n'
+        '"Time (s)","Acceleration x (m/s^2)","Acceleration y (m/s^2)","Acceleration z (m/s^2)",'
+        '"Absolute acceleration (m/s^2)"\n'
         "0.000000000E0,1.000000000E-1,0.000000000E0,9.806650000E0,9.8\n"
         "1.000000000E-2,2.000000000E-1,0.000000000E0,9.806650000E0,9.8\n"
     )

@@ -35,7 +35,8 @@ def sample_items() -> list[tuple[float, object]]:
     rng = np.random.default_rng(7)
     items: list[tuple[float, object]] = []
     items.append((0.0, Status(t_s=0.0, state="connecting", detail="emulated:h10")))
-    items.append((0.1, Notification(t_s=0.1, char_uuid="00002a37-0000-1000-8000-00805f9b34fb", data=bytes.fromhex("10482c03"))))
+    hrs = "00002a37-0000-1000-8000-00805f9b34fb"
+    items.append((0.1, Notification(t_s=0.1, char_uuid=hrs, data=bytes.fromhex("10482c03"))))
     t = np.arange(10) / 10.0 + 0.1
     items.append((1.0, RespFrame(t_s=t, resp=rng.standard_normal(10))))
     ta = np.array([1.0, 1.02, 1.05])  # irregular: written as "ts"
@@ -190,13 +191,34 @@ GOOD_HEADER = {"format": "psoas-sense-recording", "version": 1, "streams": {}}
     [
         ([{"format": "other", "version": 1}], 1, "not a psoas-sense recording"),
         ([{**GOOD_HEADER, "version": 2}], 1, "unsupported recording version"),
-        ([GOOD_HEADER, {"t": 1, "kind": "status", "state": "x"}, "{not json", {"t": 2, "kind": "status", "state": "y"}], 3, "not valid JSON"),
+        (
+            [
+                GOOD_HEADER,
+                {"t": 1, "kind": "status", "state": "x"},
+                "{not json",
+                {"t": 2, "kind": "status", "state": "y"},
+            ],
+            3,
+            "not valid JSON",
+        ),
         ([GOOD_HEADER, {"t": 1, "kind": "teleport"}], 2, "unknown kind"),
         ([GOOD_HEADER, {"kind": "status", "state": "x"}], 2, "missing 't'"),
-        ([GOOD_HEADER, {"t": 2, "kind": "status", "state": "x"}, {"t": 1, "kind": "status", "state": "y"}], 3, "time goes backwards"),
+        (
+            [GOOD_HEADER, {"t": 2, "kind": "status", "state": "x"}, {"t": 1, "kind": "status", "state": "y"}],
+            3,
+            "time goes backwards",
+        ),
         ([GOOD_HEADER, {"t": 1, "kind": "resp", "t0": 0, "dt": 0.1, "v": [1, "a"]}], 2, "list of finite numbers"),
         ([GOOD_HEADER, {"t": 1, "kind": "resp", "ts": [0.2, 0.1], "v": [1, 2]}], 2, "backwards within the line"),
-        ([GOOD_HEADER, {"t": 1, "kind": "resp", "ts": [0.5, 0.6], "v": [1, 2]}, {"t": 2, "kind": "resp", "ts": [0.4], "v": [1]}], 3, "resp sample time goes backwards"),
+        (
+            [
+                GOOD_HEADER,
+                {"t": 1, "kind": "resp", "ts": [0.5, 0.6], "v": [1, 2]},
+                {"t": 2, "kind": "resp", "ts": [0.4], "v": [1]},
+            ],
+            3,
+            "resp sample time goes backwards",
+        ),
         ([GOOD_HEADER, {"t": 1, "kind": "ble", "char": "2a37", "hex": "zz"}], 2, "not valid hex"),
         ([GOOD_HEADER, {"t": 1, "kind": "acc", "ts": [0.5], "v": [[1, 2]]}], 2, "x, y, z"),
         ([GOOD_HEADER, {"t": 1, "kind": "rr", "ts": [0.5], "rr_ms": [-3]}], 2, "positive"),
@@ -235,7 +257,8 @@ def test_gzip_written_by_other_tools_reads(tmp_path):
 )
 def test_sample_values_must_be_plain_finite_numbers(tmp_path, values):
     path = tmp_path / "bad.jsonl"
-    _write_lines(path, [GOOD_HEADER, {"t": 1, "kind": "resp", "ts": [0.1 * i for i in range(len(values))], "v": values}])
+    ts = [0.1 * i for i in range(len(values))]
+    _write_lines(path, [GOOD_HEADER, {"t": 1, "kind": "resp", "ts": ts, "v": values}])
     with pytest.raises(InputError, match="finite numbers"):
         read_recording(path)
 
@@ -246,3 +269,17 @@ def test_acc_rows_must_be_three_finite_numbers(tmp_path, rows):
     _write_lines(path, [GOOD_HEADER, {"t": 1, "kind": "acc", "ts": [0.1 * i for i in range(len(rows))], "v": rows}])
     with pytest.raises(InputError, match="x, y, z"):
         read_recording(path)
+
+
+def test_format_module_reexports_header_writer_and_reader():
+    from psoas_sense.recording import format as fmt
+    from psoas_sense.recording import header, reader, writer
+
+    for name in fmt.__all__:
+        assert hasattr(fmt, name), name
+    assert fmt.Header is header.Header and fmt.FORMAT_NAME == header.FORMAT_NAME == "psoas-sense-recording"
+    assert fmt.RecordingWriter is writer.RecordingWriter and fmt.write_recording is writer.write_recording
+    assert fmt.encode_item is writer.encode_item and fmt.dumps_line is writer.dumps_line
+    assert fmt.Recording is reader.Recording and fmt.read_recording is reader.read_recording
+    assert fmt.TruncatedLineWarning is reader.TruncatedLineWarning
+    assert fmt._read_bytes_tolerant is reader.read_bytes_tolerant  # its old name, still importable
