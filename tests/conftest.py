@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from psoas_sense.coach import CoachEngine
+from psoas_sense.events import HeartRate, SessionEvent
+from psoas_sense.serialize import to_json
+from psoas_sense.session.history import HistorySink
+from psoas_sense.session.sinks import CallbackSink, Sink
 
 pytest_plugins = ["conftest_ble"]  # the --ble-device option for the optional real-strap tests
 
@@ -36,3 +44,59 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def lines_sink(append: Callable[[dict[str, Any]], None]) -> Sink:
+    """A sink that hands every event on as its JSON line (as headless mode prints them)."""
+
+    def put(ev: SessionEvent) -> None:
+        if not isinstance(ev, HeartRate):  # not part of the printed contract
+            append(to_json(ev))
+
+    return CallbackSink(put)
+
+
+class HistoryCoach:
+    """A coach engine whose events also go to a history sink, as in a session (tests drive it by hand).
+
+    Its methods return what the engine returned plus any error the history reported, as a
+    session's output would show them.
+    """
+
+    def __init__(self, engine: CoachEngine, **kwargs: Any) -> None:
+        self.engine = engine
+        self.sink = HistorySink(engine, **kwargs)
+
+    @property
+    def finished(self) -> bool:
+        return self.engine.finished
+
+    @property
+    def session_id(self) -> int | None:
+        return self.sink.session_id
+
+    def _pass(self, events: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for ev in events:
+            out.append(ev)
+            self.sink.event(ev)
+            out.extend(self.sink.take_errors())
+        return out
+
+    def start(self, t_s: float) -> list[Any]:
+        return self._pass(self.engine.start(t_s))
+
+    def on_events(self, events: Any, t_s: float) -> list[Any]:
+        return self._pass(self.engine.on_events(events, t_s))
+
+    def on_status(self, status: Any) -> list[Any]:
+        return self._pass(self.engine.on_status(status))
+
+    def tick(self, t_s: float) -> list[Any]:
+        return self._pass(self.engine.tick(t_s))
+
+    def command(self, name: str, t_s: float) -> list[Any]:
+        return self._pass(self.engine.command(name, t_s))
+
+    def finish(self, t_s: float) -> list[Any]:
+        return self._pass(self.engine.finish(t_s))

@@ -18,6 +18,7 @@ from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.coach.safety import CONDITIONS
 from psoas_sense.coach.texts import CUES, PAIN_STOP, STAGES
 from psoas_sense.model import BreathEvent, SignalNotice, Status
+from psoas_sense.serialize import to_json
 
 STEP_S = 0.1
 """One processing step of the test driver (the runner calls tick after every item)."""
@@ -42,6 +43,11 @@ def phases(
                 out.append(BreathEvent(kind, tt, tt + lag_s, signal=signal, quality=quality))  # type: ignore[arg-type]
         t += period_s
     return out
+
+
+def _wire(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """The coach's typed events as the JSON lines a session prints (the contract under test)."""
+    return [to_json(ev) for ev in events]
 
 
 @dataclass
@@ -79,7 +85,7 @@ def drive(
     evs = sorted(events, key=lambda e: e.detected_at_s if isinstance(e, BreathEvent) else e.t_s)
     cmds = sorted(commands)
     sts = sorted(statuses, key=lambda s: s.t_s)
-    run.lines += coach.start(0.0)
+    run.lines += _wire(coach.start(0.0))
     i = 0
     k = 0
     t = 0.0
@@ -87,20 +93,20 @@ def drive(
         k += 1
         t = round(k * step_s, 6)
         while sts and sts[0].t_s <= t:
-            run.lines += coach.on_status(sts.pop(0))
+            run.lines += _wire(coach.on_status(sts.pop(0)))
         batch = []
         while i < len(evs) and (evs[i].detected_at_s if isinstance(evs[i], BreathEvent) else evs[i].t_s) <= t:
             batch.append(evs[i])
             i += 1
         if batch:
-            out = coach.on_events(batch, t)
+            out = _wire(coach.on_events(batch, t))
             run.calls.append((t, batch, out))
             run.lines += out
         while cmds and cmds[0][0] <= t:
-            run.lines += coach.command(cmds.pop(0)[1], t)
-        run.lines += coach.tick(t)
+            run.lines += _wire(coach.command(cmds.pop(0)[1], t))
+        run.lines += _wire(coach.tick(t))
     if finish:
-        run.lines += coach.finish(t)
+        run.lines += _wire(coach.finish(t))
     return run
 
 
@@ -576,9 +582,9 @@ def test_a_gap_already_healed_in_the_same_batch_is_not_announced() -> None:
     for ev in phases(0, 60):
         coach.on_events([ev], ev.detected_at_s)
     healed = [SignalNotice("signal_lost", 58.0, {"gap_s": 3.0}, 61.0), SignalNotice("signal_restored", 61.0, {}, 61.0)]
-    out = coach.on_events(healed + phases(61, 63), 63.5)
+    out = _wire(coach.on_events(healed + phases(61, 63), 63.5))
     assert not [ln for ln in out if ln["event"] == "cue" and ln["kind"] in ("fallback_pacer", "signal_restored")]
-    lost = coach.on_events([SignalNotice("signal_lost", 70.0, {}, 71.0)], 71.0)
+    lost = _wire(coach.on_events([SignalNotice("signal_lost", 70.0, {}, 71.0)], 71.0))
     cues = [ln for ln in lost if ln["event"] == "cue"]
     assert cues[0]["kind"] == "fallback_pacer" and cues[0]["t"] == 71.0  # acts when it was detected
     assert all(c["source"] == "pacer" for c in cues[1:])
@@ -624,7 +630,7 @@ def test_accelerometer_source_starts_with_polarity_calibration() -> None:
 def test_unknown_command_is_an_error_line_not_an_exception() -> None:
     coach = manual()
     coach.start(0.0)
-    (line,) = coach.command("jump", 1.0)
+    (line,) = _wire(coach.command("jump", 1.0))
     assert line["event"] == "error" and "jump" in line["message"]
     assert not coach.finished
 

@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import lines_sink
 from psoas_sense.decode import pmd
 from psoas_sense.errors import PsoasError
 from psoas_sense.model import Notification, Status
 from psoas_sense.recording.format import Recording
-from psoas_sense.runner import run_session
+from psoas_sense.session.loop import run_session
+from psoas_sense.session.sinks import Recorder
 from psoas_sense.sources.devices import open_device_source
 from psoas_sense.sources.replay import ReplaySource
 
@@ -45,7 +47,8 @@ async def session_lines(spec: str, duration_s: float, record: Path | None = None
     clean shutdown must end with (checked here)."""
     src = open_device_source(spec, **kwargs)
     lines: list[dict] = []
-    result = await run_session(src, emit=lines.append, duration_s=duration_s, record_path=record)
+    sinks = [lines_sink(lines.append)] + ([Recorder(record)] if record is not None else [])
+    result = await run_session(src, sinks=sinks, duration_s=duration_s)
     last = lines[-1]
     assert last["event"] == "status" and last["state"] == "stopped", last
     return src, lines[:-1], result
@@ -125,7 +128,7 @@ async def test_done_when_drop_at_60_with_start_delay_replays_to_the_same_events(
     assert names == ["connecting", "connected", "waiting_for_acc", "streaming", "reconnecting", "reconnected", "waiting_for_acc", "streaming"]
     assert any(line["event"] == "exhale" and line["t"] > 120 and line["signal"] == "acc" for line in lines)
     replayed: list[dict] = []
-    await run_session(ReplaySource(rec), emit=replayed.append)
+    await run_session(ReplaySource(rec), sinks=[lines_sink(replayed.append)])
     assert replayed[-1]["state"] == "stopped"  # the recorded end of the live session
     assert replayed[:-1] == lines
     # and the same spec gives the same session again (data time, deterministic)
@@ -174,7 +177,7 @@ async def test_cancel_stops_the_stream_then_disconnects(tmp_path: Path) -> None:
             task.cancel()
 
     rec = tmp_path / "cancelled.jsonl"
-    task = asyncio.ensure_future(run_session(src, emit=emit, record_path=rec))
+    task = asyncio.ensure_future(run_session(src, sinks=[lines_sink(emit), Recorder(rec)]))
     with pytest.raises(asyncio.CancelledError):
         await task
     strap = src.strap

@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from conftest import RECORDINGS
+from conftest import RECORDINGS, lines_sink
 from psoas_sense.model import RespFrame, Status
 from psoas_sense.recording.format import Header, RecordingWriter, read_recording
-from psoas_sense.runner import run_session
+from psoas_sense.session.loop import run_session
+from psoas_sense.session.sinks import Recorder
 from psoas_sense.sources.replay import ReplaySource
 
 BELT = RECORDINGS / "biosppy-belt-60s.jsonl.gz"
@@ -33,7 +34,7 @@ class FakeTime:
 
 async def collect(source) -> list[dict]:
     lines: list[dict] = []
-    await run_session(source, emit=lines.append)
+    await run_session(source, sinks=[lines_sink(lines.append)])
     return lines
 
 
@@ -66,7 +67,7 @@ def test_max_speed_never_sleeps():
 def test_loop_repeats_with_time_moving_on():
     src = ReplaySource(BELT, loop=True)
     lines: list[dict] = []
-    res = asyncio.run(run_session(src, emit=lines.append, duration_s=150.0))
+    res = asyncio.run(run_session(src, sinks=[lines_sink(lines.append)], duration_s=150.0))
     assert res.stopped_by == "duration"
     assert src.passes == 3
     times = [x["t"] for x in lines if x["event"] in ("exhale", "inhale")]
@@ -77,9 +78,9 @@ def test_loop_repeats_with_time_moving_on():
 def test_session_recording_replays_to_the_same_events(tmp_path):
     out = tmp_path / "again.jsonl"
     first: list[dict] = []
-    asyncio.run(run_session(ReplaySource(BELT), emit=first.append, record_path=out))
+    asyncio.run(run_session(ReplaySource(BELT), sinks=[lines_sink(first.append), Recorder(out)]))
     second: list[dict] = []
-    asyncio.run(run_session(ReplaySource(out), emit=second.append))
+    asyncio.run(run_session(ReplaySource(out), sinks=[lines_sink(second.append)]))
     assert first == second
 
 
@@ -111,7 +112,7 @@ def test_cancel_closes_the_recording_cleanly(tmp_path):
                 await asyncio.Event().wait()  # hang until cancelled, like a live link
 
         src = ReplaySource(BELT, speed=1.0, sleep=slow_sleep, clock=ft.clock)
-        task = asyncio.ensure_future(run_session(src, emit=lambda d: None, record_path=out))
+        task = asyncio.ensure_future(run_session(src, sinks=[Recorder(out)]))
         await gate.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from psoas_sense import report as rep
-from psoas_sense.cli_coach import HistoryCoach
+from conftest import HistoryCoach
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.model import Marker, RespFrame
 from psoas_sense.recording.format import Header, write_recording
 from psoas_sense.simulate import Breather, synthesize
+from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.store import StoreError
 from test_coach_engine import drive, phases  # tests/ is on sys.path (pytest prepend mode)
 
@@ -104,7 +105,7 @@ def test_report_from_a_recording_uses_its_markers(tmp_path: Path) -> None:
     assert 6 <= h["breaths"] <= 9  # 10 breaths/min over 45 s, as detected again
     (s,) = r["sides"]
     assert (s["t_start"], s["t_end"]) == (10.0, 100.0)
-    assert data.cues == [{"t": 31.0, "kind": "sink_deeper", "breath_t": 30.6}]
+    assert [(c.t_s, c.kind, c.breath_t_s) for c in data.cues] == [(31.0, "sink_deeper", 30.6)]
     assert data.waveform is not None and np.all(np.diff(data.waveform[0]) > 0)
     pytest.importorskip("matplotlib")
     out = tmp_path / "rec.png"
@@ -119,9 +120,9 @@ def test_report_runs_the_coach_over_a_plain_recording(tmp_path: Path) -> None:
     write_recording(path, Header(streams={"resp": {"unit": "au", "rate_hz": 25.0}}), frames)
     plain = rep.build_report(rep.from_recording(path))
     assert plain["holds"] == [] and plain["totals"]["breaths"] > 30 and plain["breath_rows"]
-    coached = rep.from_recording(
-        path, coach_factory=lambda header: CoachEngine(CoachSettings(), SafetyCheck.answered([]), signal="resp")
-    )
+    config = RunConfig("report", file=path, coach=CoachConfig(protocol="manual", safety_confirmed=True,
+                                                              save_history=False))
+    coached = rep.from_recording(path, config=config)
     r = rep.build_report(coached)
     assert r["holds"] and r["holds"][0]["kind"] == "static"
     assert any(b["cue"] == "sink_deeper" for b in r["holds"][0]["breath_rows"])

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from psoas_sense.cli_coach import HistoryCoach
+from conftest import HistoryCoach
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
+from psoas_sense.serialize import to_json
 from psoas_sense.store import HistoryStore, StoreError, default_path
 from test_coach_engine import drive, phases  # tests/ is on sys.path (pytest prepend mode)
 
@@ -61,7 +62,8 @@ CRASH_SCRIPT = textwrap.dedent(
     """
     import os, sys
     sys.path.insert(0, {root!r} + "/tests")
-    from psoas_sense.cli_coach import HistoryCoach
+    from conftest import HistoryCoach
+    from psoas_sense.events import Cue, HoldEnded
     from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
     from test_coach_engine import phases
 
@@ -76,8 +78,8 @@ CRASH_SCRIPT = textwrap.dedent(
         while i < len(evs) and evs[i].detected_at_s <= t:
             batch.append(evs[i]); i += 1
         lines = (coach.on_events(batch, t) if batch else []) + coach.tick(t)
-        ends += sum(1 for ln in lines if ln["event"] == "hold_end")
-        if ends == 3 and any(ln["event"] == "cue" for ln in lines):
+        ends += sum(1 for ev in lines if isinstance(ev, HoldEnded))
+        if ends == 3 and any(isinstance(ev, Cue) for ev in lines):
             # mid-hold after the third completed hold: the process dies without finish()
             print(t, flush=True)
             os._exit(9)
@@ -131,7 +133,7 @@ def test_missing_history_and_unknown_session() -> None:
 
 def test_a_session_started_by_a_command_is_saved_too() -> None:
     coach = history_coach()
-    lines = coach.command("pain", 3.0)
+    lines = [to_json(ev) for ev in coach.command("pain", 3.0)]
     assert [ln["event"] for ln in lines][:2] == ["safety", "stage"]
     with HistoryStore(create=False) as store:
         (row,) = store.sessions()

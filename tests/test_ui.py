@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from conftest import RECORDINGS
+from psoas_sense.events import Cue, HoldStarted, PainStopped, StageEntered
+from psoas_sense.model import BreathEvent, Status
+from psoas_sense.serialize import from_json
+from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.replay import ReplaySource
-from psoas_sense.ui.app import PsoasApp
+from psoas_sense.ui.app import make_app
 from psoas_sense.ui.audio import CuePlayer, sound_for, synth
 from psoas_sense.ui.screens import PainScreen, SafetyScreen
 
@@ -40,16 +44,20 @@ class Gate:
             await asyncio.sleep(0)
 
 
+def config(protocol: str | None = None, path: Path = BELT) -> RunConfig:
+    return RunConfig("replay", file=path, speed=None, coach=CoachConfig(protocol=protocol, save_history=False))
+
+
 async def test_detection_only_shows_phases_and_sounds(tmp_path):
     audio, started = quiet_audio(tmp_path)
-    app = PsoasApp(lambda: ReplaySource(BELT), audio=audio, subtitle="test")
+    app = make_app(config(), audio=audio)
     async with app.run_test(size=(100, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
-        phases = [x["event"] for x in app.lines if x["event"] in ("exhale", "inhale")]
+        phases = [x.kind for x in app.events if isinstance(x, BreathEvent)]
         assert phases.count("exhale") >= 10
-        assert app.phase == phases[-1]
-        assert app.source_state == "ended"
+        assert app.view.phase == phases[-1]
+        assert app.ended and app.view.source_words == "session over"
         # every phase sounded its own tone, through the injected player
         assert audio.played.count("exhale") == phases.count("exhale")
         assert all(cmd[0] == "fake-player" for cmd in started)
@@ -57,33 +65,12 @@ async def test_detection_only_shows_phases_and_sounds(tmp_path):
         assert audio.enabled is False
 
 
-def _coach_factory(protocol: str):
-    from psoas_sense import cli
-    from psoas_sense.cli_coach import make_coach
-
-    def make(answer):
-        ns = argparse.Namespace(protocol=protocol, signal="auto")
-        cli._fill_coach_defaults(ns)
-        ns.no_history = True
-        ns.protocol = protocol
-        if answer is not None:
-            ns.confirm_safety = True
-            ns.condition = list(answer.conditions)
-            if answer.breathing_only:
-                ns.protocol = "breathing"
-        return make_coach(ns, ReplaySource(BELT).header)
-
-    return make
-
-
 async def test_safety_check_then_pain_key_stops_everything(tmp_path):
-    pytest.importorskip("psoas_sense.cli_coach")
     audio, _ = quiet_audio(tmp_path)
     gate = Gate(hold_at=40.0)
-    app = PsoasApp(
-        lambda: ReplaySource(BELT, speed=1.0, loop=True, sleep=gate.sleep, clock=gate.clock),
-        make_coach=_coach_factory("manual"),
-        needs_safety=True,
+    app = make_app(
+        RunConfig("replay", file=BELT, speed=1.0, loop=True, coach=CoachConfig(protocol="manual", save_history=False)),
+        make_source=lambda: ReplaySource(BELT, speed=1.0, loop=True, sleep=gate.sleep, clock=gate.clock),
         audio=audio,
     )
     async with app.run_test(size=(100, 40)) as pilot:
@@ -92,49 +79,48 @@ async def test_safety_check_then_pain_key_stops_everything(tmp_path):
         await pilot.click("#continue")
         for _ in range(200):
             await pilot.pause()
-            if app.data_t >= 39.0:
+            if app.view.t_s >= 39.0:
                 break
-        assert app.data_t >= 39.0
-        assert any(x["event"] == "stage" for x in app.lines)
+        assert app.view.t_s >= 39.0
+        assert any(isinstance(x, StageEntered) for x in app.events)
         await pilot.press("p")
+        await pilot.pause()
+        # the stop took effect while the replay was held: no data needed
+        assert any(isinstance(x, PainStopped) for x in app.events)
         gate.release.set()
         await app.workers.wait_for_complete()
         await pilot.pause()
-        events = [x["event"] for x in app.lines]
-        assert "pain_stop" in events
+        kinds = [type(x) for x in app.events]
         assert isinstance(app.screen, PainScreen)
         assert "stop" in audio.played
+        assert app.view.pain and app.view.ended_by == "pain"
         # nothing after the pain stop asks for more pressure
-        after = app.lines[events.index("pain_stop") + 1 :]
-        assert not any(x.get("kind") in ("sink_deeper", "slide_foot") for x in after)
+        after = app.events[kinds.index(PainStopped) + 1 :]
+        assert not any(isinstance(x, Cue) and x.kind in ("sink_deeper", "slide_foot") for x in after)
 
 
 async def test_breathing_only_answer_blocks_massage(tmp_path):
-    pytest.importorskip("psoas_sense.cli_coach")
     audio, _ = quiet_audio(tmp_path)
-    app = PsoasApp(
-        lambda: ReplaySource(BELT),
-        make_coach=_coach_factory("manual"),
-        needs_safety=True,
-        audio=audio,
-    )
+    app = make_app(config("manual"), audio=audio)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         await pilot.click("#cond-pregnancy")
         await pilot.click("#continue")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        kinds = {x.get("kind") for x in app.lines if x["event"] in ("hold_start", "cue")}
+        kinds = {x.kind for x in app.events if isinstance(x, (HoldStarted, Cue))}
         assert not kinds & {"static", "active", "sink_deeper", "slide_foot"}
 
 
 def test_sound_mapping_and_tones():
-    assert sound_for({"event": "cue", "kind": "sink_deeper"}, coached=True) == "exhale"
-    assert sound_for({"event": "cue", "kind": "hold_breathe"}, coached=True) == "inhale"
-    assert sound_for({"event": "pain_stop"}, coached=True) == "stop"
-    assert sound_for({"event": "exhale"}, coached=True) is None  # the coach's cue sounds instead
-    assert sound_for({"event": "exhale"}, coached=False) == "exhale"
-    assert sound_for({"event": "status", "state": "lost"}, coached=False) is None
+    sink = Cue(1.0, "sink_deeper", "Sink deeper.", "static")
+    assert sound_for(sink, coached=True) == "exhale"
+    assert sound_for(Cue(1.0, "hold_breathe", "Hold.", "static"), coached=True) == "inhale"
+    assert sound_for(PainStopped(1.0, "static", "left", "static", "Stop."), coached=True) == "stop"
+    exhale = BreathEvent("exhale", 1.0, 1.2)
+    assert sound_for(exhale, coached=True) is None  # the coach's cue sounds instead
+    assert sound_for(exhale, coached=False) == "exhale"
+    assert sound_for(Status(1.0, "lost"), coached=False) is None
     x = synth([(440.0, 440.0, 0.1, 0.5)], rate_hz=8000)
     assert x.dtype.name == "int16" and 0 < abs(x).max() < 32767
 
@@ -142,7 +128,8 @@ def test_sound_mapping_and_tones():
 def test_no_player_falls_back_to_the_bell(tmp_path):
     bells: list[int] = []
     audio = CuePlayer(player=None, speaker=None, bell=lambda: bells.append(1), cache_dir=tmp_path)
-    audio.on_line({"event": "cue", "kind": "sink_deeper", "text": "Sink deeper"}, coached=True)
+    audio.on_event(from_json({"event": "cue", "t": 1.0, "kind": "sink_deeper", "text": "Sink deeper", "stage": "static"}),
+                   coached=True)
     assert bells == [1]
     audio.enabled = False
     audio.play("exhale")
@@ -152,6 +139,6 @@ def test_no_player_falls_back_to_the_bell(tmp_path):
 def test_spoken_cues_only_when_asked(tmp_path):
     ran: list[list[str]] = []
     audio = CuePlayer(player=["p"], speaker=["say"], run=ran.append, cache_dir=tmp_path, speak=True)
-    audio.on_line({"event": "cue", "kind": "sink_deeper", "text": "Sink deeper as you breathe out."}, coached=True)
+    audio.on_event(Cue(1.0, "sink_deeper", "Sink deeper as you breathe out.", "static"), coached=True)
     assert ["say", "Sink deeper as you breathe out."] in ran
     assert (tmp_path / "exhale.wav").exists()

@@ -11,13 +11,25 @@ import json
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from psoas_sense.errors import PsoasError
+from psoas_sense.events import (
+    BreathRecord,
+    HoldEnded,
+    PainRecord,
+    SessionEnded,
+    SessionEvent,
+    SessionSummary,
+    SideEnded,
+)
+from psoas_sense.serialize import WireError, from_json, summary_from_json, to_json
 
 DB_NAME = "history.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: sides carry the coach's mean breathing rate (``mean_rate_bpm``)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -62,6 +74,7 @@ CREATE TABLE IF NOT EXISTS sides (
     hold_s REAL NOT NULL,
     breaths INTEGER NOT NULL,
     ended_by TEXT NOT NULL,
+    mean_rate_bpm REAL,
     PRIMARY KEY (session_id, seq)
 );
 CREATE TABLE IF NOT EXISTS pain_stops (
@@ -94,7 +107,9 @@ CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
 """
 
 _HOLD_COLS = ("kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by", "softened")
-_SIDE_COLS = ("side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by")
+_SIDE_COLS = (
+    "side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by", "mean_rate_bpm",
+)
 _BREATH_COLS = ("t", "kind", "detected_at", "signal", "rate_bpm", "quality", "source", "stage", "side")
 
 
@@ -140,6 +155,8 @@ class HistoryStore:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path}: history written by a newer psoas-sense (schema {version})")
+            if version == 1:  # a side's mean rate was added in schema 2
+                self.db.execute("ALTER TABLE sides ADD COLUMN mean_rate_bpm REAL")
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
@@ -181,12 +198,12 @@ class HistoryStore:
         session_id: int,
         *,
         t_last: float,
-        holds: Sequence[Mapping[str, Any]] = (),
-        sides: Sequence[Mapping[str, Any]] = (),
-        pain_stops: Sequence[Mapping[str, Any]] = (),
-        breaths: Sequence[Mapping[str, Any]] = (),
-        lines: Sequence[Mapping[str, Any]] = (),
-        end: Mapping[str, Any] | None = None,
+        holds: Sequence[HoldEnded] = (),
+        sides: Sequence[SideEnded] = (),
+        pain_stops: Sequence[PainRecord] = (),
+        breaths: Sequence[BreathRecord] = (),
+        lines: Sequence[SessionEvent] = (),
+        end: SessionEnded | None = None,
     ) -> None:
         """Write completed holds, sides, pain stops, breaths and lines in one transaction."""
         db = self.db
@@ -196,33 +213,35 @@ class HistoryStore:
                 seq = db.execute("SELECT COUNT(*) FROM holds WHERE session_id = ?", (session_id,)).fetchone()[0]
                 db.execute(
                     f"INSERT INTO holds (session_id, seq, {', '.join(_HOLD_COLS)}) VALUES (?, ?{', ?' * len(_HOLD_COLS)})",
-                    (session_id, seq, *[int(h[c]) if c == "softened" else h.get(c) for c in _HOLD_COLS]),
+                    (session_id, seq, h.kind, h.side, h.point, h.t_start_s, h.t_s, h.duration_s, h.breaths,
+                     h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened)),
                 )
-            for s in sides:
+            for sd in sides:
                 seq = db.execute("SELECT COUNT(*) FROM sides WHERE session_id = ?", (session_id,)).fetchone()[0]
                 db.execute(
                     f"INSERT INTO sides (session_id, seq, {', '.join(_SIDE_COLS)}) VALUES (?, ?{', ?' * len(_SIDE_COLS)})",
-                    (session_id, seq, *[s.get(c) for c in _SIDE_COLS]),
+                    (session_id, seq, sd.side, sd.t_start_s, sd.t_s, sd.duration_s, sd.target_s, sd.holds, sd.hold_s,
+                     sd.breaths, sd.ended_by, sd.mean_rate_bpm),
                 )
             db.executemany(
                 "INSERT INTO pain_stops (session_id, t, stage, side, hold) VALUES (?, ?, ?, ?, ?)",
-                [(session_id, p["t"], p.get("stage"), p.get("side"), p.get("hold")) for p in pain_stops],
+                [(session_id, p.t_s, p.stage, p.side, p.hold) for p in pain_stops],
             )
             db.executemany(
                 f"INSERT INTO breaths (session_id, {', '.join(_BREATH_COLS)}) VALUES (?{', ?' * len(_BREATH_COLS)})",
-                [(session_id, *[b.get(c) for c in _BREATH_COLS]) for b in breaths],
+                [(session_id, b.t_s, b.kind, b.detected_at_s, b.signal, b.rate_bpm, b.quality, b.source, b.stage,
+                  b.side) for b in breaths],
             )
-            db.executemany(
-                "INSERT INTO lines (session_id, t, event, data) VALUES (?, ?, ?, ?)",
-                [
-                    (session_id, ln["t"], ln["event"], json.dumps({k: v for k, v in ln.items() if k not in ("t", "event")}))
-                    for ln in lines
-                ],
-            )
+            rows = []
+            for ev in lines:
+                obj = to_json(ev)
+                rows.append((session_id, obj.pop("t"), obj.pop("event"), json.dumps(obj)))
+            db.executemany("INSERT INTO lines (session_id, t, event, data) VALUES (?, ?, ?, ?)", rows)
             if end is not None:
+                summary = to_json(end)["summary"]
                 db.execute(
                     "UPDATE sessions SET t_last = ?, t_end = ?, ended_by = ?, summary = ? WHERE id = ?",
-                    (t_last, end["t"], end["ended_by"], json.dumps(end["summary"]), session_id),
+                    (t_last, end.t_s, end.ended_by, json.dumps(summary), session_id),
                 )
             else:
                 db.execute("UPDATE sessions SET t_last = ? WHERE id = ?", (t_last, session_id))
@@ -288,3 +307,83 @@ class HistoryStore:
         row = self.db.execute("SELECT MAX(id) FROM sessions").fetchone()
         return None if row[0] is None else int(row[0])
 
+
+    def load(self, session_id: int) -> StoredSession:
+        """One session as typed records (what reports and the history screen read)."""
+        s = self.session(session_id)
+        holds = [
+            HoldEnded(t_s=h["t_end"], kind=h["kind"], side=h["side"], point=int(h["point"] or 0), t_start_s=h["t_start"],
+                      duration_s=h["duration_s"], breaths=h["breaths"], mean_rate_bpm=h["mean_rate_bpm"],
+                      cues=h["cues"], ended_by=h["ended_by"], softened=bool(h["softened"]))
+            for h in s["holds"]
+        ]
+        sides = [
+            SideEnded(t_s=d["t_end"], side=d["side"], index=i, t_start_s=d["t_start"], duration_s=d["duration_s"],
+                      target_s=d["target_s"], holds=d["holds"], hold_s=d["hold_s"], breaths=d["breaths"],
+                      ended_by=d["ended_by"], mean_rate_bpm=d["mean_rate_bpm"])
+            for i, d in enumerate(s["sides"])
+        ]
+        breaths = [
+            BreathRecord(t_s=b["t"], kind=b["kind"], detected_at_s=b["detected_at"] if b["detected_at"] is not None
+                         else b["t"], signal=b["signal"] or "", rate_bpm=b["rate_bpm"], quality=b["quality"],
+                         source=b["source"], stage=b["stage"], side=b["side"])
+            for b in s["breaths"]
+        ]
+        pains = [PainRecord(t_s=p["t"], stage=p["stage"], side=p["side"], hold=p["hold"]) for p in s["pain_stops"]]
+        lines: list[SessionEvent] = []
+        for ln in s["lines"]:
+            try:
+                lines.append(from_json(ln))
+            except WireError:
+                continue  # a line this version cannot read is left out of the report, not fatal
+        summary = None
+        if isinstance(s.get("summary"), dict):
+            try:
+                summary = summary_from_json(s["summary"])
+            except WireError:
+                summary = None
+        return StoredSession(
+            id=int(s["id"]), started_at=str(s["started_at"]), protocol=s["protocol"], practised=s["practised"],
+            safety=s["safety"], source=dict(s["source"] or {}), settings=dict(s["settings"] or {}),
+            t_start_s=float(s["t_start"]), t_end_s=float(s["t_end"] if s["t_end"] is not None else s["t_last"]),
+            ended_by=s["ended_by"], summary=summary, holds=holds, sides=sides, breaths=breaths, pain_stops=pains,
+            lines=lines,
+        )
+
+
+@dataclass
+class StoredSession:
+    """A saved session as typed records."""
+
+    id: int
+    """Its id in the history."""
+    started_at: str
+    """When it started (ISO 8601, with its time zone)."""
+    protocol: str
+    """The protocol asked for."""
+    practised: str
+    """The protocol practised."""
+    safety: str
+    """The safety status."""
+    source: dict[str, Any]
+    """What it ran on (device, file, streams)."""
+    settings: dict[str, Any]
+    """The coach settings."""
+    t_start_s: float
+    """Session time of its start."""
+    t_end_s: float
+    """Session time of its end (or of the last commit, when it was interrupted)."""
+    ended_by: str | None
+    """How it ended (None: interrupted)."""
+    summary: SessionSummary | None
+    """Its summary (None: interrupted)."""
+    holds: list[HoldEnded] = field(default_factory=list)
+    """Completed holds."""
+    sides: list[SideEnded] = field(default_factory=list)
+    """Completed sides."""
+    breaths: list[BreathRecord] = field(default_factory=list)
+    """Breath phases seen by the coach."""
+    pain_stops: list[PainRecord] = field(default_factory=list)
+    """Pain stops."""
+    lines: list[SessionEvent] = field(default_factory=list)
+    """The coach's other output (cues, pacing...)."""

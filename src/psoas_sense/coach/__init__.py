@@ -4,15 +4,13 @@ No clock, no I/O, no textual or bleak: driven by data time, so a whole session r
 milliseconds. Loading presets from files lives in :mod:`psoas_sense.config`.
 """
 
-from psoas_sense.coach.engine import COMMANDS, MARKER_EVENTS, CoachEngine
+from psoas_sense.coach.engine import CoachEngine
 from psoas_sense.coach.pacer import Pacer, adherence
 from psoas_sense.coach.safety import CONDITIONS, SafetyCheck
 from psoas_sense.coach.settings import PROTOCOLS, CoachSettings, SettingsError, settings_from_mapping
 
 __all__ = [
-    "COMMANDS",
     "CONDITIONS",
-    "MARKER_EVENTS",
     "PROTOCOLS",
     "CoachEngine",
     "CoachSettings",

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from psoas_sense.model import (
     AccFrame,
@@ -27,6 +27,8 @@ from psoas_sense.model import (
     Status,
 )
 from psoas_sense.recording.importers import load_input
+
+T = TypeVar("T")
 
 LOOP_GAP_S = 0.5
 """Silence between the end of one pass of a looped recording and the start of the next."""
@@ -45,6 +47,37 @@ def shift_item(item: Item, dt: float) -> Item:
     if isinstance(item, (HRFrame, Notification, Status, Marker)):
         return replace(item, t_s=item.t_s + dt)
     raise TypeError(type(item).__name__)
+
+
+class PacedClock:
+    """Session time of a paced replay: the recording's time where playback has got to.
+
+    Before playback starts it stands at 0; then it runs ``speed`` times as fast as the host's
+    monotonic clock, from the first item's time.
+    """
+
+    def __init__(self, speed: float, *, wall: Callable[[], float] = time.monotonic) -> None:
+        self.speed = speed
+        self._wall = wall
+        self._t0: float | None = None
+        self._wall0 = 0.0
+
+    def start(self, first_t_s: float, wall_s: float) -> None:
+        """Playback of the item at ``first_t_s`` begins at host time ``wall_s``."""
+        self._t0 = first_t_s
+        self._wall0 = wall_s
+
+    def now(self) -> float:
+        if self._t0 is None:
+            return 0.0
+        return self._t0 + (self._wall() - self._wall0) * self.speed
+
+    async def sleep(self, dt: float) -> None:
+        # the host's own sleep: the injected one paces the items (tests run it on fake time)
+        await asyncio.sleep(max(0.0, dt) / self.speed)
+
+    async def wait_for(self, aw: Awaitable[T], timeout: float) -> T:
+        return await asyncio.wait_for(aw, timeout / self.speed)
 
 
 class ReplaySource:
@@ -76,6 +109,8 @@ class ReplaySource:
         self._clock = clock
         self.header, self._items = load_input(path)
         self.passes = 0
+        self.clock: PacedClock | None = None if speed is None else PacedClock(speed, wall=clock)
+        """Session time while playing at a pace (None as fast as possible: data time only)."""
 
     async def __aenter__(self) -> "ReplaySource":
         return self
@@ -91,6 +126,8 @@ class ReplaySource:
         span = items[-1][0] - first_t
         offset = 0.0
         start_wall = self._clock()
+        if self.clock is not None:
+            self.clock.start(first_t, start_wall)
         while True:
             self.passes += 1
             for t, item in items:

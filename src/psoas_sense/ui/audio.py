@@ -22,6 +22,19 @@ from typing import Any
 
 import numpy as np
 
+from psoas_sense.events import (
+    Cue,
+    HoldEnded,
+    HoldStarted,
+    PainStopped,
+    SessionEnded,
+    SessionEvent,
+    SideEnded,
+    SideStarted,
+    StageEntered,
+)
+from psoas_sense.model import BreathEvent
+
 RATE_HZ = 22050
 
 # name -> list of (start Hz, end Hz, seconds, loudness 0-1); notes play one after another
@@ -40,30 +53,35 @@ INHALE_CUES = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_
 ATTENTION_CUES = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate"})
 
 
-def sound_for(line: Mapping[str, Any], *, coached: bool) -> str | None:
-    """The tone for one output line, or None. Without a coach, raw phase events sound."""
-    ev = line.get("event")
-    if ev == "cue":
-        kind = str(line.get("kind", ""))
-        if kind in EXHALE_CUES:
+def sound_for(event: SessionEvent, *, coached: bool) -> str | None:
+    """The tone for one session event, or None. Without a coach, raw phase events sound."""
+    if isinstance(event, Cue):
+        if event.kind in EXHALE_CUES:
             return "exhale"
-        if kind in INHALE_CUES:
+        if event.kind in INHALE_CUES:
             return "inhale"
-        if kind in ATTENTION_CUES:
+        if event.kind in ATTENTION_CUES:
             return "attention"
-        if kind == "switch_sides":
+        if event.kind == "switch_sides":
             return "switch"
         return "chime"
-    if ev in ("hold_start", "hold_end", "side_start"):
+    if isinstance(event, (HoldStarted, HoldEnded, SideStarted)):
         return "chime"
-    if ev == "side_end":
+    if isinstance(event, SideEnded):
         return "switch"
-    if ev == "pain_stop":
+    if isinstance(event, PainStopped):
         return "stop"
-    if ev == "session_end":
+    if isinstance(event, SessionEnded):
         return "end"
-    if not coached and ev in ("exhale", "inhale"):
-        return str(ev)
+    if not coached and isinstance(event, BreathEvent):
+        return event.kind
+    return None
+
+
+def spoken_text(event: SessionEvent) -> str | None:
+    """What is spoken for an event (cues, stages, the pain stop), or None."""
+    if isinstance(event, (Cue, StageEntered, PainStopped)) and event.text:
+        return event.text
     return None
 
 
@@ -189,12 +207,11 @@ class CuePlayer:
                 p.kill()
         self._procs = []
 
-    def on_line(self, line: Mapping[str, Any], *, coached: bool) -> None:
-        """React to one output line of the session."""
-        name = sound_for(line, coached=coached)
+    def on_event(self, event: SessionEvent, *, coached: bool) -> None:
+        """React to one session event: its tone, and its words when speaking."""
+        name = sound_for(event, coached=coached)
         if name is not None:
             self.play(name)
-        if line.get("event") in ("cue", "stage", "pain_stop") and line.get("text"):
-            self.say(str(line["text"]))
-
-
+        text = spoken_text(event)
+        if text is not None:
+            self.say(text)

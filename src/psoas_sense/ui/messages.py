@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
 
+from psoas_sense.events import SessionEvent
 
-class LineEmitted(Message):
-    """The session produced an output line (event, status, cue...)."""
 
-    def __init__(self, line: dict[str, Any]) -> None:
+class EventEmitted(Message):
+    """The session produced a typed event (breath, status, cue, hold...)."""
+
+    def __init__(self, event: SessionEvent) -> None:
         super().__init__()
-        self.line = line
+        self.event = event
 
 
 class DataTimeAdvanced(Message):
-    """Data time moved on (drives the hold and side timers); stale ones may be dropped."""
+    """Session time moved on (drives the hold and side timers); stale ones may be dropped."""
 
     def __init__(self, t_s: float) -> None:
         super().__init__()
@@ -26,5 +26,5 @@ class DataTimeAdvanced(Message):
         return isinstance(message, DataTimeAdvanced)
 
 
-class SessionEnded(Message):
-    """The session loop finished (source ended, coach done, or cancelled)."""
+class SessionFinished(Message):
+    """The session loop finished (source ended, coach done, quit or cancelled)."""

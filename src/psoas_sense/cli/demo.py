@@ -1,0 +1,54 @@
+"""No command: the demo, a guided session on a bundled real recording, at real pace.
+
+In a terminal it opens the terminal UI (the safety check first); otherwise it prints one JSON
+line per breath phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from psoas_sense.cli.options import PROG
+from psoas_sense.errors import PsoasError
+from psoas_sense.session.setup import CoachConfig, RunConfig
+
+DEMO_RECORDING = "neurokit2-resting-belt-rr.jsonl.gz"
+"""The bundled recording the demo plays."""
+
+
+def demo_recording() -> Path:
+    """The bundled recording the demo plays."""
+    from psoas_sense.cli.running import recordings_dir
+
+    path = recordings_dir() / DEMO_RECORDING
+    if not path.exists():
+        raise PsoasError(f"{path}: bundled demo recording is missing (reinstall psoas-sense)")
+    return path
+
+
+def demo_config(args: argparse.Namespace) -> RunConfig:
+    """The demo's configuration: the manual protocol on the bundled recording, looped."""
+    path = demo_recording()
+    return RunConfig(
+        command="demo", file=path, speed=args.speed, loop=True, duration_s=args.duration,
+        mute=args.mute, speak=args.speak, coach=CoachConfig(protocol="manual"), subtitle=f"demo: {path.name}",
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """No command: the demo, a guided session on the bundled recording at real pace."""
+    import dataclasses
+
+    from psoas_sense.cli.running import run_headless, run_tui, tui_possible
+
+    config = demo_config(args)
+    if tui_possible() and args.speed is not None:
+        return run_tui(config)
+    print(
+        f"{PROG}: demo: replaying {config.file.name if config.file else ''} at real pace; one JSON line per "
+        "breath phase. Ctrl-C to stop. 'psoas-sense --help' lists the commands.",
+        file=sys.stderr,
+    )
+    return run_headless(dataclasses.replace(config, coach=CoachConfig()), phases_only=False)

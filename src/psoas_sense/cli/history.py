@@ -1,0 +1,68 @@
+"""``psoas-sense history``: the saved sessions, newest first (local times)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    h = sub.add_parser("history", help="list saved sessions", description="List saved sessions, newest first.")
+    h.add_argument("--json", action="store_true", help="one JSON object per session")
+    h.add_argument("--limit", type=int, default=None, metavar="N", help="show only the newest N sessions")
+    h.set_defaults(func=cmd_history)
+
+
+def fmt_duration(s: float | None) -> str:
+    """``m:ss`` (or ``XhYY`` past an hour)."""
+    if s is None:
+        return "-"
+    s = max(0.0, float(s))
+    return f"{int(s // 60)}:{int(round(s % 60)):02d}" if s < 3600 else f"{int(s // 3600)}h{int(s % 3600 // 60):02d}"
+
+
+def local_time(stamp: str) -> str:
+    """An ISO 8601 time as local ``YYYY-MM-DD HH:MM:SS`` (times saved without a zone are UTC)."""
+    try:
+        t = _dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp.replace("T", " ")[:19]
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from psoas_sense.store import HistoryStore, default_path
+
+    path = default_path()
+    if not path.exists():
+        if not args.json:
+            print("No sessions saved yet.")
+        return 0
+    with HistoryStore(path, create=False) as store:
+        rows = store.sessions(limit=args.limit)
+    if args.json:
+        for r in rows:
+            out = {k: r[k] for k in ("id", "started_at", "protocol", "practised", "safety", "ended_by", "interrupted")}
+            end = r["t_end"] if r["t_end"] is not None else r["t_last"]
+            out.update(duration_s=round(end - r["t_start"], 3), sides=r["n_sides"], holds=r["n_holds"],
+                       breaths=r["n_breaths"], pain_stops=r["n_pain"], source=r["source"])
+            print(json.dumps(out))
+        return 0
+    if not rows:
+        print("No sessions saved yet.")
+        return 0
+    print(f"{'ID':>4}  {'started (local)':<19}  {'protocol':<9}  {'practised':<9}  {'time':>6}  {'sides':>5}  "
+          f"{'holds':>5}  {'breaths':>7}  {'pain':>4}  ended")
+    for r in rows:
+        end = r["t_end"] if r["t_end"] is not None else r["t_last"]
+        ended = r["ended_by"] or "interrupted"
+        print(
+            f"{r['id']:>4}  {local_time(str(r['started_at'])):<19}  {r['protocol']:<9}  {r['practised']:<9}  "
+            f"{fmt_duration(end - r['t_start']):>6}  {r['n_sides']:>5}  {r['n_holds']:>5}  {r['n_breaths']:>7}  "
+            f"{r['n_pain']:>4}  {ended}"
+        )
+    return 0

@@ -1,0 +1,30 @@
+"""``psoas-sense replay FILE``: a recording through the live pipeline (and the coach), paced."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from psoas_sense.cli.options import add_coach_options, add_run_options, run_config
+from psoas_sense.cli.running import run
+
+
+def add_parser(sub: Any) -> None:
+    r = sub.add_parser("replay", help="play a recording through the live pipeline")
+    r.add_argument("file", metavar="FILE", help="recording (.jsonl, .jsonl.gz) or any file 'detect' reads")
+    add_run_options(r, speed_help="1 (real pace), 4, ... or max (default 1)")
+    r.add_argument("--loop", action="store_true", help="repeat the recording (for sessions longer than it)")
+    add_coach_options(r)
+    r.set_defaults(func=cmd_replay)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Play a recording through the live pipeline (and the coach, with --protocol).
+
+    A headless replay runs the coach on recorded breathing: a simulation, nobody is pressing on
+    anything, so the safety check is not asked (the terminal UI and live sessions always ask).
+    """
+    from psoas_sense.cli.running import tui_possible
+
+    config = run_config(args, "replay", simulated_safety=args.headless or not tui_possible())
+    return run(config)

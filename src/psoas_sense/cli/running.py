@@ -1,0 +1,168 @@
+"""Running a session from the command line: signals, command input, headless or terminal UI."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+
+from psoas_sense.cli.options import PROG
+from psoas_sense.errors import PsoasError
+from psoas_sense.session.setup import RunConfig
+
+
+def run_with_signals(
+    coro_factory: Callable[[], Awaitable[int]],
+    stopped: str = "recording and history closed",
+) -> int:
+    """Run a session coroutine; SIGTERM and Ctrl-C cancel it so sources shut down cleanly
+    (the strap's streams stopped, then disconnected; recordings and history closed)."""
+
+    async def main() -> int:
+        task = asyncio.ensure_future(coro_factory())
+        loop = asyncio.get_running_loop()
+        got: list[str] = []
+
+        def on_signal(name: str) -> None:
+            got.append(name)
+            task.cancel()
+
+        installed = []
+        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+            try:
+                loop.add_signal_handler(sig, on_signal, name)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        try:
+            return int(await task)
+        except asyncio.CancelledError:
+            if got:
+                print(f"{PROG}: stopped by {got[0]}; {stopped}", file=sys.stderr)
+                return 0 if got[0] == "SIGTERM" else 130
+            raise
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(main())
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines of standard input, read in a thread so the event loop never blocks."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(x: str | None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, x)
+        except RuntimeError:  # loop closed: the session is over
+            pass
+
+    def reader() -> None:
+        try:
+            for line in sys.stdin:
+                put(line)
+        except (OSError, ValueError):
+            pass
+        put(None)
+
+    threading.Thread(target=reader, name="stdin-commands", daemon=True).start()
+    while True:
+        line = await queue.get()
+        if line is None:
+            return
+        yield line
+
+
+async def script_lines(lines: Sequence[str]) -> AsyncIterator[str]:
+    """Command lines known in advance (a file, or piped input read whole)."""
+    for line in lines:
+        yield line
+
+
+def command_input(config: RunConfig) -> AsyncIterator[str] | None:
+    """Where headless commands come from: ``--commands FILE``, or standard input."""
+    if config.commands_file is not None:
+        try:
+            text = config.commands_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise PsoasError(f"{config.commands_file}: cannot read commands: {reason}") from None
+        return script_lines(text.splitlines())
+    if sys.stdin is None or sys.stdin.closed:
+        return None
+    try:
+        is_tty = sys.stdin.isatty()
+    except (ValueError, OSError):
+        return None
+    if not is_tty and config.speed is None:
+        # a script piped into an as-fast-as-possible run: read it all first, so timed
+        # commands (@T name) apply at the same data time on every run
+        return script_lines(sys.stdin.read().splitlines())
+    return stdin_lines()
+
+
+def tui_possible() -> bool:
+    """Both ends are a terminal."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def no_tui_notice() -> None:
+    print(f"{PROG}: not a terminal: printing JSON lines (as --headless)", file=sys.stderr)
+
+
+def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
+    """A session printing JSON lines; commands from stdin (or ``--commands``) when coached."""
+    from psoas_sense.session.loop import run_session
+    from psoas_sense.session.setup import make_coach, make_sinks, open_source
+    from psoas_sense.session.sinks import JsonPrinter
+
+    source = open_source(config)
+    header = getattr(source, "header", None)
+    coach = make_coach(config, header)
+    if config.loop and coach is None and config.duration_s is None:
+        raise PsoasError("--loop needs --protocol or --duration, or it would never end")
+    commands = command_input(config) if coach is not None else None
+    sinks = [JsonPrinter(phases_only=phases_only), *make_sinks(config, coach, header)]
+
+    async def go() -> int:
+        await run_session(source, signal=config.signal, sinks=sinks, coach=coach, commands=commands,
+                          duration_s=config.duration_s)
+        return 0
+
+    return run_with_signals(go)
+
+
+def run_tui(config: RunConfig) -> int:
+    """The terminal UI on the configured source; the coach starts after the safety check."""
+    from psoas_sense.ui.app import make_app
+
+    app = make_app(config)
+    rc = app.run()
+    app.audio.close()
+    return int(rc or 0)
+
+
+def run(config: RunConfig) -> int:
+    """The terminal UI when both ends are a terminal and not ``--headless``; else JSON lines."""
+    if not config.headless and tui_possible():
+        return run_tui(config)
+    if not config.headless:
+        no_tui_notice()
+    return run_headless(config)
+
+
+def recordings_dir() -> Path:
+    """Where the bundled recordings are: inside the installed package, or the source tree."""
+    here = Path(__file__).resolve().parents[1]
+    packaged = here / "_recordings"
+    if packaged.is_dir():
+        return packaged
+    return here.parents[1] / "recordings"

@@ -1,0 +1,371 @@
+"""The guide's practice, stage by stage: what each breath, timer and command does.
+
+Acts on :class:`~psoas_sense.coach.state.CoachState`; the public protocol (start, events,
+ticks, commands) is in :mod:`psoas_sense.coach.engine`. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from psoas_sense.coach.pacer import Pacer, adherence
+from psoas_sense.coach.settings import SIDES
+from psoas_sense.coach.state import (
+    CALIBRATION_EXHALES,
+    HOLD_STAGES,
+    CoachState,
+    OpenHold,
+    OpenSide,
+    r3,
+    rate_of,
+)
+from psoas_sense.coach.texts import PAIN_STOP
+from psoas_sense.events import (
+    HoldEnded,
+    HoldStarted,
+    PacerSpec,
+    PacingScored,
+    PainRecord,
+    PainStopped,
+    SessionEnded,
+    SideEnded,
+    SideStarted,
+)
+from psoas_sense.events import Note as NoteEvent
+
+_END_REASONS_KEPT = ("pain", "quit", "end_of_input")
+"""Session ends that a hold closed with its side keeps as its own reason."""
+
+
+class StageLogic(CoachState):
+    """Stage transitions, holds and sides, and the answers to commands."""
+
+    # ------------------------------------------------------------------ timers
+
+    def _fire_stage(self, t: float) -> None:
+        s = self.stage
+        if s == "calibration":
+            self._after_calibration(t)
+        elif s == "preparation":
+            rates = [60.0 / (b - a) for a, b in zip(self._stage_exhales, self._stage_exhales[1:]) if b > a]
+            if self.settled_rate_bpm is None and len(rates) >= 2:
+                self.settled_rate_bpm = statistics.median(rates)
+            self._cue("settle_timeout", t)
+            self._begin_sides(t)
+        elif s == "locate":
+            if self._step == 0:
+                self._step = 1
+                self._cue("lift_foot", t)
+                self._timers["stage"] = t + self.settings.locate_lift_s
+            elif self._step == 1:
+                self._step = 2
+                self._cue("lower_foot", t)
+                self._timers["stage"] = t + self.settings.locate_lower_s
+            else:
+                self._start_hold("static", t)
+        elif s == "repress":
+            self._start_hold("static", t)
+        elif s == "tool_position":
+            self._start_hold("tool", t)
+        elif s == "active":
+            self._end_hold(t, "time")
+        elif s == "switch":
+            assert self.sides
+            first = self.sides[0]
+            self._start_side(SIDES[1 - SIDES.index(first.side)], t, first.duration_s)
+        elif s == "breathing":
+            self._end_session(t, "done")
+
+    def _fire_hold_target(self, t: float) -> None:
+        if self.hold is not None:
+            self.hold.ending = True
+
+    def _fire_hold_cap(self, t: float) -> None:
+        if self.hold is not None:
+            self._end_hold(t, "time")
+
+    def _fire_side_warn(self, t: float) -> None:
+        if self.side is not None:
+            self._cue("side_ending", t, seconds=int(round(self.settings.side_warning_s)))
+
+    def _fire_side_end(self, t: float) -> None:
+        if self.side is None:
+            return
+        self.side.ending = True
+        if self.hold is not None:
+            self.hold.ending = True
+        else:
+            self._end_side(t, "time")
+
+    def _fire_side_cap(self, t: float) -> None:
+        if self.side is not None:
+            self._end_side(t, "side_cap")
+
+    # ------------------------------------------------------------------ one phase change
+
+    def _phase(self, kind: str, t: float, breath_t: float, source: str) -> None:
+        """One phase change (detected, or paced by the clock in fallback)."""
+        s = self.settings
+        bt = r3(breath_t)
+        hold = self.hold
+        if hold is not None and kind == "exhale":
+            hold.breaths += 1
+            hold.exhales_s.append(bt)
+        st = self.stage
+        if st == "calibration":
+            if kind == "exhale" and source == "detector":
+                self._calib_exhales += 1
+                if self._calib_exhales >= CALIBRATION_EXHALES:
+                    self._cue("calibrated", t)
+                    self._after_calibration(t)
+        elif st == "preparation":
+            self._cue("belly_out" if kind == "exhale" else "belly_in", t, breath_t_s=bt, source=source)
+            if kind == "exhale" and source == "detector":
+                self._check_settled(t)
+        elif st in ("static", "tool") and hold is not None:
+            if kind == "exhale":
+                self._cue("sink_deeper" if st == "static" else "tool_sink", t, breath_t_s=bt, source=source)
+            elif hold.ending:
+                self._end_hold(t, "time")
+            elif s.cue_inhale:
+                self._cue("hold_breathe" if st == "static" else "tool_breathe", t, breath_t_s=bt, source=source)
+        elif st == "active" and hold is not None:
+            self._active_phase(hold, kind, t, bt, source)
+        elif st == "breathing" and kind == "exhale" and source == "detector" and self._pacer is not None:
+            err = self._pacer.exhale_error_s(breath_t)
+            score = adherence(err, self._pacer.period_s)
+            self.adherence_scores.append(score)
+            self._emit(PacingScored(
+                t_s=r3(t), breath_t_s=bt, error_s=r3(err), score=r3(score),
+                adherence_pct=r3(100.0 * statistics.fmean(self.adherence_scores)),
+            ))
+
+    def _active_phase(self, hold: OpenHold, kind: str, t: float, bt: float, source: str) -> None:
+        """Active release: slide the foot out on the exhales, bend the knee back, release."""
+        n = hold.breaths
+        active_exhales = self.settings.active_exhales
+        if kind == "exhale":
+            if hold.bent:
+                self._cue("release", t, breath_t_s=bt, source=source)
+                self._end_hold(t, "released")
+            elif n > active_exhales:  # the inhale was missed: bend on this breath
+                hold.bent = True
+                self._cue("bend_knee", t, breath_t_s=bt, source=source)
+            elif n < active_exhales:
+                self._cue("slide_foot", t, breath_t_s=bt, source=source)
+            else:
+                self._cue("leg_straight", t, breath_t_s=bt, source=source)
+        elif hold.ending:
+            self._end_hold(t, "time")
+        elif n >= active_exhales and not hold.bent:
+            hold.bent = True
+            self._cue("bend_knee", t, breath_t_s=bt, source=source)
+        elif not hold.bent:
+            self._cue("keep_pressure", t, breath_t_s=bt, source=source)
+
+    def _check_settled(self, t: float) -> None:
+        s = self.settings
+        times = self._stage_exhales[-(s.prep_settle_breaths + 1):]
+        if len(times) < s.prep_settle_breaths + 1:
+            return
+        periods = [b - a for a, b in zip(times, times[1:])]
+        mean = statistics.fmean(periods)
+        if mean <= 0:
+            return
+        cv = statistics.pstdev(periods) / mean
+        rate = 60.0 / mean
+        slowest_ok = 60.0 / min(periods) <= s.prep_max_rate_bpm
+        if slowest_ok and cv <= s.prep_max_cv:
+            self.settled_rate_bpm = rate
+            self._cue("settled", t, rate_bpm=r3(rate))
+            self._begin_sides(t)
+
+    # ------------------------------------------------------------------ stages
+
+    def _after_calibration(self, t: float) -> None:
+        s = self.settings
+        if self.protocol == "breathing":
+            self._enter(
+                "breathing", t,
+                pacer=PacerSpec(s.pacer_inhale_s, s.pacer_hold_in_s, s.pacer_exhale_s, s.pacer_hold_out_s),
+                duration_s=r3(s.breathing_minutes * 60.0),
+            )
+            self._pacer = Pacer(s.pacer_inhale_s, s.pacer_exhale_s, s.pacer_hold_in_s, s.pacer_hold_out_s, t0_s=t)
+            self._pacer_last = t - 1e-6
+            self._timers["stage"] = t + s.breathing_minutes * 60.0
+        else:
+            self._enter("preparation", t, "preparation" if self.protocol == "manual" else "preparation_tool")
+            self._timers["stage"] = t + s.prep_max_s
+
+    def _begin_sides(self, t: float) -> None:
+        self._start_side(self.settings.first_side, t, self.settings.side_s)
+
+    def _start_side(self, name: str, t: float, target_s: float) -> None:
+        s = self.settings
+        self.side = OpenSide(side=name, index=len(self.sides), t_start_s=t, target_s=target_s)
+        self.point = 1
+        self._last_softened = False
+        self._emit(SideStarted(t_s=r3(t), side=name, index=len(self.sides), target_s=r3(target_s)))
+        if 0 < s.side_warning_s < target_s:
+            self._timers["side_warn"] = t + target_s - s.side_warning_s
+        self._timers["side_end"] = t + target_s
+        self._timers["side_cap"] = t + target_s + s.side_cap_extra_s
+        self._enter("locate" if self.protocol == "manual" else "tool_position", t, point=self.point)
+        self._timers["stage"] = t + s.locate_place_s
+
+    def _side_remaining(self, t: float) -> float:
+        assert self.side is not None
+        return self.side.t_start_s + self.side.target_s - t
+
+    def _start_hold(self, kind: str, t: float) -> None:
+        s = self.settings
+        self._enter(kind, t, point=self.point)
+        hold = OpenHold(kind=kind, side=self._side_name(), point=self.point, t_start_s=r3(t))
+        self.hold = hold
+        if kind == "active":
+            self._timers["stage"] = t + s.active_max_s
+            self._emit(HoldStarted(t_s=r3(t), kind=kind, side=hold.side, point=self.point))
+            return
+        target = min(s.hold_s, max(s.hold_min_s, self._side_remaining(t)))
+        cap = min(s.hold_max_s, target + s.round_max_s)
+        hold.target_s = r3(target)
+        self._timers["hold_target"] = t + target
+        self._timers["hold_cap"] = t + cap
+        self._emit(HoldStarted(t_s=r3(t), kind=kind, side=hold.side, point=self.point, target_s=r3(target)))
+
+    def _end_hold(self, t: float, ended_by: str, *, then: bool = True) -> None:
+        hold = self.hold
+        if hold is None:
+            return
+        self.hold = None
+        for k in ("hold_target", "hold_cap"):
+            self._timers.pop(k, None)
+        if hold.kind == "active":
+            self._timers.pop("stage", None)
+        rate = rate_of(hold.exhales_s)
+        record = HoldEnded(
+            t_s=r3(t), kind=hold.kind, side=hold.side, point=hold.point, t_start_s=hold.t_start_s,
+            duration_s=r3(t - hold.t_start_s), breaths=hold.breaths, mean_rate_bpm=None if rate is None else r3(rate),
+            cues=hold.cues, ended_by=ended_by, softened=hold.softened, exhales_s=tuple(hold.exhales_s),
+        )
+        self.holds.append(record)
+        self._emit(record)
+        if not then:
+            return
+        if self.side is not None and self.side.ending:
+            self._end_side(t, "time")
+        elif hold.kind == "static":
+            self._start_hold("active", t)
+        elif hold.kind == "active":
+            self._next_point(t)
+        elif hold.kind == "tool":
+            if self._side_remaining(t) >= self.settings.hold_min_s + self.settings.repress_s:
+                self._enter("tool_position", t, point=self.point)
+                self._timers["stage"] = t + self.settings.repress_s
+            else:
+                self._enter("rest", t, "rest" if self.protocol == "manual" else "rest_tool")
+
+    def _next_point(self, t: float) -> None:
+        s = self.settings
+        if self._side_remaining(t) < s.hold_min_s + s.repress_s:
+            self._enter("rest", t, "rest" if self.protocol == "manual" else "rest_tool")
+            return
+        if self._last_softened:
+            self.point += 1
+            self._last_softened = False
+            self._enter("repress", t, "new_point", point=self.point, move="new")
+        else:
+            self._enter("repress", t, "same_point", point=self.point, move="same")
+        self._timers["stage"] = t + s.repress_s
+
+    def _end_side(self, t: float, ended_by: str, *, then: bool = True) -> None:
+        side = self.side
+        if side is None:
+            return
+        if self.hold is not None:
+            self._end_hold(t, ended_by if ended_by in _END_REASONS_KEPT else "side_end", then=False)
+        self.side = None
+        for k in ("side_warn", "side_end", "side_cap"):
+            self._timers.pop(k, None)
+        holds = [h for h in self.holds if h.side == side.side]
+        exhales = sorted(x for h in holds for x in h.exhales_s)
+        rate = rate_of(exhales)
+        record = SideEnded(
+            t_s=r3(t), side=side.side, index=side.index, t_start_s=r3(side.t_start_s),
+            duration_s=r3(t - side.t_start_s), target_s=r3(side.target_s), holds=len(holds),
+            hold_s=r3(sum(h.duration_s for h in holds)), breaths=sum(h.breaths for h in holds), ended_by=ended_by,
+            mean_rate_bpm=None if rate is None else r3(rate),
+        )
+        self.sides.append(record)
+        self._emit(record)
+        if not then:
+            return
+        if len(self.sides) == 1:
+            other = SIDES[1 - SIDES.index(side.side)]
+            self._enter("switch", t, to_side=other)
+            self._cue("switch_sides", t, to_side=other)
+            self._timers["stage"] = t + self.settings.switch_s
+        else:
+            self._end_session(t, "done")
+
+    def _end_session(self, t: float, ended_by: str) -> None:
+        if self.finished:
+            return
+        if self.side is not None:
+            self._end_side(t, ended_by, then=False)
+        elif self.hold is not None:
+            self._end_hold(t, ended_by, then=False)
+        if self._fallback_since is not None:
+            self.fallback_s += t - self._fallback_since
+            self._fallback_since = None
+        if ended_by == "done":
+            self._enter("finish", t)
+        self.stage = "done"
+        self._timers.clear()
+        self._pacer = None
+        self.ended_by = ended_by
+        self.finished = True
+        self._emit(SessionEnded(t_s=r3(t), ended_by=ended_by, summary=self.summary(t)))
+
+    # ------------------------------------------------------------------ commands
+
+    def _pain(self, t: float) -> None:
+        rec = PainRecord(t_s=r3(t), stage=self.stage, side=self._side_name(),
+                         hold=self.hold.kind if self.hold else None)
+        self.pain_stops.append(rec)
+        self._emit(PainStopped(t_s=r3(t), stage=self.stage, side=rec.side, hold=rec.hold, text=PAIN_STOP))
+        self._end_session(t, "pain")
+
+    def _soften(self, t: float) -> None:
+        hold = self.hold
+        if hold is not None and hold.kind in ("static", "tool"):
+            hold.softened = True
+            self._last_softened = True
+            self._cue("softened", t)
+            self._end_hold(t, "softened")
+        elif self.stage in ("active", "repress", "rest"):
+            self._last_softened = True
+            if hold is not None:
+                hold.softened = True
+            self._cue("softened", t)
+        else:
+            self._emit(NoteEvent(t_s=r3(t), command="soften", text="Nothing to soften yet."))
+
+    def _next(self, t: float) -> None:
+        st = self.stage
+        if st == "calibration":
+            self._after_calibration(t)
+        elif st == "preparation":
+            self._begin_sides(t)
+        elif st in ("locate", "repress"):
+            self._start_hold("static", t)
+        elif st == "tool_position":
+            self._start_hold("tool", t)
+        elif st in HOLD_STAGES:
+            self._end_hold(t, "next")
+        elif st == "rest":
+            self._end_side(t, "next")
+        elif st == "switch":
+            self._fire_stage(t)
+        elif st == "breathing":
+            self._end_session(t, "done")

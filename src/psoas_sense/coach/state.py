@@ -1,0 +1,273 @@
+"""The coach's state: what is open (side, hold), what was done, timers, and the summary.
+
+The stage logic (:mod:`psoas_sense.coach.stages`) and the public engine
+(:mod:`psoas_sense.coach.engine`) act on this state; the figures of a hold, a side and the
+session are computed here once, and every report reads them from the events they travel in.
+Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from psoas_sense.coach.pacer import Pacer
+from psoas_sense.coach.safety import SafetyCheck
+from psoas_sense.coach.settings import CoachSettings
+from psoas_sense.coach.texts import cue_text, stage_text
+from psoas_sense.events import (
+    BreathRecord,
+    CoachEvent,
+    Cue,
+    HoldEnded,
+    HoldSummary,
+    PacerSpec,
+    PainRecord,
+    SessionSummary,
+    SideEnded,
+    SideSummary,
+    StageEntered,
+)
+from psoas_sense.model import CoreEvent, SignalNotice
+
+LINK_DOWN_STATES = ("lost", "reconnecting", "stopped")
+LINK_UP_STATES = ("streaming", "connected", "reconnected")
+HOLD_STAGES = ("static", "active", "tool")
+FAST_WINDOW_EXHALES = 4
+"""Exhales (three intervals) over which the current breathing rate is measured."""
+FAST_WINDOW_MAX_S = 40.0
+"""Exhales older than this do not count towards the current rate."""
+QUIET_PERIODS = 6
+"""Recent breath periods whose median sets how long a pause is "no breath" for this user."""
+QUIET_HOLD_FACTOR = 1.5
+"""No phase change for this many typical breath periods is a breath hold..."""
+QUIET_SILENCE_FACTOR = 3.0
+"""...and for this many, a lost signal."""
+CALIBRATION_EXHALES = 2
+"""Detected exhales after which the accelerometer calibration is taken as done."""
+
+TIMER_ORDER = ("hold_target", "hold_cap", "stage", "side_warn", "side_end", "side_cap", "breath_hold", "silence")
+"""Timer order when several fall due at the same time."""
+
+
+def r3(x: float) -> float:
+    """Rounded to the millisecond, as every figure is kept."""
+    return round(float(x), 3)
+
+
+def rate_of(times: Sequence[float]) -> float | None:
+    """Breathing rate over a run of exhale times, breaths per minute (None under two exhales).
+
+    The one definition of "rate" for a hold, a side and the session: exhales minus one over the
+    time they span.
+    """
+    if len(times) < 2:
+        return None
+    span = times[-1] - times[0]
+    return 60.0 * (len(times) - 1) / span if span > 0 else None
+
+
+def notice_time(ev: SignalNotice) -> float:
+    """When a notice became known: its detection time when given, else its time."""
+    at = ev.detected_at_s
+    return float(at) if at is not None and math.isfinite(at) else float(ev.t_s)
+
+
+def drop_healed_gaps(events: Sequence[CoreEvent]) -> list[CoreEvent]:
+    """Events without a ``signal_lost`` that is already ``signal_restored`` in the same batch.
+
+    A gap found only once data flows again is over: announcing the pacer then would only
+    confuse someone with their eyes closed.
+    """
+    out = list(events)
+    for i, ev in enumerate(out):
+        if isinstance(ev, SignalNotice) and ev.kind == "signal_lost":
+            for j in range(i + 1, len(out)):
+                other = out[j]
+                if isinstance(other, SignalNotice) and other.kind == "signal_restored":
+                    return drop_healed_gaps(out[:i] + out[i + 1:j] + out[j + 1:])
+    return out
+
+
+@dataclass
+class OpenSide:
+    """The side being worked."""
+
+    side: str
+    """``left`` or ``right``."""
+    index: int
+    """0 for the first side."""
+    t_start_s: float
+    """When it began."""
+    target_s: float
+    """How long it should take."""
+    ending: bool = False
+    """Its time is up: it ends when the hold under way does."""
+
+
+@dataclass
+class OpenHold:
+    """The hold under way."""
+
+    kind: str
+    """``static``, ``active`` or ``tool``."""
+    side: str | None
+    """The side."""
+    point: int
+    """Which spot."""
+    t_start_s: float
+    """When it began (rounded to the millisecond)."""
+    target_s: float | None = None
+    """Its target length (static and tool holds)."""
+    breaths: int = 0
+    """Exhales so far."""
+    exhales_s: list[float] = field(default_factory=list)
+    """Their times."""
+    cues: int = 0
+    """Cues given so far."""
+    ending: bool = False
+    """Its time is up: it ends on the next inhale."""
+    softened: bool = False
+    """The person said the spot softened."""
+    bent: bool = False
+    """Active release: the knee is bent back (the next exhale releases)."""
+
+
+class CoachState:
+    """Everything the coach knows and has decided; the stage logic acts on it."""
+
+    def __init__(self, settings: CoachSettings, safety: SafetyCheck | None = None, *, signal: str = "") -> None:
+        self.settings = settings.validate()
+        self.safety = safety or SafetyCheck()
+        self.signal = signal
+        self.requested_protocol = settings.protocol
+        self.protocol = settings.protocol
+        self.finished = False
+        self.ended_by: str | None = None
+        self.stage = "idle"
+        self.t_start_s: float | None = None
+        self.now_s: float | None = None
+        self._out: list[CoachEvent] = []
+        self._timers: dict[str, float] = {}
+        self._step = 0
+        # sides and holds
+        self.side: OpenSide | None = None
+        self.sides: list[SideEnded] = []
+        self.hold: OpenHold | None = None
+        self.holds: list[HoldEnded] = []
+        self.point = 0
+        self._last_softened = False
+        # breathing
+        self.breaths: list[BreathRecord] = []
+        """Every breath phase seen: detected ones and, in fallback, the pacer's."""
+        self._exhales: list[float] = []
+        self._stage_exhales: list[float] = []
+        self.settled_rate_bpm: float | None = None
+        self._last_breath_t: float | None = None
+        self._breath_hold = False
+        self._poor = 0
+        self._good = 0
+        self._link_lost = False
+        self._fallback = False
+        self._fallback_since: float | None = None
+        self.fallback_s = 0.0
+        self._pacer: Pacer | None = None
+        self._pacer_last: float = -math.inf
+        self._last_fast_cue: float = -math.inf
+        self._calib_exhales = 0
+        self._calib_started = False
+        self.adherence_scores: list[float] = []
+        self.pain_stops: list[PainRecord] = []
+        self.cue_count = 0
+
+    # ------------------------------------------------------------------ output
+
+    def _emit(self, event: CoachEvent) -> None:
+        self._out.append(event)
+
+    def _flush(self) -> list[CoachEvent]:
+        out, self._out = self._out, []
+        return out
+
+    def _side_name(self) -> str | None:
+        return self.side.side if self.side else None
+
+    def _cue(
+        self,
+        kind: str,
+        t: float,
+        *,
+        seconds: int | None = None,
+        to_side: str | None = None,
+        breath_t_s: float | None = None,
+        source: str | None = None,
+        reason: str | None = None,
+        since_s: float | None = None,
+        rate_bpm: float | None = None,
+        settled_rate_bpm: float | None = None,
+    ) -> None:
+        side = self._side_name()
+        fmt: dict[str, object] = {} if seconds is None else {"seconds": seconds}
+        text = cue_text(kind, side=to_side or side or "", **fmt)
+        self.cue_count += 1
+        if self.hold is not None:
+            self.hold.cues += 1
+        self._emit(Cue(
+            t_s=r3(t), kind=kind, text=text, stage=self.stage, side=side, breath_t_s=breath_t_s, source=source,
+            to_side=to_side, reason=reason, since_s=since_s, rate_bpm=rate_bpm, settled_rate_bpm=settled_rate_bpm,
+        ))
+
+    def _enter(
+        self,
+        stage: str,
+        t: float,
+        text_key: str | None = None,
+        *,
+        point: int | None = None,
+        move: str | None = None,
+        to_side: str | None = None,
+        pacer: PacerSpec | None = None,
+        duration_s: float | None = None,
+    ) -> None:
+        self.stage = stage
+        self._step = 0
+        self._stage_exhales = []
+        self._timers.pop("stage", None)
+        side = self._side_name()
+        self._emit(StageEntered(
+            t_s=r3(t), stage=stage, text=stage_text(text_key or stage, side=side or ""), side=side, point=point,
+            move=move, to_side=to_side, pacer=pacer, duration_s=duration_s,
+        ))
+
+    # ------------------------------------------------------------------ summary
+
+    def summary(self, t: float | None = None) -> SessionSummary:
+        """What the session did so far (also the ``summary`` of ``session_end``)."""
+        t = self.now_s if t is None else t
+        det_ex = [b.t_s for b in self.breaths if b.source == "detector" and b.kind == "exhale"]
+        rate = rate_of(det_ex)
+        scored = bool(self.adherence_scores)
+        return SessionSummary(
+            protocol=self.requested_protocol,
+            practised=self.protocol,
+            safety=self.safety.status,
+            ended_by=self.ended_by,
+            duration_s=r3((t or 0.0) - (self.t_start_s or 0.0)),
+            settled_rate_bpm=None if self.settled_rate_bpm is None else r3(self.settled_rate_bpm),
+            breaths=len(det_ex),
+            mean_rate_bpm=None if rate is None else r3(rate),
+            paced_breaths=sum(1 for b in self.breaths if b.source == "pacer" and b.kind == "exhale"),
+            fallback_s=r3(self.fallback_s),
+            cues=self.cue_count,
+            sides=tuple(
+                SideSummary(sd.side, sd.duration_s, sd.holds, sd.hold_s, sd.breaths, sd.ended_by) for sd in self.sides
+            ),
+            holds=tuple(
+                HoldSummary(h.kind, h.side, h.point, h.duration_s, h.breaths, h.ended_by) for h in self.holds
+            ),
+            pain_stops=len(self.pain_stops),
+            adherence_pct=r3(100.0 * statistics.fmean(self.adherence_scores)) if scored else None,
+            has_adherence=scored or self.protocol == "breathing",
+        )

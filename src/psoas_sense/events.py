@@ -1,0 +1,471 @@
+"""Typed outputs of the core: every event a session produces, defined once.
+
+The detector's events (:class:`~psoas_sense.model.BreathEvent`,
+:class:`~psoas_sense.model.SignalNotice`) and the source's :class:`~psoas_sense.model.Status`
+live in :mod:`psoas_sense.model` with the frames; this module adds what the coach decides
+(cues, stages, holds, sides, pain stops, the session's end and its summary), the user's
+commands, and the union :data:`SessionEvent` that crosses every layer: the session loop hands
+these to its sinks (JSON printer, recorder, history, terminal UI, sound), the session view
+folds them (:mod:`psoas_sense.view`), and one serializer (:mod:`psoas_sense.serialize`) turns
+them into the JSON-lines contract. Nothing outside the serializer reads an event as a dict.
+
+All times are session seconds (``t_s``); units are in the field names. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from psoas_sense.model import BreathEvent, SignalNotice, Status
+
+
+class Command(enum.StrEnum):
+    """What the person can ask for (keys in the terminal UI, stdin lines in headless mode)."""
+
+    PAIN = "pain"
+    """Stop everything at once (sharp or radiating pain)."""
+    QUIT = "quit"
+    """End the session, saving what was done."""
+    SOFTEN = "soften"
+    """The spot has softened: move on."""
+    NEXT = "next"
+    """Skip to the next step."""
+
+    @classmethod
+    def parse(cls, text: str) -> Command | None:
+        """The command named by ``text`` (case and spaces ignored), or None."""
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            return None
+
+
+COMMAND_NAMES: tuple[str, ...] = tuple(c.value for c in Command)
+"""Every command name, in the order help texts list them."""
+
+EndReason = str
+"""How a session ended: ``done``, ``quit``, ``pain``, ``end_of_input``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacerSpec:
+    """The rhythm of paced breathing, seconds per phase."""
+
+    inhale_s: float
+    """Breathing in."""
+    hold_in_s: float
+    """Pause after breathing in."""
+    exhale_s: float
+    """Breathing out."""
+    hold_out_s: float
+    """Pause after breathing out."""
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyChecked:
+    """The answer to the safety check, stated at the start of every coached session."""
+
+    t_s: float
+    """Session seconds."""
+    status: str
+    """``cleared``, ``conditions``, ``unanswered`` or ``simulated``."""
+    conditions: tuple[str, ...]
+    """Conditions that apply (keys of :data:`psoas_sense.coach.CONDITIONS`)."""
+    text: str
+    """The not-medical-advice notice."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolChanged:
+    """A massage protocol was replaced by breathing practice (the safety check did not clear it)."""
+
+    t_s: float
+    """Session seconds."""
+    requested: str
+    """The protocol asked for."""
+    protocol: str
+    """The protocol practised instead (``breathing``)."""
+    reason: str
+    """The safety status that caused it."""
+    text: str
+    """Why, in plain words, with the advice to see a professional."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """An instruction to the person, spoken or shown (``sink deeper``, ``breathe in``...)."""
+
+    t_s: float
+    """Session seconds at which the coach decided it."""
+    kind: str
+    """What the cue is (``sink_deeper``, ``pace_exhale``, ``switch_sides``...)."""
+    text: str
+    """The words."""
+    stage: str
+    """The stage the coach is in."""
+    side: str | None = None
+    """The side being worked, if any."""
+    breath_t_s: float | None = None
+    """The breath phase change it answers (detected or paced), session seconds."""
+    source: str | None = None
+    """``detector`` or ``pacer``: what the cue follows."""
+    to_side: str | None = None
+    """On a side switch: the side to go to."""
+    reason: str | None = None
+    """Why (``breath_hold``, ``no_breath``, ``signal_lost``, ``signal_poor``...)."""
+    since_s: float | None = None
+    """How long without a breath, seconds (``keep_breathing`` on silence)."""
+    rate_bpm: float | None = None
+    """The breathing rate that prompted it, breaths per minute."""
+    settled_rate_bpm: float | None = None
+    """The settled rate it is compared with, breaths per minute."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntered:
+    """The practice moved to a new stage (what to do now, for as long as the stage lasts)."""
+
+    t_s: float
+    """Session seconds."""
+    stage: str
+    """``calibration``, ``preparation``, ``locate``, ``static``, ``active``, ``repress``,
+    ``tool_position``, ``tool``, ``rest``, ``switch``, ``breathing``, ``finish``."""
+    text: str
+    """What to do, in plain words."""
+    side: str | None = None
+    """The side being worked, if any."""
+    point: int | None = None
+    """Which spot on this side (1, 2...)."""
+    move: str | None = None
+    """On ``repress``: ``new`` spot or ``same`` spot."""
+    to_side: str | None = None
+    """On ``switch``: the side to go to."""
+    pacer: PacerSpec | None = None
+    """On ``breathing``: the rhythm."""
+    duration_s: float | None = None
+    """On ``breathing``: how long the practice lasts."""
+
+
+@dataclass(frozen=True, slots=True)
+class SideStarted:
+    """Work on one side begins."""
+
+    t_s: float
+    """Session seconds."""
+    side: str
+    """``left`` or ``right``."""
+    index: int
+    """0 for the first side, 1 for the second."""
+    target_s: float
+    """How long this side should take, seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldStarted:
+    """A hold begins (static pressure, active release, or a tool hold)."""
+
+    t_s: float
+    """Session seconds."""
+    kind: str
+    """``static``, ``active`` or ``tool``."""
+    side: str | None
+    """The side."""
+    point: int
+    """Which spot on this side."""
+    target_s: float | None = None
+    """How long the hold should last (None for active release, which ends on a breath)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldEnded:
+    """A hold ended, with its figures (the same figures every report shows)."""
+
+    t_s: float
+    """Session seconds of the end."""
+    kind: str
+    """``static``, ``active`` or ``tool``."""
+    side: str | None
+    """The side."""
+    point: int
+    """Which spot on this side."""
+    t_start_s: float
+    """When the hold began, session seconds."""
+    duration_s: float
+    """Length of the hold, seconds."""
+    breaths: int
+    """Exhales during the hold."""
+    mean_rate_bpm: float | None
+    """Breathing rate over the hold's exhales, breaths per minute (None under two exhales)."""
+    cues: int
+    """Cues given during the hold."""
+    ended_by: str
+    """``time``, ``softened``, ``released``, ``next``, ``side_end``, ``pain``, ``quit``, ``end_of_input``."""
+    softened: bool
+    """The person said the spot softened."""
+    exhales_s: tuple[float, ...] = ()
+    """Times of the hold's exhales, session seconds (kept for reports, not printed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SideEnded:
+    """Work on one side ended, with its figures."""
+
+    t_s: float
+    """Session seconds of the end."""
+    side: str
+    """``left`` or ``right``."""
+    index: int
+    """0 for the first side, 1 for the second."""
+    t_start_s: float
+    """When the side began, session seconds."""
+    duration_s: float
+    """Time on this side, seconds."""
+    target_s: float
+    """The time it should have taken, seconds."""
+    holds: int
+    """Holds on this side."""
+    hold_s: float
+    """Time in holds on this side, seconds."""
+    breaths: int
+    """Exhales during this side's holds."""
+    ended_by: str
+    """``time``, ``next``, ``pain``, ``quit``, ``end_of_input``."""
+    mean_rate_bpm: float | None = None
+    """Breathing rate over the side's hold exhales, breaths per minute (not printed on the line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PainStopped:
+    """The person asked to stop on pain: everything stops at once."""
+
+    t_s: float
+    """Session seconds at which it was asked."""
+    stage: str
+    """The stage the session was in."""
+    side: str | None
+    """The side being worked, if any."""
+    hold: str | None
+    """The kind of hold under way, if any."""
+    text: str
+    """The advice: stop, do not push through pain, see a professional."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacingScored:
+    """In paced breathing: how one detected exhale lined up with the pacer."""
+
+    t_s: float
+    """Session seconds."""
+    breath_t_s: float
+    """The detected exhale, session seconds."""
+    error_s: float
+    """Its distance from the pacer's exhale, seconds (negative: early)."""
+    score: float
+    """This breath's adherence, 0-1."""
+    adherence_pct: float
+    """Adherence so far, percent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something said in answer to a command that had nothing to act on."""
+
+    t_s: float
+    """Session seconds."""
+    command: str
+    """The command."""
+    text: str
+    """What was said."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReported:
+    """Something went wrong that the session survives (history not saved, bad command...)."""
+
+    t_s: float
+    """Session seconds."""
+    message: str
+    """One line saying what."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRejected:
+    """A command line that could not be read (unknown name, bad ``@T``)."""
+
+    t_s: float
+    """Session seconds."""
+    detail: str
+    """One line saying what was wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeartRate:
+    """The heart rate of the moment, from the strap's reading or its RR intervals (at most once a second)."""
+
+    t_s: float
+    """Session seconds."""
+    hr_bpm: float
+    """Beats per minute."""
+
+
+@dataclass(frozen=True, slots=True)
+class SideSummary:
+    """One side in a session summary."""
+
+    side: str
+    """``left`` or ``right``."""
+    duration_s: float
+    """Time on this side, seconds."""
+    holds: int
+    """Holds on this side."""
+    hold_s: float
+    """Time in holds, seconds."""
+    breaths: int
+    """Exhales in holds."""
+    ended_by: str
+    """How the side ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSummary:
+    """One hold in a session summary."""
+
+    kind: str
+    """``static``, ``active`` or ``tool``."""
+    side: str | None
+    """The side."""
+    point: int
+    """Which spot."""
+    duration_s: float
+    """Length, seconds."""
+    breaths: int
+    """Exhales."""
+    ended_by: str
+    """How it ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What a session did: printed with its end, saved in the history, shown by reports."""
+
+    protocol: str
+    """The protocol asked for."""
+    practised: str
+    """The protocol practised (``breathing`` when the safety check did not clear massage)."""
+    safety: str
+    """The safety status."""
+    ended_by: str | None
+    """How it ended (None while it runs)."""
+    duration_s: float
+    """Length, seconds."""
+    settled_rate_bpm: float | None
+    """The breathing rate once settled in preparation, breaths per minute."""
+    breaths: int
+    """Detected exhales."""
+    mean_rate_bpm: float | None
+    """Breathing rate over all detected exhales, breaths per minute."""
+    paced_breaths: int
+    """Exhales paced by the clock while the signal was lost."""
+    fallback_s: float
+    """Time spent following the pacer because the signal was lost or poor, seconds."""
+    cues: int
+    """Cues given."""
+    sides: tuple[SideSummary, ...]
+    """Each side."""
+    holds: tuple[HoldSummary, ...]
+    """Each hold."""
+    pain_stops: int
+    """Pain stops (0 or 1)."""
+    adherence_pct: float | None = None
+    """Paced breathing: adherence to the pacer, percent (None: not scored)."""
+    has_adherence: bool = False
+    """Whether the session scores adherence at all (breathing practice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """The session is over; nothing follows but the source's own closing status."""
+
+    t_s: float
+    """Session seconds."""
+    ended_by: str
+    """``done``, ``quit``, ``pain``, ``end_of_input``."""
+    summary: SessionSummary
+    """What the session did."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreathRecord:
+    """One breath phase as the coach saw it (history and reports): detected or paced."""
+
+    t_s: float
+    """Time of the phase change, session seconds."""
+    kind: str
+    """``exhale`` or ``inhale``."""
+    detected_at_s: float
+    """When it was known, session seconds."""
+    signal: str
+    """``resp``, ``acc``, ``rr``, or ``pacer``."""
+    rate_bpm: float | None
+    """Breathing rate at the time, when known."""
+    quality: float | None
+    """Signal quality 0-1, when known."""
+    source: str
+    """``detector`` or ``pacer``."""
+    stage: str | None
+    """The coach's stage."""
+    side: str | None
+    """The side being worked."""
+
+
+@dataclass(frozen=True, slots=True)
+class PainRecord:
+    """A pain stop as saved in the history."""
+
+    t_s: float
+    """Session seconds."""
+    stage: str | None
+    """The stage."""
+    side: str | None
+    """The side."""
+    hold: str | None
+    """The hold under way."""
+
+
+CoachEvent = (
+    SafetyChecked
+    | ProtocolChanged
+    | Cue
+    | StageEntered
+    | SideStarted
+    | HoldStarted
+    | HoldEnded
+    | SideEnded
+    | PainStopped
+    | PacingScored
+    | Note
+    | ErrorReported
+    | SessionEnded
+)
+"""Everything the coach decides."""
+
+SessionEvent = BreathEvent | SignalNotice | Status | HeartRate | CoachEvent | CommandRejected
+"""Everything that crosses from the session loop to its sinks."""
+
+MARKED_EVENTS: tuple[type, ...] = (
+    SafetyChecked,
+    StageEntered,
+    Cue,
+    SideStarted,
+    SideEnded,
+    HoldStarted,
+    HoldEnded,
+    PainStopped,
+    SessionEnded,
+)
+"""Coach events that the recorder also writes into the recording as markers (cues too, so a
+report of the recording can show how each cue lined up with the exhale)."""
+
+COMMIT_EVENTS: tuple[type, ...] = (HoldEnded, SideEnded, PainStopped, SessionEnded)
+"""Events after which the history is committed at once."""

@@ -1,0 +1,318 @@
+"""The one session loop: a source feeds the core; commands are heard at any moment; sinks receive.
+
+``detect``, ``replay``, ``session``, ``record``, ``report FILE`` and the terminal UI all run
+:func:`run_session`. Three things run concurrently:
+
+- the **source**: every item goes to the sinks (the recorder keeps it), then through the
+  pipeline; its events go to the coach, and everything that comes out goes to the sinks;
+- the **commands** (``pain``, ``quit``, ``soften``, ``next``): each is applied the moment it is
+  read, stamped with the session time at that moment (the source's clock), whether or not data
+  is flowing, so a pain stop during a link drop takes effect, is shown and is saved at once;
+  ``@T`` commands apply when session time reaches ``T``;
+- while no data arrives, the **idle ticker** moves the coach on by the source's clock, so the
+  pacer keeps guiding through a link drop.
+
+Processing is synchronous between awaits, so the three never interleave inside a step. The
+loop holds no clock of its own: session time comes from the items and the source's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from psoas_sense.dsp.pipeline import Pipeline
+from psoas_sense.events import CoachEvent, Command, CommandRejected, HeartRate, SessionEvent
+from psoas_sense.model import CoreEvent, HRFrame, Item, Marker, RRFrame, Status
+from psoas_sense.session.commands import CommandLine, TimedCommands, parse_command_line
+from psoas_sense.session.sinks import Sink, close_all
+from psoas_sense.sources.base import Source
+from psoas_sense.sources.clock import Clock
+
+IDLE_TICK_S = 0.1
+"""How often the coach is moved on by the clock while no data arrives, session seconds."""
+IDLE_AFTER_S = 0.25
+"""No item for this long counts as idle (between items, data time drives the coach)."""
+HEART_RATE_EVERY_S = 1.0
+"""At most one heart-rate event per this many session seconds."""
+
+
+class Coach(Protocol):
+    """What the loop needs of a coach (:class:`psoas_sense.coach.CoachEngine`)."""
+
+    @property
+    def finished(self) -> bool: ...
+
+    def start(self, t_s: float) -> list[CoachEvent]: ...
+
+    def on_events(self, events: Sequence[CoreEvent], t_s: float) -> list[CoachEvent]: ...
+
+    def on_status(self, status: Status) -> list[CoachEvent]: ...
+
+    def tick(self, t_s: float) -> list[CoachEvent]: ...
+
+    def command(self, command: Command, t_s: float) -> list[CoachEvent]: ...
+
+    def finish(self, t_s: float, ended_by: str = "end_of_input") -> list[CoachEvent]: ...
+
+
+@dataclass
+class SessionResult:
+    """What a run produced, for callers and tests."""
+
+    events: list[CoreEvent] = field(default_factory=list)
+    """The detector's events (phase changes and notices)."""
+    lines: int = 0
+    """Events handed to the sinks."""
+    items: int = 0
+    """Items the source gave."""
+    last_t_s: float = 0.0
+    """Newest session time seen."""
+    decode_errors: int = 0
+    """Notifications the decoders refused."""
+    stopped_by: str = "end"
+    """``end`` (source exhausted), ``duration``, ``coach`` (session over), ``quit``, ``cancelled``."""
+
+
+def source_clock(source: Source) -> Clock | None:
+    """The source's session clock, if it has one (live and paced sources; not a max-speed replay)."""
+    clock = getattr(source, "clock", None)
+    return clock if clock is not None and callable(getattr(clock, "now", None)) else None
+
+
+class _Run:
+    """The state shared by the source, command and idle tasks of one run."""
+
+    def __init__(self, sinks: Sequence[Sink], coach: Coach | None, duration_s: float | None) -> None:
+        self.sinks = sinks
+        self.coach = coach
+        self.duration_s = duration_s
+        self.result = SessionResult()
+        self.pipe: Pipeline | None = None
+        self.clock: Clock | None = None
+        self.started = False
+        self.t_first: float | None = None
+        self.timed = TimedCommands()
+        self.done = asyncio.Event()
+        self.last_item_clock_s = 0.0
+        self._hr_t = -float("inf")
+
+    # ------------------------------------------------------------------ output
+
+    def emit(self, events: Sequence[SessionEvent]) -> None:
+        queue = list(events)
+        while queue:
+            ev = queue.pop(0)
+            self.result.lines += 1
+            for sink in self.sinks:
+                sink.event(ev)
+            for sink in self.sinks:
+                queue.extend(sink.take_errors())
+
+    def advance(self, t_s: float) -> None:
+        for sink in self.sinks:
+            sink.advance(t_s)
+
+    def now(self) -> float:
+        """Session time now: the source's clock when it has one, never before the newest item."""
+        t = self.result.last_t_s
+        if self.clock is not None:
+            t = max(t, self.clock.now())
+        return t
+
+    def stop(self, why: str) -> None:
+        if not self.done.is_set():
+            self.result.stopped_by = why
+            self.done.set()
+
+    # ------------------------------------------------------------------ steps
+
+    def start_coach(self, t_s: float) -> None:
+        if self.coach is not None and not self.started:
+            self.started = True
+            self.emit(self.coach.start(t_s))
+
+    def on_item(self, t_s: float, item: Item) -> None:
+        assert self.pipe is not None
+        res = self.result
+        res.items += 1
+        if self.t_first is None:
+            self.t_first = t_s
+        res.last_t_s = max(res.last_t_s, t_s)
+        if self.clock is not None:
+            self.last_item_clock_s = self.clock.now()
+        for sink in self.sinks:
+            sink.item(t_s, item)
+        self.start_coach(t_s)
+        if isinstance(item, Status):
+            self.emit([item])
+            if self.coach is not None:
+                self.emit(self.coach.on_status(item))
+        events: list[CoreEvent] = []
+        if isinstance(item, Marker):
+            events = self.pipe.feed(item)
+        else:
+            for frame in self.pipe.frames_of(item):
+                for sink in self.sinks:
+                    sink.frame(frame)
+                self._heart_rate(frame)
+                events.extend(self.pipe.feed(frame))
+        self.emit(events)
+        res.events.extend(events)
+        if self.coach is not None and events:
+            self.emit(self.coach.on_events(events, t_s))
+        for at, cmd in self.timed.due(t_s):
+            self.on_command(cmd, max(at, 0.0))
+        self.tick(t_s)
+        if self.duration_s is not None and t_s - self.t_first >= self.duration_s:
+            self.stop("duration")
+
+    def _heart_rate(self, frame: object) -> None:
+        hr: float | None = None
+        t: float | None = None
+        if isinstance(frame, HRFrame) and frame.hr_bpm > 0:
+            hr, t = float(frame.hr_bpm), float(frame.t_s)
+        elif isinstance(frame, RRFrame) and frame.rr_ms.size:
+            rr = frame.rr_ms[frame.rr_ms > 0]
+            if rr.size:
+                hr, t = 60000.0 / float(rr.mean()), float(frame.t_s[-1])
+        if hr is not None and t is not None and t - self._hr_t >= HEART_RATE_EVERY_S:
+            self._hr_t = t
+            self.emit([HeartRate(t, hr)])
+
+    def tick(self, t_s: float) -> None:
+        if self.coach is not None and self.started:
+            self.emit(self.coach.tick(t_s))
+            if self.coach.finished:
+                self.stop("coach")
+        self.advance(t_s)
+
+    def on_command(self, cmd: Command, t_s: float) -> None:
+        if self.coach is None:
+            if cmd in (Command.QUIT, Command.PAIN):
+                self.stop("quit")
+            return
+        self.start_coach(t_s)
+        self.emit(self.coach.command(cmd, t_s))
+        self.advance(t_s)
+        if self.coach.finished:
+            self.stop("coach")
+
+    def on_command_line(self, parsed: CommandLine | str | None) -> None:
+        if parsed is None:
+            return
+        if isinstance(parsed, str):
+            self.emit([CommandRejected(round(self.result.last_t_s, 3), parsed)])
+            return
+        if parsed.at_s is None:
+            self.on_command(parsed.command, self.now())
+        elif self.clock is not None and parsed.at_s <= self.now():
+            self.on_command(parsed.command, parsed.at_s)
+        else:
+            self.timed.add(parsed.at_s, parsed.command)
+
+    def finish(self) -> None:
+        if self.coach is not None and self.started:
+            self.emit(self.coach.finish(self.now()))
+
+
+async def run_session(
+    source: Source,
+    *,
+    signal: str = "auto",
+    sinks: Sequence[Sink] = (),
+    coach: Coach | None = None,
+    commands: AsyncIterator[str] | None = None,
+    duration_s: float | None = None,
+    pipeline: Pipeline | None = None,
+) -> SessionResult:
+    """Run one session until the source ends, the duration passes, the coach is done or a quit.
+
+    Args:
+        source: any :class:`~psoas_sense.sources.base.Source` (not yet entered).
+        signal: detector signal (``auto``, ``resp``, ``acc``, ``rr``).
+        sinks: where the output goes (printer, recorder, history, UI); opened with the
+            source's header and closed at the end, also when the run is cancelled.
+        coach: a coach to drive, or None for detection only.
+        commands: command lines (see :mod:`psoas_sense.session.commands`), read concurrently.
+        duration_s: stop once data time passes this many seconds after the first item.
+        pipeline: the core pipeline to use (default: a new one from the source header).
+    """
+    run = _Run(sinks, coach, duration_s)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def consume() -> None:
+        async for t_s, item in source:
+            run.on_item(t_s, item)
+            if run.done.is_set():
+                return
+        run.stop("end")
+
+    async def read_commands() -> None:
+        assert commands is not None
+        async for line in commands:
+            run.on_command_line(parse_command_line(line))
+
+    async def clock_work() -> None:
+        """Idle ticks and due ``@T`` commands on the source's clock while data is silent."""
+        clock = run.clock
+        assert clock is not None
+        while True:
+            await clock.sleep(IDLE_TICK_S)
+            now = run.now()
+            for at, cmd in run.timed.due(now):
+                run.on_command(cmd, at)
+            if clock.now() - run.last_item_clock_s >= IDLE_AFTER_S:
+                run.tick(now)
+
+    try:
+        async with source:
+            run.pipe = pipeline or Pipeline(signal=signal, streams=source.header.streams)
+            run.clock = source_clock(source)
+            for sink in sinks:
+                sink.open(source.header)
+            tasks.append(asyncio.ensure_future(consume()))
+            if commands is not None:
+                tasks.append(asyncio.ensure_future(read_commands()))
+            if run.clock is not None:
+                run.last_item_clock_s = run.clock.now()
+                tasks.append(asyncio.ensure_future(clock_work()))
+            waiter = asyncio.ensure_future(run.done.wait())
+            try:
+                await asyncio.wait([waiter, tasks[0]], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if tasks[0].done() and not tasks[0].cancelled() and tasks[0].exception() is not None:
+                raise tasks[0].exception()  # type: ignore[misc]
+            await _cancel(tasks)
+            run.finish()
+    except asyncio.CancelledError:
+        run.result.stopped_by = "cancelled"
+        await _cancel(tasks)
+        with contextlib.suppress(Exception):  # never lose the recording over a summary
+            run.finish()
+        raise
+    finally:
+        await _cancel(tasks)
+        # what the source queued while closing (its final 'stopped' status) is shown and kept
+        pending = getattr(source, "pending", None)
+        for item in pending() if callable(pending) else []:
+            for sink in sinks:
+                sink.item(run.result.last_t_s, item)
+            if isinstance(item, Status):
+                run.emit([item])
+        close_all(sinks)
+        run.result.decode_errors = run.pipe.decoder.errors if run.pipe is not None else 0
+    return run.result
+
+
+async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -1,0 +1,154 @@
+"""Where a session's output goes: the JSON-lines printer, the recorder, a collector, callbacks.
+
+A sink sees the source's header once, every raw item (only the recorder keeps them), every
+typed event in order, the data time as it advances, and a close. The history is a sink too
+(:mod:`psoas_sense.session.history`), and so is the terminal UI. Sinks never change what the
+session does; one that fails is reported and the session goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+from psoas_sense.events import MARKED_EVENTS, ErrorReported, HeartRate, SessionEvent
+from psoas_sense.model import BreathEvent, Item, Marker, SampleFrame
+from psoas_sense.recording.format import Header, RecordingWriter
+from psoas_sense.serialize import event_name, marker_data, to_json
+
+
+class Sink:
+    """A session output. Every method does nothing by default."""
+
+    def open(self, header: Header) -> None:
+        """The source is open; ``header`` describes it."""
+
+    def item(self, t_s: float, item: Item) -> None:
+        """A raw item arrived at session time ``t_s`` (before the events it gives)."""
+
+    def frame(self, frame: SampleFrame) -> None:
+        """A decoded sample frame (after the item it came in)."""
+
+    def event(self, event: SessionEvent) -> None:
+        """One typed event, in order."""
+
+    def advance(self, t_s: float) -> None:
+        """Session time moved on to ``t_s`` (after the events of that moment)."""
+
+    def close(self) -> None:
+        """The session is over (also on cancellation); flush and release what is held."""
+
+    def take_errors(self) -> list[ErrorReported]:
+        """Errors this sink survived since the last call; the loop passes them to every sink."""
+        return []
+
+
+class JsonPrinter(Sink):
+    """Prints events as JSON lines (the headless contract), flushed per line.
+
+    Args:
+        stream: where to print (default standard output).
+        phases_only: only exhale/inhale events (the ``detect`` contract).
+        heart_rate: also print ``heart_rate`` lines (off: not part of the session contract).
+    """
+
+    def __init__(self, stream: IO[str] | None = None, *, phases_only: bool = False, heart_rate: bool = False) -> None:
+        self.stream = stream
+        self.phases_only = phases_only
+        self.heart_rate = heart_rate
+        self.lines = 0
+
+    def event(self, event: SessionEvent) -> None:
+        if self.phases_only and not isinstance(event, BreathEvent):
+            return
+        if isinstance(event, HeartRate) and not self.heart_rate:
+            return
+        out = self.stream or sys.stdout
+        out.write(json.dumps(to_json(event), separators=(", ", ": ")) + "\n")
+        out.flush()
+        self.lines += 1
+
+
+class Recorder(Sink):
+    """Writes every raw item, and the coach's markers, into a format-v1 recording.
+
+    The file is created owner-only and never overwrites; a pain stop or the session's end is
+    forced to disk at once.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.writer: RecordingWriter | None = None
+        self._t_s = 0.0
+
+    def open(self, header: Header) -> None:
+        self.writer = RecordingWriter(self.path, header)
+
+    def item(self, t_s: float, item: Item) -> None:
+        self._t_s = max(self._t_s, t_s)
+        if self.writer is not None:
+            self.writer.write(item, t_s=t_s)
+
+    def event(self, event: SessionEvent) -> None:
+        if self.writer is None or not isinstance(event, MARKED_EVENTS):
+            return
+        t = max(self._t_s, float(event.t_s))
+        self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=marker_data(event)), t_s=t)
+        if event_name(event) in ("pain_stop", "session_end"):
+            self.writer.sync()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class Collector(Sink):
+    """Keeps every event in a list (tests, reports)."""
+
+    def __init__(self) -> None:
+        self.events: list[SessionEvent] = []
+        self.t_s = 0.0
+
+    def event(self, event: SessionEvent) -> None:
+        self.events.append(event)
+
+    def advance(self, t_s: float) -> None:
+        self.t_s = t_s
+
+    def of(self, kind: type) -> list[SessionEvent]:
+        """The events of one type."""
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+class CallbackSink(Sink):
+    """Calls ``on_event`` for every event and ``on_time`` as time advances (front ends)."""
+
+    def __init__(
+        self,
+        on_event: Callable[[SessionEvent], None],
+        on_time: Callable[[float], None] | None = None,
+    ) -> None:
+        self._on_event = on_event
+        self._on_time = on_time
+
+    def event(self, event: SessionEvent) -> None:
+        self._on_event(event)
+
+    def advance(self, t_s: float) -> None:
+        if self._on_time is not None:
+            self._on_time(t_s)
+
+
+def close_all(sinks: Sequence[Sink]) -> None:
+    """Close every sink, even when one fails (the first failure is raised after)."""
+    first: BaseException | None = None
+    for sink in sinks:
+        try:
+            sink.close()
+        except Exception as exc:  # noqa: BLE001 - the others must still be closed
+            first = first or exc
+    if first is not None:
+        raise first

@@ -1,0 +1,255 @@
+"""The session view: what a screen shows now, as a pure function of the event stream.
+
+:func:`fold` takes the view so far and one event and returns the next view; :func:`at` moves
+it to a later session time (timers). The terminal UI renders nothing but this, and tests read
+it at chosen times of a replayed session. The instruction of the moment (what the coach or the
+pacer says to do) and the detected phase (what the person's breathing is doing) are kept
+apart, so a banner can never contradict the cue. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from psoas_sense.events import (
+    Cue,
+    HeartRate,
+    HoldEnded,
+    HoldStarted,
+    PacingScored,
+    PainStopped,
+    ProtocolChanged,
+    SessionEnded,
+    SessionEvent,
+    SideEnded,
+    SideStarted,
+    StageEntered,
+)
+from psoas_sense.model import BreathEvent, SignalNotice, Status
+
+SOURCE_STATE_WORDS: dict[str, str] = {
+    "starting": "starting",
+    "connecting": "connecting to the sensor",
+    "connected": "connected",
+    "waiting_for_acc": "waiting for the accelerometer (up to 30 s)",
+    "streaming": "receiving",
+    "reconnecting": "reconnecting: follow my cues",
+    "reconnected": "reconnected",
+    "lost": "signal lost: follow my cues",
+    "stopped": "stopped",
+    "signal_lost": "signal lost: follow my cues",
+    "ended": "session over",
+}
+"""Each source state in plain words."""
+
+PHASE_WORDS: dict[str, str] = {"exhale": "breathing out", "inhale": "breathing in"}
+"""The detected phase, described (never worded as an instruction)."""
+
+GOOD_QUALITY = 0.5
+"""Quality at or above which an event is good enough to cue on."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """Everything the session screen shows, at one session time."""
+
+    t_s: float = 0.0
+    """Session time of the view."""
+    instruction: str = "Waiting for your breathing…"
+    """What to do now, from the coach's latest cue or stage (or the pacer)."""
+    instruction_kind: str = ""
+    """The cue kind or stage behind the instruction (``sink_deeper``, ``pace_exhale``...)."""
+    instruction_t_s: float | None = None
+    """When the instruction was given."""
+    stage: str = ""
+    """The coach's stage."""
+    stage_text: str = ""
+    """The stage's own words."""
+    phase: str = ""
+    """The detected phase: ``exhale`` or ``inhale`` (empty: none yet)."""
+    phase_t_s: float | None = None
+    """When the detected phase began."""
+    hold_kind: str | None = None
+    """The hold under way (``static``, ``active``, ``tool``), or None."""
+    hold_start_s: float | None = None
+    """When it began."""
+    hold_target_s: float | None = None
+    """Its target length."""
+    hold_breaths: int = 0
+    """Exhales so far in this hold."""
+    side: str | None = None
+    """The side being worked."""
+    side_start_s: float | None = None
+    """When it began."""
+    side_target_s: float | None = None
+    """Its target length."""
+    sides_done: tuple[SideEnded, ...] = ()
+    """Sides already finished."""
+    holds_done: tuple[HoldEnded, ...] = ()
+    """Holds already finished."""
+    rate_bpm: float | None = None
+    """Breathing rate, breaths per minute."""
+    rate_history: tuple[float, ...] = ()
+    """Recent breathing rates, oldest first (for a trace), at most :data:`RATE_HISTORY`."""
+    hr_bpm: float | None = None
+    """Heart rate, beats per minute."""
+    quality: float | None = None
+    """Signal quality of the latest detected event, 0-1."""
+    following_pacer: bool = False
+    """The coach follows its own pacer (signal lost or poor): cues come from the clock."""
+    source_state: str = "starting"
+    """The source's state identifier."""
+    signal_lost: bool = False
+    """The detector reports a gap in the samples."""
+    adherence_pct: float | None = None
+    """Paced breathing: adherence so far, percent."""
+    protocol_note: str = ""
+    """Why the protocol changed (the safety check), when it did."""
+    pain: bool = False
+    """A pain stop happened."""
+    pain_text: str = ""
+    """The advice given with it."""
+    ended_by: str | None = None
+    """How the session ended (None while it runs)."""
+    end: SessionEnded | None = None
+    """The end event with its summary."""
+
+    @property
+    def hold_elapsed_s(self) -> float | None:
+        """Seconds into the hold under way."""
+        return None if self.hold_start_s is None else max(0.0, self.t_s - self.hold_start_s)
+
+    @property
+    def side_elapsed_s(self) -> float | None:
+        """Seconds into the side under way."""
+        return None if self.side_start_s is None else max(0.0, self.t_s - self.side_start_s)
+
+    @property
+    def phase_words(self) -> str:
+        """The detected phase described: ``breathing out``, ``breathing in``, or empty."""
+        return PHASE_WORDS.get(self.phase, "")
+
+    @property
+    def source_words(self) -> str:
+        """The source's state in plain words."""
+        if self.ended_by is not None:
+            return SOURCE_STATE_WORDS["ended"]
+        if self.signal_lost and self.source_state in ("streaming", "connected", "reconnected", "starting"):
+            return SOURCE_STATE_WORDS["signal_lost"]
+        return SOURCE_STATE_WORDS.get(self.source_state, self.source_state.replace("_", " "))
+
+    @property
+    def quality_words(self) -> str:
+        """Signal quality in a word: ``following the pacer``, ``good``, ``weak``, or ``—``."""
+        if self.following_pacer or self.signal_lost:
+            return "following the pacer"
+        if self.quality is None:
+            return "—"
+        return "good" if self.quality >= GOOD_QUALITY else "weak"
+
+
+RATE_HISTORY = 60
+"""Breathing rates kept for the trace."""
+
+
+def _cue(view: SessionView, ev: Cue) -> SessionView:
+    pacer = view.following_pacer
+    if ev.kind == "fallback_pacer":
+        pacer = True
+    elif ev.kind == "signal_restored":
+        pacer = False
+    return dataclasses.replace(
+        view, instruction=ev.text, instruction_kind=ev.kind, instruction_t_s=ev.t_s, following_pacer=pacer,
+    )
+
+
+def fold(view: SessionView, event: SessionEvent) -> SessionView:
+    """The view after one more event."""
+    rep = dataclasses.replace
+    t = max(view.t_s, float(event.t_s)) if not isinstance(event, BreathEvent) else max(view.t_s, event.detected_at_s)
+    view = rep(view, t_s=t)
+    if isinstance(event, BreathEvent):
+        rates = view.rate_history
+        if event.rate_bpm is not None:
+            rates = (*rates, event.rate_bpm)[-RATE_HISTORY:]
+        return rep(
+            view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
+            rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
+            signal_lost=False,
+        )
+    if isinstance(event, SignalNotice):
+        if event.kind == "signal_lost":
+            return rep(view, signal_lost=True)
+        if event.kind == "signal_restored":
+            return rep(view, signal_lost=False)
+        return view
+    if isinstance(event, Status):
+        return rep(view, source_state=event.state)
+    if isinstance(event, HeartRate):
+        return rep(view, hr_bpm=event.hr_bpm)
+    if isinstance(event, Cue):
+        return _cue(view, event)
+    if isinstance(event, StageEntered):
+        # a stage's words become the instruction until the next cue
+        return rep(view, stage=event.stage, stage_text=event.text, instruction=event.text,
+                   instruction_kind=event.stage, instruction_t_s=event.t_s)
+    if isinstance(event, HoldStarted):
+        return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0)
+    if isinstance(event, HoldEnded):
+        return rep(view, hold_kind=None, hold_start_s=None, hold_target_s=None, hold_breaths=0,
+                   holds_done=(*view.holds_done, event))
+    if isinstance(event, SideStarted):
+        return rep(view, side=event.side, side_start_s=event.t_s, side_target_s=event.target_s)
+    if isinstance(event, SideEnded):
+        return rep(view, side=None, side_start_s=None, side_target_s=None, sides_done=(*view.sides_done, event))
+    if isinstance(event, PacingScored):
+        return rep(view, adherence_pct=event.adherence_pct)
+    if isinstance(event, ProtocolChanged):
+        return rep(view, protocol_note=event.text)
+    if isinstance(event, PainStopped):
+        return rep(view, pain=True, pain_text=event.text, instruction=event.text, instruction_kind="pain_stop",
+                   instruction_t_s=event.t_s, stage="pain_stop", stage_text=event.text)
+    if isinstance(event, SessionEnded):
+        view = rep(view, ended_by=event.ended_by, end=event, hold_kind=None, hold_start_s=None,
+                   side=None, side_start_s=None, following_pacer=False)
+        if not view.pain:
+            view = rep(view, instruction="Session over. Rest and breathe.", instruction_kind="session_end",
+                       instruction_t_s=event.t_s, stage="done", stage_text="")
+        return view
+    return view
+
+
+def count_breath(view: SessionView, event: SessionEvent) -> SessionView:
+    """Count an exhale into the hold under way: a detected one, or the pacer's while following it."""
+    if view.hold_kind is None:
+        return view
+    counted = (
+        isinstance(event, BreathEvent) and event.kind == "exhale" and not view.following_pacer
+    ) or (
+        isinstance(event, Cue) and event.source == "pacer" and event.kind in PACED_EXHALE_CUE_KINDS
+    )
+    return dataclasses.replace(view, hold_breaths=view.hold_breaths + 1) if counted else view
+
+
+PACED_EXHALE_CUE_KINDS = frozenset({"sink_deeper", "tool_sink", "slide_foot", "leg_straight", "release"})
+"""Cues given on an exhale during a hold (while following the pacer, one per paced exhale)."""
+
+
+def step(view: SessionView, event: SessionEvent) -> SessionView:
+    """:func:`fold` plus the hold's exhale count: the view after one more event."""
+    return count_breath(fold(view, event), event)
+
+
+def at(view: SessionView, t_s: float) -> SessionView:
+    """The view with session time moved on to ``t_s`` (never back)."""
+    return dataclasses.replace(view, t_s=max(view.t_s, float(t_s)))
+
+
+def view_of(events: Iterable[SessionEvent], t_s: float | None = None) -> SessionView:
+    """The view after a whole stream of events (and at ``t_s``, when given)."""
+    view = SessionView()
+    for ev in events:
+        view = step(view, ev)
+    return view if t_s is None else at(view, t_s)
