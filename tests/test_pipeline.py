@@ -104,14 +104,9 @@ def test_unknown_and_raw_items_are_harmless():
         Pipeline(signal="sonar")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, kept as is by the module split (behaviour unchanged): when the first sample "
-    "after a gap ends a frame, GridResampler reports the gap at index len(output) (or in an empty "
-    "output) and _Chain.feed never visits that index, so signal_lost/signal_restored and the "
-    "detector's phase reset are dropped",
-)
 def test_gap_is_reported_whatever_the_chunking():
+    """A gap whose first sample after it ends a frame is still reported, and at the same sample
+    (the resampler carries it to the next frame's first grid sample)."""
     from psoas_sense.model import SignalNotice
     from psoas_sense.simulate import synthesize
 
@@ -124,4 +119,16 @@ def test_gap_is_reported_whatever_the_chunking():
         "signal_lost",
         "signal_restored",
     ]
-    assert run("resp", streams, chunked("resp", t, v, 1)) == whole
+    for size in (1, 2, 7, 50):
+        assert run("resp", streams, chunked("resp", t, v, size)) == whole, f"chunks of {size}"
+
+
+def test_resampler_carries_a_gap_to_the_next_output_sample():
+    from psoas_sense.dsp.filters import GridResampler
+
+    rs = GridResampler(10.0)
+    t = np.concatenate((np.arange(0, 5, 0.1), [9.0]))
+    gt, _, _, gaps = rs.process(t, np.zeros_like(t))
+    assert gaps == [] and rs.gaps == [(4.9, 9.0)]
+    gt2, _, ga2, gaps2 = rs.process(np.array([9.1, 9.2]), np.zeros(2))
+    assert gaps2 == [0] and gt2[0] == pytest.approx(9.0) and ga2[0] == pytest.approx(9.0)

@@ -94,6 +94,7 @@ class GridResampler:
         self._t_prev: float | None = None
         self._y_prev: np.ndarray | None = None
         self._k_next: int | None = None
+        self._pending_gaps = 0  # gaps skipped whose first grid sample is not out yet
         self.gaps: list[tuple[float, float]] = []
         """Gaps skipped so far, ``(start_s, end_s)``."""
 
@@ -104,7 +105,10 @@ class GridResampler:
 
         Returns ``(grid_t, grid_y, available_s, gap_starts)``: ``grid_y`` has shape (m,) or
         (m, channels) like ``y``; ``gap_starts`` are indexes into the output before which a gap
-        was skipped (the caller resets what must not bridge a gap).
+        was skipped (the caller resets what must not bridge a gap), one entry per gap, in the
+        order of :attr:`gaps`. Every index is that of an output sample: a gap whose first grid
+        sample is not known yet (the chunk ends right after it) is reported with the call that
+        produces that sample, so the indexes do not depend on the chunking.
         """
         t = np.asarray(t, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -113,7 +117,8 @@ class GridResampler:
         out_t: list[np.ndarray] = []
         out_y: list[np.ndarray] = []
         out_a: list[np.ndarray] = []
-        gap_starts: list[int] = []
+        gap_starts: list[int] = [0] * self._pending_gaps
+        self._pending_gaps = 0
         n_out = 0
         fs = self.fs_out_hz
         # Split the chunk at gaps (including a gap from the previous chunk's last sample).
@@ -168,6 +173,10 @@ class GridResampler:
                 self._y_prev = y2[start].copy()
                 self._k_next = math.ceil(gap_end * fs - 1e-9)
                 start += 1
+        # gaps with no output sample after them yet wait for the next call (chunk invariance)
+        self._pending_gaps = sum(1 for g in gap_starts if g >= n_out)
+        if self._pending_gaps:
+            gap_starts = [g for g in gap_starts if g < n_out]
         if out_t:
             gt = np.concatenate(out_t)
             gy = np.concatenate(out_y, axis=0)

@@ -69,6 +69,7 @@ class _Chain:
         )
         self.newest_s = -np.inf
         self.events_seen = 0
+        self._gaps_reported = 0
         self.polarity: PolarityTracker | None = None
         self._pending: list[CoreEvent] = []
         if kind == "acc":
@@ -213,14 +214,17 @@ class _Chain:
             # so the flip lands on the same sample whatever the chunking
             extra.add(int(np.searchsorted(ex.t, self._cal[1], side="right")))
         cuts = sorted({0, ex.t.shape[0], *ex.gap_starts, *ex.resets, *extra})
-        gaps = set(ex.gap_starts)
         resets = set(ex.resets)
         for j in range(len(cuts) - 1):
             a, b = cuts[j], cuts[j + 1]
-            if a in gaps and a > 0 or (a == 0 and 0 in gaps):
+            for _ in range(ex.gap_starts.count(a)):
+                # one notice pair per gap, in order (the extractor reports each gap once, at
+                # the index of the first grid sample after it)
                 self.detector.reset_phase()
                 gaps_s = self.extractor.gaps
-                gs, ge = gaps_s[-1] if gaps_s else (float(ex.t[a]), float(ex.t[a]))
+                k = self._gaps_reported
+                gs, ge = gaps_s[k] if k < len(gaps_s) else (float(ex.t[a]), float(ex.t[a]))
+                self._gaps_reported += 1
                 back_s = float(ex.available[a])
                 events.append(
                     SignalNotice("signal_lost", float(gs), {"signal": self.kind, "gap_s": round(ge - gs, 3)}, back_s)
