@@ -46,7 +46,10 @@ async def test_bleak_client_with_the_emulated_backend() -> None:
         assert client.services.get_characteristic("2a37") is not None  # 16-bit lookups work
         assert bytes(await client.read_gatt_char(hrs.BATTERY_LEVEL_UUID)) == b"\x57"
         assert bytes(await client.read_gatt_char("2a29")) == b"Polar Electro Oy"
-        assert pmd.parse_features(bytes(await client.read_gatt_char(pmd.PMD_CONTROL_POINT_UUID))).measurements == {"ecg", "acc"}
+        assert pmd.parse_features(bytes(await client.read_gatt_char(pmd.PMD_CONTROL_POINT_UUID))).measurements == {
+            "ecg",
+            "acc",
+        }
 
         def on(char, data: bytearray) -> None:
             got.append((char.uuid, bytes(data)))
@@ -59,7 +62,9 @@ async def test_bleak_client_with_the_emulated_backend() -> None:
         resp = pmd.parse_cp_message(got[0][1])
         assert resp.ok and resp.settings["sample_rate"] == (25, 50, 100, 200)
         # a start without RESOLUTION is refused, as a real H10 does
-        await client.write_gatt_char(pmd.PMD_CONTROL_POINT_UUID, pmd.start_request(pmd.ACC, {"sample_rate": 200, "range": 8}), response=True)
+        await client.write_gatt_char(
+            pmd.PMD_CONTROL_POINT_UUID, pmd.start_request(pmd.ACC, {"sample_rate": 200, "range": 8}), response=True
+        )
         for _ in range(3):
             await asyncio.sleep(0)
         assert pmd.parse_cp_message(got[-1][1]).status_name == "ERROR_INVALID_PARAMETER"
@@ -96,9 +101,14 @@ async def test_scanner_backend_strongest_first() -> None:
     h10 = make_strap("emulated:h10?rssi=-70")
     band = make_strap("emulated:hrs?rssi=-50&name=Coospo H6")
     found = await scan(0.5, scanner_backend=EmulatedBleakScanner, scanner_kwargs={"devices": [h10, band]})
-    assert [(d.name, d.rssi, d.streams) for d in found] == [("Coospo H6", -50, ("hr", "rr")), (h10.name, -70, ("hr", "rr", "acc"))]
+    assert [(d.name, d.rssi, d.streams) for d in found] == [
+        ("Coospo H6", -50, ("hr", "rr")),
+        (h10.name, -70, ("hr", "rr", "acc")),
+    ]
     # bleak's own find_device_by_name works with the backend (reports come after start())
-    dev = await BleakScanner.find_device_by_name("Coospo H6", timeout=2.0, backend=EmulatedBleakScanner, devices=[h10, band])
+    dev = await BleakScanner.find_device_by_name(
+        "Coospo H6", timeout=2.0, backend=EmulatedBleakScanner, devices=[h10, band]
+    )
     assert dev is not None and dev.details is band
 
 
@@ -106,14 +116,21 @@ async def test_connect_by_name_and_address_through_the_scanner() -> None:
     strap = make_strap("emulated:hrs?name=Wahoo TICKR 1234")
     for spec in ("wahoo tickr", strap.address.lower()):
         src = BleSource(
-            spec, clock=strap.clock, client_backend=EmulatedBleakClient, scanner_backend=EmulatedBleakScanner,
+            spec,
+            clock=strap.clock,
+            client_backend=EmulatedBleakClient,
+            scanner_backend=EmulatedBleakScanner,
             scanner_kwargs={"devices": [strap]},
         )
         async with src:
             assert src.header.device["name"] == "Wahoo TICKR 1234"
     src = BleSource(
-        "Garmin", clock=strap.clock, client_backend=EmulatedBleakClient, scanner_backend=EmulatedBleakScanner,
-        scanner_kwargs={"devices": [strap]}, scan_timeout_s=0.3,
+        "Garmin",
+        clock=strap.clock,
+        client_backend=EmulatedBleakClient,
+        scanner_backend=EmulatedBleakScanner,
+        scanner_kwargs={"devices": [strap]},
+        scan_timeout_s=0.3,
     )
     with pytest.raises(PsoasError, match="not found"):
         async with src:
@@ -145,15 +162,35 @@ def test_pure_choices() -> None:
     assert BleSource.choose_acc_settings(offered, 200, 8) == {"sample_rate": 200, "resolution": 16, "range": 8}
     assert BleSource.choose_acc_settings(offered, 120, 2)["sample_rate"] == 100
     assert BleSource.choose_acc_settings(offered, 10, 8)["sample_rate"] == 25
-    assert BleSource.choose_acc_settings({"sample_rate": (52,), "resolution": (16,), "range": (8,), "channels": (3,)}, 200, 8)["channels"] == 3
+    assert (
+        BleSource.choose_acc_settings(
+            {"sample_rate": (52,), "resolution": (16,), "range": (8,), "channels": (3,)}, 200, 8
+        )["channels"]
+        == 3
+    )
     assert [backoff_s(i) for i in range(1, 8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
 def test_device_help_names_every_option() -> None:
-    for key in ("emulated:h10", "emulated:hrs", "drop_at", "drop_for", "start_delay", "recording", "malformed_at", "stall_at", "acc_frames"):
+    for key in (
+        "emulated:h10",
+        "emulated:hrs",
+        "drop_at",
+        "drop_for",
+        "start_delay",
+        "recording",
+        "malformed_at",
+        "stall_at",
+        "acc_frames",
+    ):
         assert key in DEVICE_HELP
     opts = parse_emulator_spec("emulated:h10?drop_at=60,90&start_delay=25&acc_frames=raw&hr_flags=0x16")
-    assert opts.drop_at_s == (60.0, 90.0) and opts.start_delay_s == 25 and opts.acc_frames == "raw" and opts.hr_flags == 0x16
+    assert (
+        opts.drop_at_s == (60.0, 90.0)
+        and opts.start_delay_s == 25
+        and opts.acc_frames == "raw"
+        and opts.hr_flags == 0x16
+    )
 
 
 async def test_raw_frames_option_sends_what_a_real_h10_sends() -> None:
@@ -172,11 +209,18 @@ def test_cli_help_and_scan_emulated() -> None:
     run = [sys.executable, "-m", "psoas_sense"]
     out = subprocess.run(run + ["record", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "emulated:h10" in out.stdout and "drop_at" in out.stdout
-    out = subprocess.run(run + ["scan", "--emulated", "--json", "--timeout", "0.5"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        run + ["scan", "--emulated", "--json", "--timeout", "0.5"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert {r["name"].split()[0] for r in rows} == {"Polar", "HRM-Dual"}
-    out = subprocess.run(run + ["record", "--device", "emulated:h10?drop_at=x", "--out", "/nonexistent-dir/x.jsonl"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        run + ["record", "--device", "emulated:h10?drop_at=x", "--out", "/nonexistent-dir/x.jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1
 
 
@@ -222,7 +266,9 @@ async def test_emulated_h10_streams_ecg_like_a_real_one() -> None:
     await client.connect()
     await client.start_notify(pmd.PMD_CONTROL_POINT_UUID, lambda c, d: got.append(bytes(d)))
     await client.start_notify(pmd.PMD_DATA_UUID, lambda c, d: got.append(bytes(d)))
-    await client.write_gatt_char(pmd.PMD_CONTROL_POINT_UUID, pmd.start_request(pmd.ECG, {"sample_rate": 130, "resolution": 14}), response=True)
+    await client.write_gatt_char(
+        pmd.PMD_CONTROL_POINT_UUID, pmd.start_request(pmd.ECG, {"sample_rate": 130, "resolution": 14}), response=True
+    )
     await strap.clock.sleep(5.0)
     await client.write_gatt_char(pmd.PMD_CONTROL_POINT_UUID, pmd.stop_request(pmd.ECG), response=True)
     await strap.clock.sleep(0.1)

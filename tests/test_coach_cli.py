@@ -28,12 +28,23 @@ def _commands(tmp_path: Path, text: str = "") -> str:
 
 
 def _replay(tmp_path: Path, *extra: str, recording: Path = BELT, commands: str = "") -> list[str]:
-    return ["replay", str(recording), "--headless", "--speed", "max", "--loop",
-            "--commands", _commands(tmp_path, commands), *extra]
+    return [
+        "replay",
+        str(recording),
+        "--headless",
+        "--speed",
+        "max",
+        "--loop",
+        "--commands",
+        _commands(tmp_path, commands),
+        *extra,
+    ]
 
 
 @pytest.mark.skipif(not BELT.exists(), reason="bundled recording missing")
-def test_done_when_a_whole_two_side_session_then_history_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_done_when_a_whole_two_side_session_then_history_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rc, lines, err = _run(capsys, _replay(tmp_path, "--protocol", "manual", "--confirm-safety"))
     assert rc == 0, err
     ev = [ln["event"] for ln in lines]
@@ -43,7 +54,15 @@ def test_done_when_a_whole_two_side_session_then_history_and_report(tmp_path: Pa
     for s in ("preparation", "locate", "static", "active", "switch", "finish"):
         assert s in stages, s
     cues = {ln["kind"] for ln in coach if ln["event"] == "cue"}
-    assert {"lift_foot", "lower_foot", "sink_deeper", "hold_breathe", "slide_foot", "switch_sides", "side_ending"} <= cues
+    assert {
+        "lift_foot",
+        "lower_foot",
+        "sink_deeper",
+        "hold_breathe",
+        "slide_foot",
+        "switch_sides",
+        "side_ending",
+    } <= cues
     assert [ln["side"] for ln in coach if ln["event"] == "side_start"] == ["left", "right"]
     side_ends = [ln for ln in coach if ln["event"] == "side_end"]
     assert len(side_ends) == 2 and abs(side_ends[0]["duration_s"] - side_ends[1]["duration_s"]) <= 15
@@ -75,9 +94,25 @@ def test_done_when_a_whole_two_side_session_then_history_and_report(tmp_path: Pa
     assert capsys.readouterr().out.startswith("session,side,hold,hold_kind")
 
 
-def test_headless_live_session_without_confirm_safety_is_breathing_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["session", "--device", "emulated:hrs", "--headless", "--speed", "max", "--duration", "120",
-            "--commands", _commands(tmp_path), "--protocol", "manual", "--breathing-minutes", "1"]
+def test_headless_live_session_without_confirm_safety_is_breathing_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "session",
+        "--device",
+        "emulated:hrs",
+        "--headless",
+        "--speed",
+        "max",
+        "--duration",
+        "120",
+        "--commands",
+        _commands(tmp_path),
+        "--protocol",
+        "manual",
+        "--breathing-minutes",
+        "1",
+    ]
     rc, lines, err = _run(capsys, argv)
     assert rc == 0, err
     (changed,) = [ln for ln in lines if ln["event"] == "protocol_changed"]
@@ -98,8 +133,9 @@ def test_headless_replay_is_a_simulation_and_says_so(tmp_path: Path, capsys: pyt
     assert not [ln for ln in lines if ln["event"] == "protocol_changed"]
     assert [ln for ln in lines if ln["event"] == "hold_start"]
     # a simulated contraindication still blocks the massage protocols
-    rc, lines, _ = _run(capsys, _replay(tmp_path, "--protocol", "manual", "--condition", "pregnancy",
-                                        "--breathing-minutes", "1"))
+    rc, lines, _ = _run(
+        capsys, _replay(tmp_path, "--protocol", "manual", "--condition", "pregnancy", "--breathing-minutes", "1")
+    )
     assert rc == 0
     assert [ln for ln in lines if ln["event"] == "protocol_changed"]
     assert not [ln for ln in lines if ln["event"] == "hold_start"]
@@ -138,8 +174,12 @@ def test_bad_settings_are_one_line_errors_naming_the_key(
 
 @pytest.mark.skipif(not PHONE.exists(), reason="bundled recording missing")
 def test_accelerometer_recording_starts_with_calibration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, lines, _ = _run(capsys, _replay(tmp_path, "--protocol", "tool", "--confirm-safety", "--no-history",
-                                        recording=PHONE, commands="@60 quit\n"))
+    rc, lines, _ = _run(
+        capsys,
+        _replay(
+            tmp_path, "--protocol", "tool", "--confirm-safety", "--no-history", recording=PHONE, commands="@60 quit\n"
+        ),
+    )
     assert rc == 0
     coach = [ln for ln in lines if ln["event"] in ("stage", "cue")]
     assert coach[0]["event"] == "stage" and coach[0]["stage"] == "calibration"
@@ -159,7 +199,15 @@ def test_report_errors(capsys: pytest.CaptureFixture[str]) -> None:
 def test_safety_check_lists_every_condition(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["safety"]) == 0
     out = capsys.readouterr().out
-    for key in ("pregnancy", "recent_surgery", "inflammation", "blood_clot", "aneurysm", "kidney_disease", "gallbladder_disease"):
+    for key in (
+        "pregnancy",
+        "recent_surgery",
+        "inflammation",
+        "blood_clot",
+        "aneurysm",
+        "kidney_disease",
+        "gallbladder_disease",
+    ):
         assert f"--condition {key}" in out
     assert "not medical advice" in out and "--confirm-safety" in out
     assert main(["safety", "--json"]) == 0
@@ -167,9 +215,13 @@ def test_safety_check_lists_every_condition(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.skipif(not BELT.exists(), reason="bundled recording missing")
-def test_a_condition_on_the_command_line_gives_breathing_and_consult(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, lines, _ = _run(capsys, _replay(tmp_path, "--protocol", "tool", "--condition", "pregnancy", "--no-history",
-                                        commands="@30 quit\n"))
+def test_a_condition_on_the_command_line_gives_breathing_and_consult(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, lines, _ = _run(
+        capsys,
+        _replay(tmp_path, "--protocol", "tool", "--condition", "pregnancy", "--no-history", commands="@30 quit\n"),
+    )
     assert rc == 0
     (changed,) = [ln for ln in lines if ln["event"] == "protocol_changed"]
     assert changed["reason"] == "contraindicated" and "pregnancy" in changed["text"]
@@ -177,12 +229,19 @@ def test_a_condition_on_the_command_line_gives_breathing_and_consult(tmp_path: P
 
 
 @pytest.mark.skipif(not BELT.exists(), reason="bundled recording missing")
-@pytest.mark.parametrize(("extra", "pacer"), [
-    (["--pace", "5:5"], {"inhale_s": 5.0, "hold_in_s": 0.0, "exhale_s": 5.0, "hold_out_s": 0.0}),
-    (["--preset", "box"], {"inhale_s": 4.0, "hold_in_s": 4.0, "exhale_s": 4.0, "hold_out_s": 4.0}),
-])
-def test_breathing_presets_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], pacer: dict) -> None:
-    rc, lines, err = _run(capsys, _replay(tmp_path, "--protocol", "breathing", "--breathing-minutes", "1", "--no-history", *extra))
+@pytest.mark.parametrize(
+    ("extra", "pacer"),
+    [
+        (["--pace", "5:5"], {"inhale_s": 5.0, "hold_in_s": 0.0, "exhale_s": 5.0, "hold_out_s": 0.0}),
+        (["--preset", "box"], {"inhale_s": 4.0, "hold_in_s": 4.0, "exhale_s": 4.0, "hold_out_s": 4.0}),
+    ],
+)
+def test_breathing_presets_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], pacer: dict
+) -> None:
+    rc, lines, err = _run(
+        capsys, _replay(tmp_path, "--protocol", "breathing", "--breathing-minutes", "1", "--no-history", *extra)
+    )
     assert rc == 0, err
     (stage,) = [ln for ln in lines if ln["event"] == "stage" and ln["stage"] == "breathing"]
     assert stage["pacer"] == pacer and stage["duration_s"] == 60.0

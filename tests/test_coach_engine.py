@@ -57,9 +57,7 @@ class Run:
     """(call time, events passed, lines returned) of every on_events call."""
 
     def of(self, event: str, **match: Any) -> list[dict[str, Any]]:
-        return [
-            ln for ln in self.lines if ln["event"] == event and all(ln.get(k) == v for k, v in match.items())
-        ]
+        return [ln for ln in self.lines if ln["event"] == event and all(ln.get(k) == v for k, v in match.items())]
 
     def cues(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [ln for ln in self.lines if ln["event"] == "cue" and (kind is None or ln["kind"] == kind)]
@@ -160,7 +158,11 @@ def test_output_does_not_depend_on_how_time_is_chunked(step_s: float) -> None:
 
 @pytest.mark.parametrize("protocol", ["manual", "tool"])
 def test_unconfirmed_safety_blocks_massage(protocol: str) -> None:
-    s = CoachSettings(protocol=protocol, hold_s=150, hold_min_s=60, hold_max_s=300) if protocol == "tool" else CoachSettings()
+    s = (
+        CoachSettings(protocol=protocol, hold_s=150, hold_min_s=60, hold_max_s=300)
+        if protocol == "tool"
+        else CoachSettings()
+    )
     run = drive(CoachEngine(s, SafetyCheck()), phases(0, 400), 400)
     (safety,) = run.of("safety")
     assert safety["status"] == "not_confirmed"
@@ -259,7 +261,11 @@ def test_every_exhale_in_a_static_hold_gets_sink_deeper_within_one_step() -> Non
             in_hold = any(h["t"] <= t_call < e["t"] for h, e in zip(holds, ends))
             if not in_hold or ev.kind != "exhale":
                 continue
-            cues = [c for c in out if c["event"] == "cue" and c["kind"] == "sink_deeper" and c["breath_t"] == round(ev.t_s, 3)]
+            cues = [
+                c
+                for c in out
+                if c["event"] == "cue" and c["kind"] == "sink_deeper" and c["breath_t"] == round(ev.t_s, 3)
+            ]
             assert len(cues) == 1, (t_call, ev)
             assert 0 <= cues[0]["t"] - ev.detected_at_s <= STEP_S + 1e-9
             assert cues[0]["text"] == "Sink deeper as you breathe out."
@@ -370,7 +376,9 @@ def test_side_hard_cap_holds_without_breath_ends() -> None:
 # ---------------------------------------------------------------------------- rule 7: pain
 
 
-@pytest.mark.parametrize("t_pain", [0.05, 10.0, 30.0, 40.0, 60.0, 95.0, 104.0, 112.0, 180.0, 205.0, 215.0, 300.0, 380.0])
+@pytest.mark.parametrize(
+    "t_pain", [0.05, 10.0, 30.0, 40.0, 60.0, 95.0, 104.0, 112.0, 180.0, 205.0, 215.0, 300.0, 380.0]
+)
 def test_pain_stops_everything_at_any_stage(t_pain: float) -> None:
     coach = manual()
     run = drive(coach, phases(0, 900), 900, commands=[(t_pain, "pain")], finish=False)
@@ -378,7 +386,12 @@ def test_pain_stops_everything_at_any_stage(t_pain: float) -> None:
     (stop,) = run.of("pain_stop")
     assert stop["t"] == pytest.approx(t_pain, abs=STEP_S)
     assert stop["text"] == PAIN_STOP
-    for words in ("Stop now", "healthcare professional", "physical therapist", "massage therapist experienced in deep core work"):
+    for words in (
+        "Stop now",
+        "healthcare professional",
+        "physical therapist",
+        "massage therapist experienced in deep core work",
+    ):
         assert words in stop["text"]
     assert run.end["ended_by"] == "pain" and run.end["summary"]["pain_stops"] == 1
     assert len(run.of("hold_start")) == len(run.of("hold_end"))
@@ -403,8 +416,13 @@ def _stage_midpoints(make: Any, events: list[Any], t_end: float) -> dict[str, fl
 STAGE_CASES = [
     ("manual", lambda: manual(), {"preparation", "locate", "static", "active", "repress", "rest", "switch"}),
     ("acc", lambda: CoachEngine(CoachSettings(), SafetyCheck.answered([]), signal="acc"), {"calibration"}),
-    ("tool", lambda: CoachEngine(CoachSettings(protocol="tool", hold_s=150, hold_min_s=60, hold_max_s=300),
-                                 SafetyCheck.answered([])), {"tool_position", "tool", "rest", "switch"}),
+    (
+        "tool",
+        lambda: CoachEngine(
+            CoachSettings(protocol="tool", hold_s=150, hold_min_s=60, hold_max_s=300), SafetyCheck.answered([])
+        ),
+        {"tool_position", "tool", "rest", "switch"},
+    ),
     ("breathing", lambda: CoachEngine(CoachSettings(protocol="breathing"), SafetyCheck()), {"breathing"}),
 ]
 
@@ -426,7 +444,11 @@ def test_pain_stop_in_every_stage(name: str, make: Any, expected: set[str]) -> N
 
 @pytest.mark.parametrize("protocol", ["tool", "breathing"])
 def test_pain_stops_tool_and_breathing_too(protocol: str) -> None:
-    s = CoachSettings(protocol=protocol, hold_s=150, hold_min_s=60, hold_max_s=300) if protocol == "tool" else CoachSettings(protocol=protocol)
+    s = (
+        CoachSettings(protocol=protocol, hold_s=150, hold_min_s=60, hold_max_s=300)
+        if protocol == "tool"
+        else CoachSettings(protocol=protocol)
+    )
     run = drive(CoachEngine(s, SafetyCheck.answered([])), phases(0, 900), 900, commands=[(100.0, "pain")])
     assert run.of("pain_stop") and run.end["ended_by"] == "pain"
 
@@ -486,7 +508,11 @@ def test_adherence_is_high_on_the_pacer_and_low_off_it() -> None:
 
 
 def test_pacer_presets_with_holds() -> None:
-    run = drive(breathing(pacer_inhale_s=4, pacer_hold_in_s=4, pacer_exhale_s=4, pacer_hold_out_s=4, breathing_minutes=1.0), (), 70)
+    run = drive(
+        breathing(pacer_inhale_s=4, pacer_hold_in_s=4, pacer_exhale_s=4, pacer_hold_out_s=4, breathing_minutes=1.0),
+        (),
+        70,
+    )
     kinds = [c["kind"] for c in run.cues() if c["kind"].startswith("pace_")][:4]
     assert kinds == ["pace_inhale", "pace_hold_in", "pace_exhale", "pace_hold_out"]
 
@@ -619,7 +645,9 @@ def test_accelerometer_source_starts_with_polarity_calibration() -> None:
     assert unknown.cues("calibrate")[0]["t"] == pytest.approx(5.3)
     assert unknown.cues("calibrated")
     # an accelerometer that starts streaming late (H10: 25-30 s) still gets its calibration breath
-    late = drive(CoachEngine(CoachSettings(), SafetyCheck.answered([]), signal="acc"), phases(25, 200, signal="acc"), 200)
+    late = drive(
+        CoachEngine(CoachSettings(), SafetyCheck.answered([]), signal="acc"), phases(25, 200, signal="acc"), 200
+    )
     (done,) = late.cues("calibrated")
     assert done["t"] == pytest.approx(27.3 + 5.0, abs=STEP_S)
 

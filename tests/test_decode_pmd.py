@@ -76,7 +76,16 @@ def test_cp_requests_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    ["", "F0", "F0 01 02", "F0 01 02 00 00 00 04 19 00", "F0 01 02 00 00 07 01 00 00", "0F", "AA 01", "F0 01 02 00 00 00 05 01 40 DA"],
+    [
+        "",
+        "F0",
+        "F0 01 02",
+        "F0 01 02 00 00 00 04 19 00",
+        "F0 01 02 00 00 07 01 00 00",
+        "0F",
+        "AA 01",
+        "F0 01 02 00 00 00 05 01 40 DA",
+    ],
 )
 def test_malformed_cp_messages_raise_typed_errors(data: str) -> None:
     with pytest.raises(DecodeError):
@@ -149,7 +158,9 @@ def test_every_pmd_vector_in_ble_vectors_decodes() -> None:
         if "all_samples_xyz_mG" in here:
             assert f.samples.tolist() == here["all_samples_xyz_mG"]
         if "sample0_xyz_mG" in stated:
-            assert f.samples[0].tolist() == stated["sample0_xyz_mG"] and f.samples[1].tolist() == stated["sample1_xyz_mG"]
+            assert (
+                f.samples[0].tolist() == stated["sample0_xyz_mG"] and f.samples[1].tolist() == stated["sample1_xyz_mG"]
+            )
         if "ecg_uV" in here or "ecg_uV" in stated:
             assert f.samples[:, 0].tolist() == (here.get("ecg_uV") or stated["ecg_uV"])
         if "sample0" in stated:
@@ -165,9 +176,7 @@ def test_every_pmd_vector_in_ble_vectors_decodes() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.integers(1, 60).flatmap(
-        lambda n: st.lists(st.tuples(*[st.integers(-32768, 32767)] * 3), min_size=n, max_size=n)
-    )
+    st.integers(1, 60).flatmap(lambda n: st.lists(st.tuples(*[st.integers(-32768, 32767)] * 3), min_size=n, max_size=n))
 )
 def test_delta_encoding_round_trips(rows: list[tuple[int, int, int]]) -> None:
     samples = np.asarray(rows, dtype=np.int64)
@@ -210,7 +219,12 @@ def test_fuzz_pmd_decoders_give_a_value_or_a_decode_error(data: bytes, factor: f
 @settings(max_examples=300, deadline=None)
 @given(st.binary(min_size=10, max_size=240))
 def test_fuzz_frames_with_valid_headers(body: bytes) -> None:
-    for head in (b"\x02" + bytes(8) + b"\x81", b"\x02" + bytes(8) + b"\x80", b"\x00" + bytes(8) + b"\x00", b"\x02" + bytes(8) + b"\x01"):
+    for head in (
+        b"\x02" + bytes(8) + b"\x81",
+        b"\x02" + bytes(8) + b"\x80",
+        b"\x00" + bytes(8) + b"\x00",
+        b"\x02" + bytes(8) + b"\x01",
+    ):
         try:
             f = pmd.decode_pmd_frame(head + body[10:])
         except DecodeError:
@@ -219,7 +233,12 @@ def test_fuzz_frames_with_valid_headers(body: bytes) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([pmd.PMD_DATA_UUID, pmd.PMD_CONTROL_POINT_UUID]), st.binary(max_size=120)), max_size=25))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([pmd.PMD_DATA_UUID, pmd.PMD_CONTROL_POINT_UUID]), st.binary(max_size=120)),
+        max_size=25,
+    )
+)
 def test_fuzz_notification_decoder_pmd(items: list[tuple[str, bytes]]) -> None:
     dec = NotificationDecoder()
     for i, (uuid, data) in enumerate(items):
@@ -315,7 +334,7 @@ def test_all_real_h10_ecg_frames_decode_with_130_hz_spacing() -> None:
         n_samples += f.n
         dev0 = f.timestamp_ns if dev0 is None else dev0
         arrival = (f.timestamp_ns - dev0) / 1e9 + 0.02 + rng.uniform(0.0, 0.06)  # BLE latency jitter
-        for fr, a, t_ns in timer.feed(f, arrival):
+        for _fr, a, t_ns in timer.feed(f, arrival):
             times.append(clock.map_frame(t_ns, a))
         # and through the notification decoder (ECG is decoded and counted)
         dec.decode(Notification(arrival, pmd.PMD_DATA_UUID, data))
@@ -352,7 +371,9 @@ def test_factor_from_start_response_scales_delta_frames() -> None:
     samples = np.tile([1, 2, 3], (36, 1))
     f1 = pmd.acc_frame_bytes(10**9, samples, compressed=True)
     f2 = pmd.acc_frame_bytes(10**9 + 180_000_000, samples, compressed=True)
-    frames = dec.decode(Notification(1.0, pmd.PMD_DATA_UUID, f1)) + dec.decode(Notification(1.18, pmd.PMD_DATA_UUID, f2))
+    frames = dec.decode(Notification(1.0, pmd.PMD_DATA_UUID, f1)) + dec.decode(
+        Notification(1.18, pmd.PMD_DATA_UUID, f2)
+    )
     assert len(frames) == 2 and frames[0].acc_mg[0].tolist() == [2, 4, 6]
 
 

@@ -42,7 +42,9 @@ def statuses(items) -> list[tuple[float, str]]:
     return [(round(t, 3), it.state) for t, it in items if isinstance(it, Status)]
 
 
-async def session_lines(spec: str, duration_s: float, record: Path | None = None, **kwargs) -> tuple[object, list[dict], object]:
+async def session_lines(
+    spec: str, duration_s: float, record: Path | None = None, **kwargs
+) -> tuple[object, list[dict], object]:
     """Run a session; the lines returned stop before the final ``stopped`` status, which every
     clean shutdown must end with (checked here)."""
     src = open_device_source(spec, **kwargs)
@@ -97,7 +99,16 @@ async def test_drop_and_reconnect_loses_no_frame_outside_the_gap(tmp_path: Path)
     src, lines, result = await session_lines("emulated:h10?drop_at=60&drop_for=4", 150.0, record=rec)
     st = [(line["state"], line["t"]) for line in lines if line["event"] == "status"]
     names = [s for s, _ in st]
-    assert names == ["connecting", "connected", "waiting_for_acc", "streaming", "reconnecting", "reconnected", "waiting_for_acc", "streaming"]
+    assert names == [
+        "connecting",
+        "connected",
+        "waiting_for_acc",
+        "streaming",
+        "reconnecting",
+        "reconnected",
+        "waiting_for_acc",
+        "streaming",
+    ]
     t_drop, t_back = dict(st)["reconnecting"], dict(st)["reconnected"]
     assert t_drop == pytest.approx(60.0) and t_back == pytest.approx(64.0)
     # every frame the strap sent while linked arrived; the lost ones all fall in the gap
@@ -125,7 +136,16 @@ async def test_done_when_drop_at_60_with_start_delay_replays_to_the_same_events(
     rec = tmp_path / "session.jsonl.gz"
     src, lines, _ = await session_lines("emulated:h10?drop_at=60&start_delay=25", 180.0, record=rec)
     names = [line["state"] for line in lines if line["event"] == "status"]
-    assert names == ["connecting", "connected", "waiting_for_acc", "streaming", "reconnecting", "reconnected", "waiting_for_acc", "streaming"]
+    assert names == [
+        "connecting",
+        "connected",
+        "waiting_for_acc",
+        "streaming",
+        "reconnecting",
+        "reconnected",
+        "waiting_for_acc",
+        "streaming",
+    ]
     assert any(line["event"] == "exhale" and line["t"] > 120 and line["signal"] == "acc" for line in lines)
     replayed: list[dict] = []
     await run_session(ReplaySource(rec), sinks=[lines_sink(replayed.append)])
@@ -235,9 +255,23 @@ def test_sigterm_stops_streams_and_disconnects_cleanly(tmp_path: Path) -> None:
 
 def test_cli_session_headless_emulated(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "psoas_sense", "record", "--device", "emulated:hrs?drop_at=5", "--out", str(tmp_path / "r.jsonl"),
-         "--speed", "max", "--duration", "30"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "psoas_sense",
+            "record",
+            "--device",
+            "emulated:hrs?drop_at=5",
+            "--out",
+            str(tmp_path / "r.jsonl"),
+            "--speed",
+            "max",
+            "--duration",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert "reconnecting" in out.stderr and "reconnected" in out.stderr

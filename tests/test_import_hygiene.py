@@ -1,4 +1,6 @@
-"""The core stays pure: no clock, no textual, no bleak in model, decode, dsp, coach, simulate."""
+"""The layers hold: the core stays pure (no clock, no textual, no bleak, no I/O), the edge never
+imports the front ends (import-linter contracts in pyproject.toml), and the quick commands start
+without the signal stack."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "psoas_sense"
-CORE = ["model.py", "simulate.py", "errors.py", "decode", "dsp", "coach"]
+ROOT = SRC.parents[1]
+CORE = ["model.py", "events.py", "serialize.py", "view.py", "simulate.py", "errors.py", "decode", "dsp", "coach"]
 FORBIDDEN_MODULES = {"textual", "bleak", "bleak_retry_connector", "asyncio", "socket", "sqlite3"}
 FORBIDDEN_CALLS = {("time", "time"), ("time", "monotonic"), ("time", "perf_counter"), ("time", "sleep"),
                    ("datetime", "now"), ("datetime", "utcnow"), ("time", "time_ns"), ("time", "monotonic_ns")}
@@ -47,3 +50,33 @@ def test_importing_the_core_loads_neither_textual_nor_bleak():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == ""
+
+
+def test_the_layer_contracts_hold() -> None:
+    """import-linter's contracts (pyproject.toml): core never imports the edge or the front ends,
+    the edge never imports the front ends. CI also runs ``lint-imports`` itself."""
+    pytest.importorskip("importlinter")
+    code = (
+        "import sys\n"
+        "from importlinter.cli import lint_imports\n"
+        "sys.exit(lint_imports(config_filename='pyproject.toml', no_cache=True, no_logo=True))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 broken" in r.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["history"], ["safety", "--json"]])
+def test_quick_commands_do_not_load_scipy(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from psoas_sense.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'textual'})))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == ""

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from psoas_sense import report as rep
 from conftest import HistoryCoach
+from psoas_sense import report as rep
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.model import Marker, RespFrame
 from psoas_sense.recording.format import Header, write_recording
-from psoas_sense.simulate import Breather, synthesize
 from psoas_sense.session.setup import CoachConfig, RunConfig
+from psoas_sense.simulate import Breather, synthesize
 from psoas_sense.store import StoreError
 from test_coach_engine import drive, phases  # tests/ is on sys.path (pytest prepend mode)
 
@@ -84,15 +84,21 @@ def _recording_with_markers(path: Path) -> None:
         Marker(10.0, "side_start", {"side": "left", "index": 0}),
         Marker(20.0, "hold_start", {"kind": "static", "side": "left", "point": 1}),
         Marker(31.0, "cue", {"kind": "sink_deeper", "breath_t": 30.6}),
-        Marker(65.0, "hold_end", {"kind": "static", "side": "left", "point": 1, "duration_s": 45.0, "breaths": 7, "ended_by": "time"}),
+        Marker(
+            65.0,
+            "hold_end",
+            {"kind": "static", "side": "left", "point": 1, "duration_s": 45.0, "breaths": 7, "ended_by": "time"},
+        ),
         Marker(100.0, "side_end", {"side": "left", "duration_s": 90.0, "ended_by": "time"}),
     ]
     for i in range(0, n, 25):
-        fr = RespFrame(syn.t_s[i:i + 25], syn.resp[i:i + 25])
+        fr = RespFrame(syn.t_s[i : i + 25], syn.resp[i : i + 25])
         while marks and marks[0].t_s <= float(fr.t_s[-1]):
             items.append(marks.pop(0))
         items.append(fr)
-    write_recording(path, Header(streams={"resp": {"unit": "au", "rate_hz": 25.0}}, device={"name": "synthetic"}), items)
+    write_recording(
+        path, Header(streams={"resp": {"unit": "au", "rate_hz": 25.0}}, device={"name": "synthetic"}), items
+    )
 
 
 def test_report_from_a_recording_uses_its_markers(tmp_path: Path) -> None:
@@ -116,12 +122,13 @@ def test_report_from_a_recording_uses_its_markers(tmp_path: Path) -> None:
 def test_report_runs_the_coach_over_a_plain_recording(tmp_path: Path) -> None:
     path = tmp_path / "rec.jsonl"
     syn = synthesize(300.0, seed=2, breather=Breather(rate_bpm=10.0), fs_hz=25.0)
-    frames = [RespFrame(syn.t_s[i:i + 25], syn.resp[i:i + 25]) for i in range(0, syn.t_s.shape[0], 25)]
+    frames = [RespFrame(syn.t_s[i : i + 25], syn.resp[i : i + 25]) for i in range(0, syn.t_s.shape[0], 25)]
     write_recording(path, Header(streams={"resp": {"unit": "au", "rate_hz": 25.0}}), frames)
     plain = rep.build_report(rep.from_recording(path))
     assert plain["holds"] == [] and plain["totals"]["breaths"] > 30 and plain["breath_rows"]
-    config = RunConfig("report", file=path, coach=CoachConfig(protocol="manual", safety_confirmed=True,
-                                                              save_history=False))
+    config = RunConfig(
+        "report", file=path, coach=CoachConfig(protocol="manual", safety_confirmed=True, save_history=False)
+    )
     coached = rep.from_recording(path, config=config)
     r = rep.build_report(coached)
     assert r["holds"] and r["holds"][0]["kind"] == "static"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import pytest
-
 from conftest import RECORDINGS
 from psoas_sense.events import Cue, HoldStarted, PainStopped, StageEntered
 from psoas_sense.model import BreathEvent, Status
@@ -128,8 +126,10 @@ def test_sound_mapping_and_tones():
 def test_no_player_falls_back_to_the_bell(tmp_path):
     bells: list[int] = []
     audio = CuePlayer(player=None, speaker=None, bell=lambda: bells.append(1), cache_dir=tmp_path)
-    audio.on_event(from_json({"event": "cue", "t": 1.0, "kind": "sink_deeper", "text": "Sink deeper", "stage": "static"}),
-                   coached=True)
+    audio.on_event(
+        from_json({"event": "cue", "t": 1.0, "kind": "sink_deeper", "text": "Sink deeper", "stage": "static"}),
+        coached=True,
+    )
     assert bells == [1]
     audio.enabled = False
     audio.play("exhale")

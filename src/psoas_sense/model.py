@@ -10,8 +10,9 @@ immutable. Frames compare by identity (``eq=False``); compare their arrays in te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 

@@ -165,7 +165,7 @@ class HistoryStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "HistoryStore":
+    def __enter__(self) -> HistoryStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from psoas_sense import __version__
@@ -23,7 +24,17 @@ COMMANDS = (detect, replay, importcmd, session, scan, record, history, safety, r
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit status 2."""
+    """argparse with one-line errors and exit status 2, and descriptions built only when shown."""
+
+    def __init__(self, *args: Any, lazy_description: Callable[[], str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy_description = lazy_description
+
+    def format_help(self) -> str:
+        if self._lazy_description is not None:
+            self.description = self._lazy_description()
+            self._lazy_description = None
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psoas_sense.cli.options import PROG
 from psoas_sense.errors import PsoasError
-from psoas_sense.session.setup import CoachConfig, RunConfig
+
+if TYPE_CHECKING:
+    from psoas_sense.session.setup import RunConfig
 
 DEMO_RECORDING = "neurokit2-resting-belt-rr.jsonl.gz"
 """The bundled recording the demo plays."""
@@ -30,6 +33,8 @@ def demo_recording() -> Path:
 
 def demo_config(args: argparse.Namespace) -> RunConfig:
     """The demo's configuration: the manual protocol on the bundled recording, looped."""
+    from psoas_sense.session.setup import CoachConfig, RunConfig
+
     path = demo_recording()
     return RunConfig(
         command="demo", file=path, speed=args.speed, loop=True, duration_s=args.duration,
@@ -42,6 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dataclasses
 
     from psoas_sense.cli.running import run_headless, run_tui, tui_possible
+    from psoas_sense.session.setup import CoachConfig
 
     config = demo_config(args)
     if tui_possible() and args.speed is not None:

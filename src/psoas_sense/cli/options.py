@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psoas_sense.coach.safety import CONDITIONS
 from psoas_sense.coach.settings import PROTOCOLS, SIDES
-from psoas_sense.session.setup import PACE_KEYS, CoachConfig, RunConfig, parse_overrides
+
+if TYPE_CHECKING:
+    from psoas_sense.session.setup import CoachConfig, RunConfig
 
 PROG = "psoas-sense"
 SIGNALS = ("auto", "resp", "acc", "rr")
@@ -56,6 +59,13 @@ def pace_arg(text: str) -> tuple[float, float, float, float]:
     if len(nums) == 4:
         return nums[0], nums[1], nums[2], nums[3]
     raise argparse.ArgumentTypeError(wants)
+
+
+def device_help() -> str:
+    """The ``--device`` help (built from the sources, so loaded only when help is shown)."""
+    from psoas_sense.sources.devices import DEVICE_HELP
+
+    return DEVICE_HELP
 
 
 def add_signal(p: argparse.ArgumentParser) -> None:
@@ -119,6 +129,8 @@ def add_coach_options(p: argparse.ArgumentParser) -> None:
 
 def coach_config(args: argparse.Namespace, *, simulated_safety: bool = False) -> CoachConfig:
     """The coach part of the configuration, from the coach options (absent ones: defaults)."""
+    from psoas_sense.session.setup import PACE_KEYS, CoachConfig, parse_overrides
+
     ns = vars(args)
     overrides: dict[str, object] = {}
     for opt, key in (("side_minutes", "side_minutes"), ("hold_seconds", "hold_s"),
@@ -142,6 +154,8 @@ def coach_config(args: argparse.Namespace, *, simulated_safety: bool = False) ->
 
 def run_config(args: argparse.Namespace, command: str, *, simulated_safety: bool = False) -> RunConfig:
     """The whole typed configuration of a run, built once from the parsed arguments."""
+    from psoas_sense.session.setup import RunConfig
+
     ns = vars(args)
     file = ns.get("file")
     record = ns.get("record") or ns.get("out")

@@ -6,20 +6,18 @@ import argparse
 import sys
 from typing import Any
 
-from psoas_sense.cli.options import PROG, add_device_options, run_config, seconds_arg, speed_arg
+from psoas_sense.cli.options import PROG, add_device_options, device_help, run_config, seconds_arg, speed_arg
 from psoas_sense.errors import PsoasError
 
 
 def add_parser(sub: Any) -> None:
-    from psoas_sense.sources.devices import DEVICE_HELP
-
     rc = sub.add_parser(
         "record",
         help="record a strap's raw BLE traffic for replay or a bug report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Store every notification's raw bytes (Heart Rate Measurement, Polar PMD control\n"
-        "point and data) with their arrival times in a format-v1 recording;\n"
-        "`psoas-sense replay FILE` re-runs the decoders on it.\n\n" + DEVICE_HELP,
+        lazy_description=lambda: "Store every notification's raw bytes (Heart Rate Measurement, Polar PMD\n"
+        "control point and data) with their arrival times in a format-v1 recording;\n"
+        "`psoas-sense replay FILE` re-runs the decoders on it.\n\n" + device_help(),
     )
     add_device_options(rc)
     rc.add_argument("--out", required=True, metavar="FILE", help="new recording (.jsonl or .jsonl.gz)")

@@ -8,10 +8,13 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psoas_sense.cli.options import PROG
 from psoas_sense.errors import PsoasError
-from psoas_sense.session.setup import RunConfig
+
+if TYPE_CHECKING:
+    from psoas_sense.session.setup import RunConfig
 
 
 def run_with_signals(

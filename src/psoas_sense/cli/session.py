@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from psoas_sense.cli.options import add_coach_options, add_device_options, add_run_options, run_config
+from psoas_sense.cli.options import add_coach_options, add_device_options, add_run_options, device_help, run_config
 from psoas_sense.cli.running import run
 
 
 def add_parser(sub: Any) -> None:
-    from psoas_sense.sources.devices import DEVICE_HELP
-
     s = sub.add_parser(
         "session",
         help="live session with a strap, the emulated strap or a phone",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=DEVICE_HELP,
+        lazy_description=device_help,
     )
     add_device_options(s)
     add_run_options(s, speed_help="emulated devices only: 1, 4, ... or max (default 1)")

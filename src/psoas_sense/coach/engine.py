@@ -311,7 +311,8 @@ class CoachEngine(StageLogic):
         if not periods:
             return s.breath_hold_s, s.signal_silence_s
         typical = statistics.median(periods)
-        return max(s.breath_hold_s, QUIET_HOLD_FACTOR * typical), max(s.signal_silence_s, QUIET_SILENCE_FACTOR * typical)
+        hold_s = max(s.breath_hold_s, QUIET_HOLD_FACTOR * typical)
+        return hold_s, max(s.signal_silence_s, QUIET_SILENCE_FACTOR * typical)
 
     def _check_fast(self, t: float) -> None:
         s = self.settings

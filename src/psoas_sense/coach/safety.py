@@ -47,7 +47,7 @@ class SafetyCheck:
             raise ValueError(f"unknown condition {unknown[0]!r}; choose from {', '.join(CONDITIONS)}")
 
     @classmethod
-    def answered(cls, conditions: Iterable[str]) -> "SafetyCheck":
+    def answered(cls, conditions: Iterable[str]) -> SafetyCheck:
         """A completed check in which the given conditions apply (none: cleared)."""
         return cls(confirmed=True, conditions=tuple(conditions))
 

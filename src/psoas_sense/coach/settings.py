@@ -98,7 +98,7 @@ class CoachSettings:
     cue_inhale: bool = True
     """Also cue on the inhale ("hold, keep breathing"), not only on the exhale."""
 
-    def validate(self) -> "CoachSettings":
+    def validate(self) -> CoachSettings:
         """Check every value; raise :class:`SettingsError` naming the key. Returns self."""
 
         def need(cond: bool, key: str, reason: str) -> None:
@@ -124,7 +124,8 @@ class CoachSettings:
             need(self.hold_s <= self.side_minutes * 60, "hold_s", "must fit within a side (side_minutes)")
         need(self.hold_min_s > 0, "hold_min_s", "must be positive")
         need(1 <= self.active_exhales <= 10, "active_exhales", f"must be 1-10, got {self.active_exhales}")
-        need(2 <= self.prep_settle_breaths <= 20, "prep_settle_breaths", f"must be 2-20, got {self.prep_settle_breaths}")
+        n = self.prep_settle_breaths
+        need(2 <= n <= 20, "prep_settle_breaths", f"must be 2-20, got {n}")
         need(self.prep_max_rate_bpm > 0, "prep_max_rate_bpm", "must be positive")
         need(self.breath_hold_s > 0, "breath_hold_s", "must be positive")
         need(self.signal_silence_s > self.breath_hold_s, "signal_silence_s", "must be longer than breath_hold_s")
@@ -141,7 +142,7 @@ class CoachSettings:
         need(0.5 <= self.breathing_minutes <= 120, "breathing_minutes", "must be between 0.5 and 120")
         return self
 
-    def replace(self, **changes: Any) -> "CoachSettings":
+    def replace(self, **changes: Any) -> CoachSettings:
         return dataclasses.replace(self, **changes)
 
     @property
@@ -157,7 +158,9 @@ FIELD_TYPES: Mapping[str, type] = {
 """Key -> Python type of each setting (for config files and command-line overrides)."""
 
 
-def settings_from_mapping(values: Mapping[str, Any], *, where: str = "", base: CoachSettings | None = None) -> CoachSettings:
+def settings_from_mapping(
+    values: Mapping[str, Any], *, where: str = "", base: CoachSettings | None = None
+) -> CoachSettings:
     """Settings from a flat mapping of keys; unknown keys or wrong types raise SettingsError.
 
     ``where`` prefixes the key in errors (e.g. ``"manual."``).

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import statistics
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
 from typing import Any
 
 from psoas_sense.coach.state import rate_of

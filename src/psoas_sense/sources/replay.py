@@ -49,6 +49,20 @@ def shift_item(item: Item, dt: float) -> Item:
     raise TypeError(type(item).__name__)
 
 
+def _oldest_sample(items: list[tuple[float, Item]]) -> float:
+    for _, item in items:
+        if isinstance(item, (RespFrame, AccFrame, RRFrame)) and item.t_s.size:
+            return float(item.t_s[0])
+    return items[0][0]
+
+
+def _newest_sample(items: list[tuple[float, Item]]) -> float:
+    for _, item in reversed(items):
+        if isinstance(item, (RespFrame, AccFrame, RRFrame)) and item.t_s.size:
+            return float(item.t_s[-1])
+    return items[-1][0]
+
+
 class PacedClock:
     """Session time of a paced replay: the recording's time where playback has got to.
 
@@ -112,7 +126,7 @@ class ReplaySource:
         self.clock: PacedClock | None = None if speed is None else PacedClock(speed, wall=clock)
         """Session time while playing at a pace (None as fast as possible: data time only)."""
 
-    async def __aenter__(self) -> "ReplaySource":
+    async def __aenter__(self) -> ReplaySource:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -123,7 +137,8 @@ class ReplaySource:
         if not items:
             return
         first_t = items[0][0]
-        span = items[-1][0] - first_t
+        # a pass spans from its first sample (which may precede its line's time) to its last
+        span = max(items[-1][0], _newest_sample(items)) - min(first_t, _oldest_sample(items))
         offset = 0.0
         start_wall = self._clock()
         if self.clock is not None:

@@ -188,7 +188,8 @@ class PsoasApp(App[int]):
     def _on_end(self) -> None:
         self.ended = True
         if self.view.ended_by is None:
-            self.view = dataclasses.replace(self.view, source_state="ended", instruction="Session over. Rest and breathe.")
+            self.view = dataclasses.replace(self.view, source_state="ended",
+                                            instruction="Session over. Rest and breathe.")
         self._render_view()
 
     # ------------------------------------------------------------------ rendering

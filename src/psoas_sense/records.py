@@ -1,0 +1,119 @@
+"""What a session did, as records: the summary printed with its end, and the breaths and pain
+stops the history keeps. Frozen dataclasses, units in the field names. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SideSummary:
+    """One side in a session summary."""
+
+    side: str
+    """``left`` or ``right``."""
+    duration_s: float
+    """Time on this side, seconds."""
+    holds: int
+    """Holds on this side."""
+    hold_s: float
+    """Time in holds, seconds."""
+    breaths: int
+    """Exhales in holds."""
+    ended_by: str
+    """How the side ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSummary:
+    """One hold in a session summary."""
+
+    kind: str
+    """``static``, ``active`` or ``tool``."""
+    side: str | None
+    """The side."""
+    point: int
+    """Which spot."""
+    duration_s: float
+    """Length, seconds."""
+    breaths: int
+    """Exhales."""
+    ended_by: str
+    """How it ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """What a session did: printed with its end, saved in the history, shown by reports."""
+
+    protocol: str
+    """The protocol asked for."""
+    practised: str
+    """The protocol practised (``breathing`` when the safety check did not clear massage)."""
+    safety: str
+    """The safety status."""
+    ended_by: str | None
+    """How it ended (None while it runs)."""
+    duration_s: float
+    """Length, seconds."""
+    settled_rate_bpm: float | None
+    """The breathing rate once settled in preparation, breaths per minute."""
+    breaths: int
+    """Detected exhales."""
+    mean_rate_bpm: float | None
+    """Breathing rate over all detected exhales, breaths per minute."""
+    paced_breaths: int
+    """Exhales paced by the clock while the signal was lost."""
+    fallback_s: float
+    """Time spent following the pacer because the signal was lost or poor, seconds."""
+    cues: int
+    """Cues given."""
+    sides: tuple[SideSummary, ...]
+    """Each side."""
+    holds: tuple[HoldSummary, ...]
+    """Each hold."""
+    pain_stops: int
+    """Pain stops (0 or 1)."""
+    adherence_pct: float | None = None
+    """Paced breathing: adherence to the pacer, percent (None: not scored)."""
+    has_adherence: bool = False
+    """Whether the session scores adherence at all (breathing practice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreathRecord:
+    """One breath phase as the coach saw it (history and reports): detected or paced."""
+
+    t_s: float
+    """Time of the phase change, session seconds."""
+    kind: str
+    """``exhale`` or ``inhale``."""
+    detected_at_s: float
+    """When it was known, session seconds."""
+    signal: str
+    """``resp``, ``acc``, ``rr``, or ``pacer``."""
+    rate_bpm: float | None
+    """Breathing rate at the time, when known."""
+    quality: float | None
+    """Signal quality 0-1, when known."""
+    source: str
+    """``detector`` or ``pacer``."""
+    stage: str | None
+    """The coach's stage."""
+    side: str | None
+    """The side being worked."""
+
+
+@dataclass(frozen=True, slots=True)
+class PainRecord:
+    """A pain stop as saved in the history."""
+
+    t_s: float
+    """Session seconds."""
+    stage: str | None
+    """The stage."""
+    side: str | None
+    """The side."""
+    hold: str | None
+    """The hold under way."""
