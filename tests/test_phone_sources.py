@@ -20,14 +20,13 @@ from psoas_sense.sources.phone import (
     parse_udp_line,
 )
 
-CONFIG = {
-    "inputs": [{"source": "accelerometer", "outputs": [{"x": "accX"}, {"y": "accY"}, {"z": "accZ"}, {"abs": "acc"}, {"t": "acc_time"}]}],
-    "buffers": [],
-}
+OUTPUTS = [{"x": "accX"}, {"y": "accY"}, {"z": "accZ"}, {"abs": "acc"}, {"t": "acc_time"}]
+CONFIG = {"inputs": [{"source": "accelerometer", "outputs": OUTPUTS}], "buffers": []}
 
 
 class FakePhyphox:
-    """Answers /config and incremental /get like phyphox's RemoteServer (on data, not a socket)."""
+    """Answers /config, /control and /get (last value, full, incremental) like phyphox's
+    RemoteServer, on data, not a socket."""
 
     def __init__(self) -> None:
         self.t: list[float] = []
@@ -38,14 +37,14 @@ class FakePhyphox:
         start = len(self.t)
         self.t.extend((start + i) / rate for i in range(n))
 
-    def fetch(self, path: str) -> bytes:
+    async def fetch(self, path: str) -> bytes:
         self.queries.append(path)
         if path == "/config":
             return json.dumps(CONFIG).encode()
-        q = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(path).query, keep_blank_values=True)
         spec = q["acc_time"][0]
         t = np.asarray(self.t)
-        sel = t if spec == "full" else t[t > float(spec)]
+        sel = t if spec == "full" else t[-1:] if spec == "" else t[t > float(spec)]
         buf = {
             "acc_time": {"buffer": sel.tolist()},
             "accX": {"buffer": [0.1] * sel.size},
@@ -55,12 +54,19 @@ class FakePhyphox:
         return json.dumps({"buffer": buf, "status": {"session": self.session, "measuring": True}}).encode()
 
 
-async def _take(source, n_frames: int) -> list:
+async def _take(source, n_frames: int = 0, *, n_samples: int = 0, timeout_s: float = 5.0) -> list:
+    """Items until ``n_frames`` frames and ``n_samples`` samples came (samples wait in a reorder
+    buffer, so frames coalesce)."""
     out = []
-    async for _, item in source:
-        out.append(item)
-        if sum(isinstance(i, AccFrame) for i in out) >= n_frames:
-            break
+
+    async def collect() -> None:
+        async for _, item in source:
+            out.append(item)
+            frames = [i for i in out if isinstance(i, AccFrame)]
+            if len(frames) >= n_frames and sum(f.t_s.size for f in frames) >= n_samples:
+                return
+
+    await asyncio.wait_for(collect(), timeout_s)
     return out
 
 
@@ -80,18 +86,19 @@ async def test_phyphox_polls_incrementally_and_keeps_phone_spacing():
     frames = [i for i in items if isinstance(i, AccFrame)]
     t = np.concatenate([f.t_s for f in frames])
     assert np.allclose(np.diff(t), 0.01)  # the phone's own sample spacing, no duplicates
-    assert t.size == 50 + 30
+    assert t.size == 60 + 30
     assert frames[0].acc_mg[0] == pytest.approx([0.1 * MS2_TO_MG, 0.0, 1000.0])
     assert isinstance(items[0], Status) and items[0].state == "connecting"
     assert any(isinstance(i, Status) and i.state == "streaming" for i in items)
-    # the first poll asks for everything, the next ones only for newer samples
+    # the first poll asks where the experiment's time is, the next ones only for newer samples
     gets = [q for q in phone.queries if q.startswith("/get")]
-    assert "acc_time=full" in gets[0]
-    assert "acc_time=0.49" in gets[1]
+    assert gets[0] == "/get?acc_time="
+    assert "acc_time=-1.0" in gets[1]  # less than BACKLOG_S measured: all of it
+    assert "acc_time=0.59" in gets[2]
 
 
 async def test_phyphox_unreachable_is_a_plain_error():
-    def fail(_path: str) -> bytes:
+    async def fail(_path: str) -> bytes:
         raise OSError("connection refused")
 
     with pytest.raises(PsoasError, match="remote access"):
@@ -107,14 +114,16 @@ async def test_sensor_logger_push_over_loopback():
             "sessionId": "s",
             "deviceId": "d",
             "payload": [
-                {"name": "totalacceleration", "time": 1_700_000_000_000_000_000 + i * 10_000_000, "values": {"x": 0.0, "y": 0.0, "z": 9.80665}}
+                {"name": "totalacceleration", "time": 1_700_000_000_000_000_000 + i * 10_000_000,
+                 "values": {"x": 0.0, "y": 0.0, "z": 9.80665}}
                 for i in range(20)
             ]
             + [{"name": "gyroscope", "time": 1, "values": {"x": 1, "y": 2, "z": 3}}],
         }
         body = json.dumps(payload).encode()
         reader, writer = await asyncio.open_connection("127.0.0.1", src.port)
-        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
         await writer.drain()
         reply = await reader.read()
         writer.close()
@@ -140,16 +149,18 @@ async def test_udp_lines_over_loopback():
     src = UdpSource(0, host="127.0.0.1")
     async with src:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=("127.0.0.1", src.port))
+        transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                           remote_addr=("127.0.0.1", src.port))
         for i in range(3):
             lines = "\n".join(f"{1000 + (i * 5 + k) * 0.01:.2f},0.1,0.2,9.80665" for k in range(5))
             transport.sendto(lines.encode())
         transport.sendto(b"garbage,line\n")
-        items = await _take(src, 3)
+        items = await _take(src, n_samples=15)
         transport.close()
     frames = [i for i in items if isinstance(i, AccFrame)]
     t = np.concatenate([f.t_s for f in frames])
     assert t.size == 15 and np.allclose(np.diff(t), 0.01)
+    assert src.bad_datagrams == 1
 
 
 def test_udp_line_formats():
@@ -180,6 +191,7 @@ async def test_every_phone_source_has_the_clock_it_stamps_with():
     async def step(dt: float) -> None:
         slept.append(dt)
         now[0] += dt
+        await asyncio.sleep(0)  # a real sleep yields to the loop; so must this one
 
     phone = FakePhyphox()
     phone.add(20)
@@ -197,8 +209,9 @@ async def test_every_phone_source_has_the_clock_it_stamps_with():
         items = await _take(phyphox, 1)
     assert items[0].t_s == 0.0  # "connecting" is stamped at session zero
     (frame,) = [i for i in items if isinstance(i, AccFrame)]
-    # the newest sample is stamped with source.clock's time of the poll that brought it (3.0 s)
-    assert frame.t_s[-1] == pytest.approx(3.0) and phyphox.clock.now() >= 3.0
+    # the newest sample is stamped with source.clock's time of the poll that brought it: the
+    # second one (3.1 s), after the first asked where the experiment's time was
+    assert frame.t_s[-1] == pytest.approx(3.1) and phyphox.clock.now() >= 3.1
 
     others = (
         SensorLoggerSource(0, host="127.0.0.1", clock=lambda: now[0]),

@@ -1,9 +1,11 @@
-"""What every phone source shares: a queue of timed items, phone-to-session time, loss, a clock.
+"""What every phone source shares: a queue of timed items, the timeline, refusals, loss, a clock.
 
-A producer task (polling, an HTTP server, a UDP endpoint) puts samples in; the source's
-iterator yields ``(t_s, item)``. Phone sample times are mapped onto session seconds once, at the
-first batch, so the phone's own spacing is kept. :class:`SourceClock` is the source's session
-clock (``source.clock``), the one its items are stamped with.
+A producer (polling, an HTTP server, a UDP endpoint) hands batches to :meth:`_QueueSource.accept`,
+which either keeps every sample of the batch (it will reach the session, in time order) or raises
+:class:`~psoas_sense.sources.phone.validate.Refused` and keeps none. A housekeeping task moves
+samples whose reorder wait is over into the queue, reports ``lost`` after a silence and turns
+refusals into throttled status lines. The source's iterator yields ``(t_s, item)``;
+:class:`SourceClock` is the session clock (``source.clock``) the items are stamped with.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from psoas_sense.model import AccFrame, Item, Status
+from psoas_sense.model import Item, Status
 from psoas_sense.recording.format import Header
+from psoas_sense.sources.phone.timeline import PhoneTimeline
+from psoas_sense.sources.phone.validate import RefusalLog, Refused
 
 T = TypeVar("T")
 
@@ -26,9 +30,11 @@ MS2_TO_MG = 1000.0 / 9.80665
 LOST_AFTER_S = 5.0
 """No new sample for this long: the source reports ``lost`` (and ``streaming`` when they return)."""
 HTTP_TIMEOUT_S = 3.0
-"""Timeout of one HTTP request (phyphox poll, Sensor Logger push)."""
-MAX_BODY_BYTES = 4 * 1024 * 1024
-"""Largest HTTP body read."""
+"""Deadline of one whole HTTP request (phyphox poll, Sensor Logger push), seconds."""
+TICK_S = 0.05
+"""How often waiting samples are handed out and loss and refusals are looked at, seconds."""
+MAX_QUEUED_ITEMS = 256
+"""Sample frames waiting for the session; beyond, samples stay in the reorder buffer."""
 
 
 class SourceClock:
@@ -63,22 +69,16 @@ class SourceClock:
         return await asyncio.wait_for(aw, timeout)
 
 
-class _TimeMap:
-    """Maps phone sample times onto session seconds, anchored once at the first batch."""
-
-    def __init__(self) -> None:
-        self.offset: float | None = None
-        """Session seconds minus phone seconds, once known."""
-
-    def map(self, phone_t: np.ndarray, host_now_s: float) -> np.ndarray:
-        if self.offset is None:
-            # the newest sample arrived just now; never map a sample before the session start
-            self.offset = max(host_now_s - float(phone_t[-1]), -float(phone_t[0]))
-        return phone_t + self.offset
-
-
 class _QueueSource:
-    """Common part: a queue of timed items filled by a producer task, with loss detection."""
+    """Common part: a queue of timed items filled by a producer task, with loss detection.
+
+    Args:
+        clock: monotonic seconds (injected by tests).
+        rate_hz: nominal sample rate for the header, if known.
+        sleep: how to wait (injected by tests).
+        reorder_s: how long samples wait for out-of-order neighbours.
+        lost_after_s: silence after which ``lost`` is reported.
+    """
 
     header: Header
 
@@ -88,14 +88,22 @@ class _QueueSource:
         clock: Callable[[], float] = time.monotonic,
         rate_hz: float | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        reorder_s: float = 0.0,
+        lost_after_s: float = LOST_AFTER_S,
     ) -> None:
         self.clock = SourceClock(clock, sleep)
         """The session clock items are stamped with (a :class:`~psoas_sense.sources.clock.Clock`)."""
+        self.timeline = PhoneTimeline(reorder_s=reorder_s)
+        """Phone time to session time, and the reorder buffer."""
+        self.refusals = RefusalLog()
+        """Refused packets by reason (``refusals.total``)."""
+        self.state = "connecting"
+        """The link state last reported."""
         self._queue: asyncio.Queue[tuple[float, Item] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._timemap = _TimeMap()
-        self._last_sample_s = -math.inf
-        self._streaming = False
+        self._last_accept_s = -math.inf
+        self._lost_after_s = lost_after_s
+        self._lost_detail = "no samples from the phone"
         self.header = Header(
             streams={"acc": {"unit": "mG", "rate_hz": rate_hz}},
             device={"name": self.describe(), "source": "phone"},
@@ -114,31 +122,50 @@ class _QueueSource:
         """Queue an item stamped now."""
         self._queue.put_nowait((self.now_s(), item))
 
-    def put_samples(self, phone_t: np.ndarray, acc_mg: np.ndarray) -> None:
-        """Queue samples (phone seconds, mG) newer than the last ones, mapped to session time."""
-        if phone_t.size == 0:
+    def report(self, state: str, detail: str) -> None:
+        """Queue a status line (and remember the state)."""
+        self.state = state
+        self.put(Status(t_s=self.now_s(), state=state, detail=detail))
+
+    def refuse(self, exc: Refused, n: int = 1, *, with_code: bool = True) -> None:
+        """Count ``n`` refusals for the reason of ``exc`` (shown in the next status line)."""
+        self.refusals.note(f"{exc.reason} ({exc.http_status})" if with_code else exc.reason, n)
+
+    def accept(self, phone_t_s: np.ndarray, acc_mg: np.ndarray) -> None:
+        """Keep every sample of a validated batch (phone seconds, mG rows), or raise and keep none.
+
+        Raises:
+            Refused: too late, off the phone's clock, or overloaded (see :class:`PhoneTimeline`).
+        """
+        if phone_t_s.size == 0:
             return
-        order = np.argsort(phone_t, kind="stable")
-        phone_t, acc_mg = phone_t[order], acc_mg[order]
-        t = self._timemap.map(phone_t, self.now_s())
-        keep = t > self._last_sample_s
-        if not keep.any():
-            return
-        t, acc_mg = t[keep], acc_mg[keep]
-        if not self._streaming:
-            self._streaming = True
-            self.put(Status(t_s=self.now_s(), state="streaming", detail=self.describe()))
-        self._last_sample_s = float(t[-1])
-        self.put(AccFrame(t_s=t, acc_mg=acc_mg))
+        note = self.timeline.add(phone_t_s, acc_mg, self.now_s())
+        self._last_accept_s = self.now_s()
+        if self.state != "streaming":
+            self.report("streaming", self.describe() + (f"; {note}" if note else ""))
+        elif note:
+            self.report("streaming", note)
+
+    def housekeeping(self, *, everything: bool = False) -> None:
+        """Hand out samples whose wait is over, report loss and refusals (every :data:`TICK_S`)."""
+        if everything or self._queue.qsize() < MAX_QUEUED_ITEMS:
+            frame = self.timeline.take(self.now_s(), everything=everything)
+            if frame is not None:
+                self.put(frame)
+        self.check_lost()
+        detail = self.refusals.report(self.now_s(), self.timeline.kept)
+        if detail is not None:
+            self.report(self.state, detail)
 
     def check_lost(self) -> None:
-        """Report ``lost`` once no sample came for :data:`LOST_AFTER_S`."""
-        if self._streaming and self.now_s() - max(self._last_sample_s, 0.0) > LOST_AFTER_S:
-            self._streaming = False
-            self.put(Status(t_s=self.now_s(), state="lost", detail="no samples from the phone"))
+        """Report ``lost`` once no sample came for the loss delay (``lost_after_s``)."""
+        if self.state == "streaming" and self.now_s() - self._last_accept_s > self._lost_after_s:
+            self.report("lost", self._lost_detail)
 
-    async def _produce(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    async def _produce(self) -> None:
+        while True:
+            await self.clock.sleep(TICK_S)
+            self.housekeeping()
 
     async def _run(self) -> None:
         try:
@@ -147,8 +174,8 @@ class _QueueSource:
             self._queue.put_nowait(None)
 
     async def __aenter__(self) -> _QueueSource:
-        self.put(Status(t_s=0.0, state="connecting", detail=self.describe()))
         await self._start()
+        self._queue.put_nowait((0.0, Status(t_s=0.0, state="connecting", detail=self.describe())))
         self._task = asyncio.ensure_future(self._run())
         return self
 
@@ -167,10 +194,22 @@ class _QueueSource:
     async def _stop(self) -> None:
         return None
 
+    def pending(self) -> list[Item]:
+        """What is left once the session stops: queued items, waiting samples, ``stopped``."""
+        out: list[Item] = []
+        while not self._queue.empty():
+            got = self._queue.get_nowait()
+            if got is not None:
+                out.append(got[1])
+        frame = self.timeline.take(self.now_s(), everything=True)
+        if frame is not None:
+            out.append(frame)
+        out.append(Status(t_s=self.now_s(), state="stopped", detail=self.describe()))
+        return out
+
     async def __aiter__(self) -> AsyncIterator[tuple[float, Item]]:
         while True:
             got = await self._queue.get()
             if got is None:
                 return
             yield got
-
