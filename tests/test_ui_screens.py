@@ -158,6 +158,28 @@ async def test_a_scan_lists_the_emulated_straps_and_picks_one(size: tuple[int, i
     assert app.results == [StartChoice("strap", device=HRS_ADDRESS, protocol="manual")]
 
 
+async def test_straps_are_listed_while_the_scan_goes_on_and_choosing_stops_it() -> None:
+    app = start_host(scan_round_s=0.05, scan_rounds=100)  # about 5 s of scanning
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        straps = app.screen.query_one("#straps", OptionList)
+        for _ in range(200):
+            if straps.option_count == 2:
+                break
+            await pilot.pause(0.01)
+        assert straps.option_count == 2
+        assert str(app.screen.query_one("#scan-status", Static).render()).startswith("Scanning")
+        assert app.focused is straps  # the list takes the focus when it first fills
+        scans = [w for w in app.workers if w.group == "scan"]
+        await pilot.press("enter")
+        for _ in range(100):
+            if app.results:
+                break
+            await pilot.pause(0.01)
+        assert app.results and all(w.is_cancelled for w in scans), [(w, w.state) for w in scans]
+    assert app.results == [StartChoice("strap", device=H10_ADDRESS, protocol="manual")]
+
+
 async def test_a_scan_that_finds_nothing_says_what_to_do() -> None:
     app = start_host(scanner_kwargs={"devices": []})
     async with app.run_test(size=(80, 24)) as pilot:

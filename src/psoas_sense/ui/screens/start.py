@@ -284,19 +284,23 @@ class StartScreen(Screen[StartChoice]):
     @on(Collapsible.Expanded, "#recording-section")
     def on_recording_expanded(self) -> None:
         """Build the file tree the first time the section opens (it reads the disk)."""
+        self._recording_tree()
+
+    def _recording_tree(self) -> RecordingTree:
         section = self.query_one("#recording-section", Collapsible)
-        if not section.query(RecordingTree):
-            directory = self._recordings_dir if self._recordings_dir is not None else Path.cwd()
-            section.query_one(Collapsible.Contents).mount(RecordingTree(directory, id="recordings"))
+        for tree in section.query(RecordingTree):
+            return tree
+        directory = self._recordings_dir if self._recordings_dir is not None else Path.cwd()
+        tree = RecordingTree(directory, id="recordings")
+        section.query_one(Collapsible.Contents).mount(tree)
+        return tree
 
     def action_recording(self) -> None:
         """Open the recording section and move to the file tree."""
         self.query_one("#recording-section", Collapsible).collapsed = False
-        self.call_after_refresh(self._focus_tree)
-
-    def _focus_tree(self) -> None:
-        for tree in self.query(RecordingTree):
-            tree.focus()
+        tree = self._recording_tree()
+        tree.focus(scroll_visible=False)
+        self.call_after_refresh(tree.scroll_visible)
 
     # ------------------------------------------------------------------ strap scan
 
@@ -338,7 +342,10 @@ class StartScreen(Screen[StartChoice]):
             else:
                 straps.add_option(Option(strap_prompt(device), id=device.address))
             self._found[device.address] = device
+        if self._found and straps.highlighted is None:
+            straps.highlighted = 0  # Enter picks the strongest at once
         if self._found and not straps.display:
             straps.display = True
-            if self.focused is None or self.focused.id == "scan":
-                straps.focus()
+            if not isinstance(self.focused, Input):  # the scan was asked for: go to its list, unless typing
+                straps.focus(scroll_visible=False)
+            self.call_after_refresh(straps.scroll_visible)  # once it has its size
