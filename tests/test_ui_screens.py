@@ -151,9 +151,11 @@ async def test_a_scan_lists_the_emulated_straps_and_picks_one(size: tuple[int, i
         assert "HRM-Dual 12345" in hrs and "heart rate" in hrs and "accelerometer" not in hrs and "weak" in hrs
         assert "2 straps found" in str(app.screen.query_one("#scan-status", Static).render())
         assert not cut_off(app.screen)
-        straps.focus()
-        straps.highlighted = 1
-        await pilot.press("enter")
+        await pilot.press("s")  # a new scan starts a new list
+        await settle(pilot)
+        assert straps.option_count == 2
+        assert app.focused is straps and straps.highlighted == 0
+        await pilot.press("down", "enter")
         await pilot.pause()
     assert app.results == [StartChoice("strap", device=HRS_ADDRESS, protocol="manual")]
 

@@ -315,6 +315,10 @@ class StartScreen(Screen[StartChoice]):
         """Scan in rounds, adding straps to the list as they are found."""
         status = self.query_one("#scan-status", Static)
         status.update("Scanning for straps...")
+        self._found.clear()  # a new scan lists only the straps still there
+        straps = self.query_one("#straps", OptionList)
+        straps.clear_options()
+        straps.display = False
         try:
             ble: Any = await asyncio.to_thread(importlib.import_module, "psoas_sense.sources.ble")
             for _ in range(self._scan_rounds):
