@@ -204,6 +204,9 @@ class _QueueSource:
         frame = self.timeline.take(self.now_s(), everything=True)
         if frame is not None:
             out.append(frame)
+        detail = self.refusals.report(self.now_s(), self.timeline.kept, force=True)
+        if detail is not None:
+            out.append(Status(t_s=self.now_s(), state=self.state, detail=detail))
         out.append(Status(t_s=self.now_s(), state="stopped", detail=self.describe()))
         return out
 

@@ -15,6 +15,7 @@ late), 503 (overloaded: more requests at once or more samples waiting than the b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -166,9 +167,11 @@ class SensorLoggerSource(_QueueSource):
             await reply(writer, reader, code, text, extra)
         except Exception:  # noqa: BLE001 - nothing a client sends may end the session
             self.refuse(Refused("internal error on a request", 500))
-            writer.close()
+            with contextlib.suppress(Exception):
+                await reply(writer, reader, 500, "internal error; nothing kept")
         finally:
             self._active -= 1
+            writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, str]:
         try:

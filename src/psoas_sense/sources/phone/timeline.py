@@ -116,9 +116,13 @@ class PhoneTimeline:
         if abs(off_s) <= self._jump_s:
             self._candidate_offset = None
             return None
-        if off_s < 0 and pmin > self._newest_phone_s:
+        gap_s = pmin - self._newest_phone_s
+        if off_s < 0 and gap_s > 0:
             # newer samples after a silence (a pause on the phone): they continue, now
             return self._move_anchor(pmin, pmax, now_s, f"phone resumed after {-off_s:.1f} s")
+        if off_s > 0 and abs(gap_s) <= self._jump_s:
+            # continuing where the last batch ended, only faster than real time (a backlog)
+            return None
         candidate = now_s - pmax
         if self._candidate_offset is not None and abs(candidate - self._candidate_offset) <= self._jump_s:
             return self._move_anchor(pmin, pmax, now_s, f"phone clock jumped {-off_s:+.1f} s")
