@@ -50,6 +50,13 @@ class Case:
     score_from_s: float = 10.0
     """References and detections before this time are not scored (warm-up)."""
     score_to_s: float = np.inf
+    score_windows: list[tuple[float, float]] | None = None
+    """Where references and detections are scored, ``(start_s, end_s)``; None: from
+    ``score_from_s`` to ``score_to_s`` (and 2 s before the end)."""
+    rest_stretches: list[tuple[float, float]] = field(default_factory=list)
+    """Whole resting stretches (hexoskin), including their unscored start."""
+    motion_windows: list[tuple[float, float]] = field(default_factory=list)
+    """Stretches of body motion (hexoskin: device activity >= 30)."""
 
 
 def _bidmc_case(rec: int) -> Case | None:
@@ -216,7 +223,6 @@ def acc_chest() -> list[Case]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from psoas_sense.simulate import Breather, synthesize
-
     from reference import reference_exhales
 
     cases = []

@@ -72,12 +72,14 @@ def extremes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(idx, int), np.asarray(typ, int)
 
 
-def reference_exhales(t: np.ndarray, x: np.ndarray, fs_hz: float, *, invert: bool = False) -> np.ndarray:
+def reference_exhales(
+    t: np.ndarray, x: np.ndarray, fs_hz: float, *, invert: bool = False, band_hz: tuple[float, float] = BAND_HZ
+) -> np.ndarray:
     """Exhale onsets (times of the maxima) of a reference waveform, zero-phase."""
     x = np.asarray(x, float)
     if invert:
         x = -x
-    sos = sps.butter(2, BAND_HZ, btype="bandpass", fs=fs_hz, output="sos")
+    sos = sps.butter(2, band_hz, btype="bandpass", fs=fs_hz, output="sos")
     y = sps.sosfiltfilt(sos, x)
     idx, typ = extremes(y)
     lp = sps.sosfiltfilt(sps.butter(2, REFINE_LP_HZ, fs=fs_hz, output="sos"), x)

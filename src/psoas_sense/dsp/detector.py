@@ -72,6 +72,12 @@ WARMUP_S = 3.0
 """No events in the first seconds: filters settle and the amplitude estimate forms."""
 NEAR_SHARE = 0.1
 """Samples within this share of the amplitude of an extreme count as its plateau."""
+SETTLE_EXHALES = 2
+"""After a reset (gap, motion, posture shift) the first exhales carry no confidence: quality 0
+until this many have been confirmed (the half-breath and the amplitude are re-learnt)."""
+POLARITY_CONFIDENT = 0.7
+"""Accelerometers: a polarity confidence below this scales the quality down (an event of
+uncertain polarity may be the other phase)."""
 
 
 class PhaseDetector:
@@ -123,6 +129,7 @@ class PhaseDetector:
         self._last_exhale_t: float | None = None
         self._last_inhale_t: float | None = None
         self._last_inhale_s: float | None = None  # duration of the last inhale
+        self._settled = 0  # exhales confirmed since the last reset
         self.polarity = 1.0
         """The input is multiplied by this (+1/-1) before detection (accelerometers)."""
         self.on_event: Callable[[PhaseDetector, BreathEvent], list[CoreEvent]] | None = None
@@ -172,6 +179,16 @@ class PhaseDetector:
         self.hold.reset()
         self._last_exhale_t = None
         self._last_inhale_t = None
+        self._settled = 0
+
+    @property
+    def event_quality(self) -> float:
+        """The quality put on an event: breath regularity, nothing right after a reset, and for
+        accelerometers scaled by the polarity confidence (>= 0.5 means: confident enough to cue on)."""
+        q = self.quality if self._settled >= SETTLE_EXHALES else 0.0
+        if self.polarity_confidence is not None:
+            q *= min(1.0, self.polarity_confidence / POLARITY_CONFIDENT)
+        return q
 
     def flip(self) -> None:
         """Invert the polarity from the next sample on, keeping the half-breath in progress."""
@@ -344,6 +361,7 @@ class PhaseDetector:
                 self._last_inhale_s = inhale_s
                 st.add_inhale(inhale_s)
             self._last_exhale_t = t_phase
+            self._settled += 1
         else:
             if self._last_exhale_t is not None:
                 exhale_s = t_phase - self._last_exhale_t
@@ -360,7 +378,7 @@ class PhaseDetector:
             signal=self.signal,
             approximate=self.approximate,
             rate_bpm=None if self.rate_bpm is None else round(self.rate_bpm, 4),
-            quality=round(self.quality, 3),
+            quality=round(self.event_quality, 3),
             inhale_s=None if inhale_s is None else round(inhale_s, 6),
             exhale_s=None if exhale_s is None else round(exhale_s, 6),
             ie_ratio=None if ie is None else round(ie, 6),

@@ -45,6 +45,10 @@ RR_RISE_SHARE = 0.25
 """RSA swings vary a lot from breath to breath: a lower bar for a half-breath from RR."""
 CALIBRATION_SHARE = 0.75
 """Share of the largest deviation in the calibration window that marks the deep breath."""
+TRACE_S = 30.0
+"""Seconds of extracted breathing signal kept for display (:meth:`Pipeline.trace`)."""
+CONFIDENT_ON, CONFIDENT_OFF = 0.7, 0.6
+"""A ``polarity`` notice is sent when the confidence reaches 0.7 and when it falls below 0.6."""
 HISTORY_S = 30.0
 """Seconds of breathing signal kept for pairing with heart rate (bounded memory)."""
 
@@ -69,7 +73,10 @@ class _Chain:
         )
         self.newest_s = -np.inf
         self.events_seen = 0
+        self.trace: deque[tuple[np.ndarray, np.ndarray]] = deque()
+        """Recent extracted signal (times, values), at most :data:`TRACE_S` seconds."""
         self._gaps_reported = 0
+        self._moving = False
         self.polarity: PolarityTracker | None = None
         self._pending: list[CoreEvent] = []
         if kind == "acc":
@@ -95,21 +102,24 @@ class _Chain:
         out, self._pending = self._pending, []
         return out
 
-    def _decide(self, t_s: float) -> None:
+    def _decide(self, t_s: float, reason: str | None = None) -> None:
         assert self.polarity is not None
-        flipped = self.polarity.decide()
+        flipped = self.polarity.decide(t_s)
         if flipped:
             self.detector.flip()
         conf = round(self.polarity.confidence, 3)
         self.detector.polarity_confidence = conf
-        if flipped or (conf >= 0.7) != self._confident:
-            self._confident = conf >= 0.7
+        # confident from 0.7, no longer below 0.6 (no notice chatter around one value)
+        confident = conf >= CONFIDENT_ON if not self._confident else conf >= CONFIDENT_OFF
+        if flipped or reason is not None or confident != self._confident:
+            self._confident = confident
             self._pending.append(
                 SignalNotice(
                     "polarity",
                     t_s,
                     {"inhale": "+axis" if self.polarity.polarity > 0 else "-axis", "confidence": conf,
-                     "source": self.polarity.source, "flipped": flipped},
+                     "source": self.polarity.source, "flipped": flipped,
+                     "reason": reason or (f"{self.polarity.source} evidence" if flipped else "confidence")},
                     t_s,
                 )
             )
@@ -140,6 +150,8 @@ class _Chain:
             if t_b - RR_LAGS_S[-1] < ht[0]:
                 continue
             yb = np.interp(t_b - np.asarray(RR_LAGS_S), ht, hy)
+            if np.isnan(yb).any():
+                continue
             dt = 0.25 if self._last_hr_t is None else min(1.0, max(0.0, t_h - self._last_hr_t))
             self._last_hr_t = t_h
             self.polarity.add_rr_pairs(h, yb, dt)
@@ -191,6 +203,13 @@ class _Chain:
             # takes effect from this sample on (the caller cut the chunk here)
             self._decide(float(t[0]))
 
+    def _keep_trace(self, t: np.ndarray, y: np.ndarray) -> None:
+        """Keep the last :data:`TRACE_S` seconds of the extracted signal (for a screen's trace)."""
+        self.trace.append((np.array(t, dtype=np.float64), np.array(y, dtype=np.float64)))
+        newest = float(t[-1])
+        while self.trace and float(self.trace[0][0][-1]) < newest - TRACE_S:
+            self.trace.popleft()
+
     def feed(self, frame: SampleFrame) -> list[CoreEvent]:
         """Extract and detect on one frame; returns its events in the order they became known."""
         if isinstance(frame, RespFrame):
@@ -206,6 +225,7 @@ class _Chain:
         events: list[CoreEvent] = list(ex.notices)
         if ex.t.shape[0] == 0:
             return events
+        self._keep_trace(ex.t, ex.y)
         delay = np.broadcast_to(np.asarray(ex.delay, dtype=np.float64), ex.t.shape)
         ripple = np.broadcast_to(np.asarray(ex.ripple, dtype=np.float64), ex.t.shape)
         extra: set[int] = set()
@@ -213,8 +233,14 @@ class _Chain:
             # a calibration window ending inside this chunk: decide exactly after its last sample,
             # so the flip lands on the same sample whatever the chunking
             extra.add(int(np.searchsorted(ex.t, self._cal[1], side="right")))
-        cuts = sorted({0, ex.t.shape[0], *ex.gap_starts, *ex.resets, *extra})
+        moving = ex.moving
+        if moving is not None and moving.any():
+            # motion runs are cut out: the detector sees none of their samples
+            edges = np.nonzero(np.diff(moving.astype(np.int8)))[0] + 1
+            extra.update(edges.tolist())
+        cuts = sorted({0, ex.t.shape[0], *ex.gap_starts, *ex.resets, *ex.posture_shifts, *extra})
         resets = set(ex.resets)
+        posture = set(ex.posture_shifts)
         for j in range(len(cuts) - 1):
             a, b = cuts[j], cuts[j + 1]
             for _ in range(ex.gap_starts.count(a)):
@@ -232,9 +258,16 @@ class _Chain:
                 events.append(SignalNotice("signal_restored", back_s, {"signal": self.kind}, back_s))
             if a in resets:
                 self.detector.reset_phase()
-                if self.polarity is not None:
-                    self.polarity.reset()
-                    self._decide(float(ex.available[a]))
+            if a in posture and self.polarity is not None:
+                self.detector.reset_phase()
+                self.polarity.reset()
+                self._decide(float(ex.available[a]), reason="posture_shift")
+            if b > a and moving is not None and moving[a]:
+                if not self._moving:
+                    self.detector.reset_phase()
+                self._moving = True
+                continue
+            self._moving = False
             if b > a and self.polarity is not None:
                 self._calibration_step(ex.t[a:b], ex.y[a:b])
             if b > a:
@@ -244,7 +277,8 @@ class _Chain:
                 self._pending = []
                 events.extend(evs)
         if self.polarity is not None:
-            self._remember(ex.t, ex.y, delay)
+            # no heart-rate pairing with the samples of a motion run (their signal is meaningless)
+            self._remember(ex.t, ex.y if moving is None else np.where(moving, np.nan, ex.y), delay)
             self._pair_hr()
             events.extend(self._pending)
             self._pending = []
@@ -302,6 +336,21 @@ class Pipeline:
             if kind in self._chains:
                 return kind
         return None
+
+    def trace(self, span_s: float = TRACE_S) -> tuple[np.ndarray, np.ndarray]:
+        """The active signal's extracted breathing signal over the last ``span_s`` seconds.
+
+        The same signal the detector reads (for a screen's breathing trace); empty arrays
+        before any.
+        """
+        kind = self.active_signal
+        ch = self._chains.get(kind) if kind is not None else None
+        if ch is None or not ch.trace:
+            return np.zeros(0), np.zeros(0)
+        t = np.concatenate([a for a, _ in ch.trace])
+        y = np.concatenate([b for _, b in ch.trace])
+        keep = t >= t[-1] - span_s
+        return t[keep], y[keep]
 
     def frames_of(self, item: Item) -> list[SampleFrame]:
         """The sample frames in an item (decoding raw notifications)."""

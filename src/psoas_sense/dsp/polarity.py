@@ -29,8 +29,16 @@ ASYM_WEIGHT = 0.5
 """Weight of one breath's clipped ``log(exhale / inhale)`` vote."""
 ASYM_CLIP = 0.7
 """Clip of a single vote (so one odd breath cannot decide)."""
-RR_WEIGHT = 5.0
-"""Weight of the heart-rate/breathing correlation (-1..1)."""
+RR_WEIGHT = 2.0
+"""Weight of the heart-rate/breathing correlation ``r``, taken as
+``sign(r) * max(0, |atanh(r)| - RR_R_FLOOR) * sqrt(n - 2)`` with ``n`` the breaths in the
+correlation's memory: a weak correlation is no evidence whatever its length (on the hexoskin
+DEV chests after walking |r| < 0.25, of either sign from one resting stretch to the next), a
+strong one over a few breaths is (r = 0.8 over 5 breaths: 3.1, a confidence of 0.76 alone)."""
+RR_R_FLOOR = 0.25
+"""Correlations below about this (in ``atanh`` units) count as none."""
+RR_Z_CLIP = 4.0
+"""Clip of that z-score."""
 RR_TIME_CONSTANT_S = 40.0
 """Memory of the correlation sums."""
 RR_MIN_S = 12.0
@@ -44,8 +52,17 @@ RR_EXPECTED_LAG_S = 1.0
 lag (heart rate peaks around the end of inspiration) plus about half a beat for the interval
 averaging. The sign of the correlation at this lag is the evidence; it stays right while the
 true lag is within a quarter breath period of it (+-0.75 s at 20 breaths/min)."""
-FLIP_MARGIN = 0.4
-"""The score must be this far past zero, on the other side, to flip the polarity."""
+FLIP_MARGIN = 1.0
+"""The score must be this far past zero, on the other side, to flip the polarity (a confidence
+of 0.5 for the other side). 0.4 let noise flip it: on the real DEV chests (hexoskin) RSA is
+weak after walking (|r| < 0.25) and the breath asymmetry of a swaying, standing body is noise,
+which gave 12-23 flips per 10 minutes."""
+FIRST_MARGIN = 0.4
+"""The first decision after a reset (the default +1 is a guess, not a decision) needs only this."""
+MIN_FLIP_INTERVAL_S = 60.0
+"""After a flip, automatic evidence cannot flip again for this long (a calibration breath can)..."""
+STRONG_SCORE = 3.0
+"""... unless it is this strong (a confidence of 0.75 for the other side)."""
 
 
 class PolarityTracker:
@@ -57,6 +74,8 @@ class PolarityTracker:
         self._asym: deque[float] = deque(maxlen=ASYM_BREATHS)
         self._zero_sums()
         self._cal = 0.0
+        self._last_flip_s = -math.inf
+        self._decided = False  # a first flip (from the default) has been made since the reset
         self.period_s = 4.0
         """Breath period used to bound the RSA lag (set by the owner)."""
         self.source = "none"
@@ -74,6 +93,7 @@ class PolarityTracker:
         self._asym.clear()
         self._zero_sums()
         self._cal = 0.0
+        self._decided = False
 
     # -- evidence
     def add_breath(self, inhale_s: float, exhale_s: float) -> None:
@@ -108,20 +128,29 @@ class PolarityTracker:
     def score(self) -> float:
         """The weighted evidence (positive: the axis direction is the inhale); updates :attr:`source`."""
         asym = ASYM_WEIGHT * sum(self._asym)
-        rr = RR_WEIGHT * self.rr_correlation * min(1.0, self._rr_s / RR_MIN_S)
+        r = max(-0.99, min(0.99, self.rr_correlation))
+        n = min(self._rr_s, RR_TIME_CONSTANT_S) / max(self.period_s, 1.0)
+        z = math.copysign(max(0.0, abs(math.atanh(r)) - RR_R_FLOOR), r) * math.sqrt(max(0.0, n - 2.0))
+        rr = RR_WEIGHT * max(-RR_Z_CLIP, min(RR_Z_CLIP, z)) * min(1.0, self._rr_s / RR_MIN_S)
         cal = CAL_WEIGHT * self._cal
         parts = {"asymmetry": abs(asym), "rr": abs(rr), "calibration": abs(cal)}
         best = max(parts, key=lambda k: parts[k])
         self.source = best if parts[best] > 0 else "none"
         return asym + rr + cal
 
-    def decide(self) -> bool:
-        """Update the polarity from the evidence; True when it flipped."""
+    def decide(self, t_s: float = math.inf) -> bool:
+        """Update the polarity from the evidence at time ``t_s``; True when it flipped."""
         s = self.score()
-        if s * self.polarity < -FLIP_MARGIN:
-            self.polarity = -self.polarity
-            return True
-        return False
+        against = -s * self.polarity
+        if against <= (FLIP_MARGIN if self._decided else FIRST_MARGIN):
+            return False
+        by_calibration = self._cal * self.polarity < 0
+        if not by_calibration and against < STRONG_SCORE and t_s - self._last_flip_s < MIN_FLIP_INTERVAL_S:
+            return False
+        self.polarity = -self.polarity
+        self._last_flip_s = t_s
+        self._decided = True
+        return True
 
     @property
     def confidence(self) -> float:

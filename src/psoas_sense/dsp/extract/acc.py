@@ -38,8 +38,23 @@ MOTION_RMS_FACTOR = 6.0
 """... when it is also this many times the recent RMS rate of change ..."""
 MOTION_RMS_TC_S = 20.0
 """... taken over this time constant."""
-MOTION_HOLDOFF_S = 1.0
-"""After motion the high-pass and PCA restart from the new posture this long after it stops."""
+MOTION_HOLDOFF_S = 2.0
+"""Motion lasts until this long after the last sign of it; then the high-pass restarts."""
+MOTION_HF_MG = 150.0
+"""Body motion: RMS acceleration above the breathing band (raw minus the fast low-pass, all
+axes) beyond this. On the hexoskin DEV chests (64 Hz) it is 8-55 mG (10th-90th percentile) at
+rest, 70-180 mG while standing and shifting, 170-850 mG walking, on stairs and jogging; steps
+are what make a walking person look like 40 breaths a minute."""
+MOTION_HF_TC_S = 0.5
+"""Time constant of that RMS (short, so the first steps are caught before they look like a breath)."""
+POSTURE_CHECK_S = 1.5
+"""The posture after motion is compared with the one before this long after the motion ends..."""
+POSTURE_SHIFT_DEG = 20.0
+"""... and a gravity direction turned by more than this is a posture shift: the breathing axis
+and its polarity evidence are forgotten. Motion without a posture shift (fidgeting, a few
+steps) keeps them, so the polarity does not have to be learnt again."""
+GRAVITY_TC_S = 1.0
+"""Time constant of the gravity (posture) estimate."""
 PCA_TIME_CONSTANT_S = 20.0
 """Memory of the exponentially weighted covariance that finds the breathing axis."""
 PCA_UPDATE_S = 0.5
@@ -68,7 +83,8 @@ class AccExtractor:
     def __init__(self, rate_hz: float | None = None) -> None:
         self._gate = RateGate(rate_hz)
         self._lp: StreamingSOS | None = None
-        self._rs = GridResampler(GRID_HZ, channels=3)
+        self._rs = GridResampler(GRID_HZ, channels=4)  # 3 axes + the motion band's mean square
+        self._hf: ExpWeightedMean | None = None
         self._hp_sos = design_highpass(HP_HZ, GRID_HZ, order=1)
         self._hp = StreamingSOS(self._hp_sos, channels=3)
         self._cov = ExpWeightedMean(PCA_TIME_CONSTANT_S, GRID_HZ, channels=6)
@@ -86,8 +102,14 @@ class AccExtractor:
         self._in_motion = False
         self._motion_ms = ExpWeightedMean(MOTION_RMS_TC_S, GRID_HZ)
         self._motion_ms_last = MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2
+        self._grav = ExpWeightedMean(GRAVITY_TC_S, GRID_HZ, channels=3)
+        self._grav_now: np.ndarray | None = None
+        self._grav_before: np.ndarray | None = None
+        self._posture_check_at = math.inf
+        self.motion_episodes = 0
+        """How many motion episodes were seen."""
         self.posture_shifts = 0
-        """How many posture shifts (motion episodes) were seen."""
+        """How many of them changed the posture (gravity turned by more than ``POSTURE_SHIFT_DEG``)."""
 
     @property
     def axis(self) -> np.ndarray:
@@ -105,6 +127,7 @@ class AccExtractor:
             lp = design_lowpass(FAST_LP_HZ, rate, order=2)
             self._lp = StreamingSOS(lp, channels=3)
             cascade.append((lp, rate))
+            self._hf = ExpWeightedMean(MOTION_HF_TC_S, rate)
         self._guard = RippleGuard(GRID_HZ, phase_delay_s(cascade), ACC_RIPPLE_CANCEL)
 
     def _unstick(self, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, list[SignalNotice]]:
@@ -175,46 +198,15 @@ class AccExtractor:
             return Extracted.empty()
         v, notices = self._unstick(t, v)
         x = self._lp.process(v) if self._lp is not None else v
-        gt, gy, ga, gaps = self._rs.process(t, x)
+        hf2 = (
+            self._hf.process(np.sum((v - x) ** 2, axis=1), init=0.0) if self._hf is not None else np.zeros(v.shape[0])
+        )
+        gt, g4, ga, gaps = self._rs.process(t, np.concatenate((x, hf2[:, None]), axis=1))
+        gy = g4[:, :3]
         m = gt.shape[0]
         if m == 0:
             return Extracted(gt, np.zeros(0), ga, gaps, 0.0, notices)
-        # motion: a fast change on any axis (grid-to-grid), carried across chunks
-        prev = gy[0] if self._prev_grid is None else self._prev_grid
-        step = np.max(np.abs(np.diff(np.concatenate((prev[None, :], gy), axis=0), axis=0)), axis=1)
-        self._prev_grid = gy[-1].copy()
-        rate = step * GRID_HZ
-        # relative to the recent typical rate of change (vigorous breathing on a phone moves
-        # faster than quiet breathing on a strap); the EW is taken up to the previous sample
-        ms = self._motion_ms.process(rate * rate, init=MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2)
-        prev_ms = np.concatenate(([self._motion_ms_last], ms[:-1]))
-        self._motion_ms_last = float(ms[-1])
-        moving = rate > np.maximum(MOTION_MG_PER_S, MOTION_RMS_FACTOR * np.sqrt(prev_ms))
-        resets: list[int] = []
-        b = np.empty((m, 3))
-        i = 0
-        # split the chunk at motion episodes; inside one, the output is 0 and the state restarts
-        while i < m:
-            if moving[i] or gt[i] < self._motion_until:
-                if moving[i]:
-                    if not self._in_motion:
-                        self.posture_shifts += 1
-                        notices.append(SignalNotice("motion", float(ga[i]), {}, float(ga[i])))
-                    self._in_motion = True
-                    self._motion_until = float(gt[i]) + MOTION_HOLDOFF_S
-                b[i] = 0.0
-                i += 1
-                continue
-            if self._in_motion:
-                # restart the high-pass at the new posture; forget most of the old covariance
-                self._in_motion = False
-                self._hp.reset()
-                resets.append(i)
-            j = i
-            while j < m and not moving[j]:
-                j += 1
-            b[i:j] = self._hp.process(gy[i:j])
-            i = j
+        moving, b, resets, posture = self._motion(gt, gy, np.sqrt(np.maximum(g4[:, 3], 0.0)), ga, notices)
         # exponentially weighted covariance (6 unique products), vectorised
         prods = np.stack(
             [
@@ -227,11 +219,11 @@ class AccExtractor:
             ],
             axis=1,
         )
-        # the covariance forgets the old posture exactly at each reset index
+        # the covariance forgets the old posture exactly at each posture shift
         cov = np.empty_like(prods)
-        cuts = sorted({0, *resets, m})
+        cuts = sorted({0, *posture, m})
         for a, e in zip(cuts[:-1], cuts[1:]):
-            if a in resets:
+            if a in posture:
                 self._cov.scale_state(PCA_FORGET_ON_SHIFT)
             if e > a:
                 cov[a:e] = self._cov.process(prods[a:e], init=0.0)
@@ -255,4 +247,73 @@ class AccExtractor:
         out[start:] = b[start:] @ self._axis
         self._n += m
         y, delay, rip = self._guard.process(out)
-        return Extracted(gt, y, ga, gaps, delay, notices, resets, rip)
+        ex = Extracted(gt, y, ga, gaps, delay, notices, resets, rip)
+        ex.moving = moving
+        ex.posture_shifts = posture
+        return ex
+
+    def _motion(
+        self, gt: np.ndarray, gy: np.ndarray, hf: np.ndarray, ga: np.ndarray, notices: list[SignalNotice]
+    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+        """Body motion on the grid: (moving mask, high-passed axes (0 while moving), indexes where
+        motion ended, indexes of posture shifts). Notices ``motion`` / ``motion_ended`` are added."""
+        m = gt.shape[0]
+        # a fast change on any axis (grid-to-grid), carried across chunks, relative to the recent
+        # typical rate of change (vigorous breathing on a phone moves faster than quiet breathing
+        # on a strap); the EW is taken up to the previous sample
+        prev = gy[0] if self._prev_grid is None else self._prev_grid
+        step = np.max(np.abs(np.diff(np.concatenate((prev[None, :], gy), axis=0), axis=0)), axis=1)
+        self._prev_grid = gy[-1].copy()
+        rate = step * GRID_HZ
+        ms = self._motion_ms.process(rate * rate, init=MOTION_MG_PER_S**2 / MOTION_RMS_FACTOR**2)
+        prev_ms = np.concatenate(([self._motion_ms_last], ms[:-1]))
+        self._motion_ms_last = float(ms[-1])
+        sign = (rate > np.maximum(MOTION_MG_PER_S, MOTION_RMS_FACTOR * np.sqrt(prev_ms))) | (hf > MOTION_HF_MG)
+        moving = np.zeros(m, bool)
+        resets: list[int] = []
+        posture: list[int] = []
+        b = np.zeros((m, 3))
+        i = 0
+        # split the chunk at motion episodes; inside one the output is 0
+        while i < m:
+            if sign[i] or gt[i] < self._motion_until:
+                if sign[i]:
+                    if not self._in_motion:
+                        self.motion_episodes += 1
+                        notices.append(SignalNotice("motion", float(ga[i]), {}, float(ga[i])))
+                        self._grav_before = self._grav_now
+                        self._posture_check_at = math.inf
+                    self._in_motion = True
+                    self._motion_until = float(gt[i]) + MOTION_HOLDOFF_S
+                moving[i] = True
+                i += 1
+                continue
+            if self._in_motion:
+                # restart the high-pass and the posture estimate at the new posture
+                self._in_motion = False
+                self._hp.reset()
+                self._grav = ExpWeightedMean(GRAVITY_TC_S, GRID_HZ, channels=3)
+                self._posture_check_at = float(gt[i]) + POSTURE_CHECK_S
+                resets.append(i)
+                notices.append(SignalNotice("motion_ended", float(ga[i]), {}, float(ga[i])))
+            if gt[i] >= self._posture_check_at:
+                # still for POSTURE_CHECK_S: compare the posture with the one before the motion
+                self._posture_check_at = math.inf
+                if self._shifted():
+                    self.posture_shifts += 1
+                    posture.append(i)
+            j = i
+            while j < m and not sign[j] and gt[j] < self._posture_check_at:
+                j += 1
+            b[i:j] = self._hp.process(gy[i:j])
+            self._grav_now = self._grav.process(gy[i:j])[-1].copy()
+            i = j
+        return moving, b, resets, posture
+
+    def _shifted(self) -> bool:
+        """Did the gravity direction turn by more than ``POSTURE_SHIFT_DEG`` over the motion?"""
+        a, c = self._grav_before, self._grav_now
+        if a is None or c is None:
+            return True
+        cos = float(np.dot(a, c) / (np.linalg.norm(a) * np.linalg.norm(c) + 1e-12))
+        return cos < math.cos(math.radians(POSTURE_SHIFT_DEG))

@@ -41,7 +41,10 @@ def phase_delay_s(sos_list: list[tuple[np.ndarray, float]], f_hz: float = REF_FR
 class Extracted:
     """A piece of breathing signal: grid times, values, availability, delay, gap indexes, notices."""
 
-    __slots__ = ("t", "y", "available", "gap_starts", "delay", "notices", "resets", "ripple", "period")
+    __slots__ = (
+        "t", "y", "available", "gap_starts", "delay", "notices", "resets", "ripple", "period", "moving",
+        "posture_shifts",
+    )
 
     def __init__(
         self,
@@ -72,6 +75,10 @@ class Extracted:
         """RMS of the heartbeat ripple left in ``y``, per sample (0 when unknown)."""
         self.period: np.ndarray | None = None
         """Breathing period tracked by the extractor, per sample (NaN unknown), RR input only."""
+        self.moving: np.ndarray | None = None
+        """True for samples during body motion (accelerometers): no breath is detected there."""
+        self.posture_shifts: list[int] = []
+        """Indexes before which the posture changed: the polarity evidence is forgotten."""
 
     @staticmethod
     def empty() -> Extracted:
