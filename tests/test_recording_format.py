@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from psoas_sense.errors import InputError
+from psoas_sense.errors import InputError, OutputError
 from psoas_sense.model import AccFrame, HRFrame, Marker, Notification, RespFrame, RRFrame, Status
 from psoas_sense.recording.format import (
     Header,
@@ -85,7 +85,7 @@ def test_owner_only_and_never_overwrites(tmp_path):
     write_sample(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     before = path.read_bytes()
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(OutputError, match="already exists"):
         RecordingWriter(path, HEADER)
     assert path.read_bytes() == before
 

@@ -22,3 +22,12 @@ class InputError(PsoasError):
 
 class DecodeError(PsoasError):
     """Bytes that do not decode as the protocol says (typed, so fuzzing can check for it)."""
+
+
+class OutputError(PsoasError):
+    """A file the program was asked to write cannot be created safely (exists, is a link, ...)."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")

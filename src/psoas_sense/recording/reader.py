@@ -6,12 +6,9 @@ skipped with a :class:`TruncatedLineWarning`.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import os
 import warnings
-import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,71 +26,58 @@ from psoas_sense.model import (
     RRFrame,
     Status,
 )
+from psoas_sense.recording.bounded import (
+    MAX_ABS_VALUE,
+    MAX_LINE_BYTES,
+    BlankBudget,
+    InputStream,
+    LineBlocks,
+    loads_bounded,
+)
 from psoas_sense.recording.header import Header, is_finite_number, parse_header
 
-MAX_LINE_BYTES = 16 * 1024 * 1024
-"""A longer line is refused as malformed (protects the reader from a runaway file)."""
+__all__ = ["MAX_LINE_BYTES", "Recording", "TruncatedLineWarning", "read_bytes_tolerant", "read_recording"]
+
+_NOT_JSON = "not valid JSON"
 
 
 class TruncatedLineWarning(UserWarning):
     """The last line of a recording was cut short (a crash while writing) and was skipped."""
 
 
-
-def read_bytes_tolerant(path: Path) -> tuple[bytes, bool]:
-    """All bytes of the (possibly gzip) file; the flag is True when a gzip stream was cut short."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a recording") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    if raw[:2] != b"\x1f\x8b":
-        return raw, False
-    out = io.BytesIO()
-    data = raw
-    cut = False
-    while data:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out.write(d.decompress(data))
-        except zlib.error:
-            if out.tell() == 0:
-                raise InputError(path, "not a valid gzip file") from None
-            cut = True
-            break
-        if not d.eof:
-            cut = True
-            break
-        data = d.unused_data
-    return out.getvalue(), cut
+def read_bytes_tolerant(path: Path, *, max_bytes: int | None = None) -> tuple[bytes, bool]:
+    """All bytes of the (possibly gzip) file, within ``max_bytes``; the flag is True when a gzip
+    stream was cut short. Prefer streaming through :class:`~.bounded.InputStream`."""
+    stream = InputStream(path, max_bytes=max_bytes)
+    data = b"".join(stream.blocks())
+    return data, stream.cut
 
 
-
-def _numeric_array(v: Any, ndim: int, maybe_bool: bool = True) -> np.ndarray | None:
+def _numeric_array(v: Any, ndim: int, maybe_bool: bool = True) -> np.ndarray | str:
     """``v`` (parsed JSON) as a finite float array of ``ndim`` dimensions (rows of 3 for 2-D),
-    or None. NumPy does the checking in C: a string, null or ragged row gives a non-numeric
-    dtype or an error. NumPy would read a JSON ``true`` among numbers as 1, so when the line
-    holds one (``maybe_bool``) every value is checked in Python."""
+    or the reason it is not one. NumPy does the checking in C: a string, null or ragged row gives
+    a non-numeric dtype or an error. NumPy would read a JSON ``true`` among numbers as 1, so when
+    the line holds one (``maybe_bool``) every value is checked in Python. Magnitudes beyond
+    :data:`~.bounded.MAX_ABS_VALUE` are refused (they overflow the filters)."""
     if not isinstance(v, list):
-        return None
+        return "must be a list"
     if maybe_bool:
         rows = v if ndim == 1 else [x for r in v if isinstance(r, list) for x in r]
         if any(isinstance(x, bool) for x in rows):
-            return None
+            return "must hold numbers, not booleans"
     if not v:
         return np.zeros((0, 3) if ndim == 2 else 0)
     try:
         arr = np.asarray(v)
-    except (ValueError, TypeError):
-        return None
+    except (ValueError, TypeError, OverflowError):
+        return "must hold numbers only"
     if arr.dtype.kind not in "fiu" or arr.ndim != ndim or (ndim == 2 and arr.shape[1] != 3):
-        return None
+        return "must hold numbers only" if ndim == 1 else "must hold rows of [x, y, z] numbers"
     arr = arr.astype(np.float64, copy=False)
     if not np.isfinite(arr).all():
-        return None
+        return "must hold finite numbers"
+    if arr.size and float(np.max(np.abs(arr))) > MAX_ABS_VALUE:
+        return f"has a value beyond ±{MAX_ABS_VALUE:g}"
     return arr
 
 
@@ -116,15 +100,18 @@ class _LineReader:
         v = obj[key]
         if not is_finite_number(v):
             raise self.fail(f"'{key}' is not a finite number: {v!r}"[:200])
-        return float(v)
+        x = float(v)
+        if abs(x) > MAX_ABS_VALUE:
+            raise self.fail(f"'{key}' is out of range: {x:g} (beyond ±{MAX_ABS_VALUE:g})")
+        return x
 
     def numbers(self, obj: Mapping[str, Any], key: str) -> np.ndarray:
         """``obj[key]`` as a 1-D array of finite floats."""
         if key not in obj:
             raise self.fail(f"missing '{key}'")
         arr = _numeric_array(obj[key], 1, self.maybe_bool)
-        if arr is None:
-            raise self.fail(f"'{key}' must be a list of finite numbers")
+        if isinstance(arr, str):
+            raise self.fail(f"'{key}' {arr}" if arr.startswith("has") else f"'{key}' must be a list of finite numbers")
         return arr
 
     def times(self, obj: Mapping[str, Any], n: int) -> np.ndarray:
@@ -144,6 +131,8 @@ class _LineReader:
             raise self.fail(f"{ts.shape[0]} sample times for {n} values")
         if n > 1 and np.any(np.diff(ts) < 0):
             raise self.fail("sample times go backwards within the line")
+        if n and not abs(float(ts[-1])) <= MAX_ABS_VALUE:
+            raise self.fail(f"sample times go beyond ±{MAX_ABS_VALUE:g} s")
         return ts
 
 
@@ -169,8 +158,8 @@ def _decode_line(obj: Mapping[str, Any], lr: _LineReader) -> Item:
         return RespFrame(t_s=lr.times(obj, v.shape[0]), resp=v)
     if kind == "acc":
         arr = _numeric_array(obj.get("v"), 2, lr.maybe_bool)
-        if arr is None:
-            raise lr.fail("'v' must be a list of [x, y, z] finite numbers")
+        if isinstance(arr, str):
+            raise lr.fail(f"'v' {arr}" if arr.startswith("has") else "'v' must be a list of [x, y, z] finite numbers")
         return AccFrame(t_s=lr.times(obj, arr.shape[0]), acc_mg=arr)
     if kind == "rr":
         rr = lr.numbers(obj, "rr_ms")
@@ -201,26 +190,50 @@ def _decode_line(obj: Mapping[str, Any], lr: _LineReader) -> Item:
 
 
 class Recording:
-    """A validated recording read from disk: its header and a lazy iterator of items."""
+    """A validated recording read from disk: its header and a lazy iterator of items.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    The file is streamed: only one block of lines is held at a time, so memory does not grow
+    with the length of the recording.
+
+    Args:
+        path: the recording (``.jsonl`` or ``.jsonl.gz``).
+        max_bytes: cap on bytes read after decompression.
+        max_line_bytes: the longest line allowed (the header included).
+        max_blank_bytes: bytes of blank lines allowed.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        max_line_bytes: int | None = None,
+        max_blank_bytes: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.truncated = False
-        data, self._gzip_cut = read_bytes_tolerant(self.path)
-        self._lines = data.split(b"\n")
-        # A file that ends in "\n" splits into a trailing empty chunk: not a line.
-        self._complete_last = data.endswith(b"\n")
-        if self._lines and self._lines[-1] == b"":
-            self._lines.pop()
-        if not self._lines:
+        self._limits = (max_bytes, max_line_bytes, max_blank_bytes)
+        first = next(self._lines(InputStream(self.path, max_bytes=max_bytes)), None)
+        if first is None:
             raise InputError(self.path, "empty file: no recording header")
-        first = self._lines[0]
         lr = _LineReader(self.path, 1)
-        try:
-            obj = json.loads(first)
-        except (UnicodeDecodeError, ValueError):
-            raise lr.fail("not a psoas-sense recording (first line is not a JSON header)") from None
+        obj = loads_bounded(first[1], lr.fail, "not a psoas-sense recording (first line is not a JSON header)")
         self.header = parse_header(obj, lr.fail)
+
+    def _lines(self, stream: InputStream) -> Iterator[tuple[int, bytes, bool, bool]]:
+        """``(line number, bytes, ends in a newline, is the last line)`` for every line."""
+        prev: tuple[int, bytes, bool] | None = None
+        for first_lineno, block in LineBlocks(stream, max_line_bytes=self._limits[1]):
+            parts = block.split(b"\n")
+            whole = block.endswith(b"\n")
+            if whole:
+                parts.pop()
+            for i, raw in enumerate(parts):
+                if prev is not None:
+                    yield (*prev, False)
+                prev = (first_lineno + i, raw, whole or i < len(parts) - 1)
+        if prev is not None:
+            yield (*prev, True)
 
     def items(self) -> Iterator[Item]:
         """Every item after the header, validated, in file order."""
@@ -231,20 +244,19 @@ class Recording:
         """``(t, item)`` for every line after the header: ``t`` is the line's arrival time."""
         last_t = 0.0
         last_sample_t: dict[str, float] = {}
-        n = len(self._lines)
-        for idx in range(1, n):
-            raw = self._lines[idx]
-            lineno = idx + 1
-            lr = _LineReader(self.path, lineno, maybe_bool=b"true" in raw or b"false" in raw)
-            is_last = idx == n - 1
-            if not raw.strip():
+        stream = InputStream(self.path, max_bytes=self._limits[0])
+        blanks = BlankBudget(self.path, self._limits[2])
+        for lineno, raw, terminated, is_last in self._lines(stream):
+            if lineno == 1:
                 continue
-            if len(raw) > MAX_LINE_BYTES:
-                raise lr.fail("line too long")
+            if not raw.strip():
+                blanks.spend(len(raw) + 1, lineno)
+                continue
+            lr = _LineReader(self.path, lineno, maybe_bool=b"true" in raw or b"false" in raw)
             try:
-                obj = json.loads(raw)
-            except (UnicodeDecodeError, ValueError):
-                if is_last and (not self._complete_last or self._gzip_cut):
+                obj = loads_bounded(raw, lr.fail, _NOT_JSON)
+            except InputError as exc:
+                if exc.reason == _NOT_JSON and is_last and (not terminated or stream.cut):
                     self.truncated = True
                     warnings.warn(
                         f"{self.path}:{lineno}: last line is incomplete (cut short while "
@@ -253,7 +265,7 @@ class Recording:
                         stacklevel=2,
                     )
                     return
-                raise lr.fail("not valid JSON") from None
+                raise
             if not isinstance(obj, dict):
                 raise lr.fail("each line must be a JSON object")
             item = _decode_line(obj, lr)

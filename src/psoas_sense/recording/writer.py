@@ -18,7 +18,6 @@ from typing import IO, Any
 
 import numpy as np
 
-from psoas_sense.errors import InputError
 from psoas_sense.model import (
     AccFrame,
     HRFrame,
@@ -31,6 +30,7 @@ from psoas_sense.model import (
     item_time,
 )
 from psoas_sense.recording.header import Header
+from psoas_sense.safefile import create_private_fd
 
 FSYNC_INTERVAL_S = 1.0
 """The writer fsyncs at least this often while lines are being written."""
@@ -97,7 +97,8 @@ def dumps_line(obj: Mapping[str, Any]) -> str:
 class RecordingWriter:
     """Append-only writer of a v1 recording.
 
-    Creates ``path`` with mode 0600 (refuses to overwrite an existing file), writes the header,
+    Creates ``path`` with mode 0600 through :mod:`psoas_sense.safefile` (refuses a symlink, and
+    an existing file unless ``force``), writes the header,
     then one line per :meth:`write`, flushed at once; fsyncs at least every
     :data:`FSYNC_INTERVAL_S` seconds of ``clock`` time and on :meth:`close`. A path ending in
     ``.gz`` is written gzip-compressed, sync-flushed per line so a crash loses at most the line
@@ -110,18 +111,12 @@ class RecordingWriter:
         header: Header,
         *,
         clock: Callable[[], float] = time.monotonic,
+        force: bool = False,
     ) -> None:
         self.path = Path(path)
         self._clock = clock
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
-        try:
-            fd = os.open(self.path, flags, 0o600)
-        except FileExistsError:
-            raise InputError(path, "already exists; recordings are never overwritten") from None
-        except OSError as exc:
-            raise InputError(path, f"cannot create: {exc.strerror or exc}") from None
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # the mode above is reduced by the umask, never widened
+        # owner-only, never through a symlink, never over an existing file (unless --force)
+        fd = create_private_fd(self.path, force=force, append=True)
         self._raw: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
         self._gz: gzip.GzipFile | None = None
         if self.path.name.endswith(".gz"):
@@ -129,6 +124,8 @@ class RecordingWriter:
         self._last_sync = self._clock()
         self._last_t = 0.0
         self.lines_written = 0
+        self.dirty = False
+        """True while something written is not yet forced to stable storage."""
         self._closed = False
         self._write_line(dumps_line(header.to_json()))
 
@@ -140,6 +137,7 @@ class RecordingWriter:
         else:
             self._raw.write(data)
         self.lines_written += 1
+        self.dirty = True
         now = self._clock()
         if now - self._last_sync >= FSYNC_INTERVAL_S:
             self.sync()
@@ -148,7 +146,15 @@ class RecordingWriter:
         """Force what was written to stable storage."""
         self._raw.flush()
         os.fsync(self._raw.fileno())
+        self.dirty = False
         self._last_sync = self._clock()
+
+    def sync_if_dirty(self) -> bool:
+        """Force unsynced lines to stable storage (a timer calls this); True when it synced."""
+        if self._closed or not self.dirty:
+            return False
+        self.sync()
+        return True
 
     def write(self, item: Item, t_s: float | None = None) -> None:
         """Append one item, stamped ``t_s`` (arrival time; default: the item's own time).
@@ -188,8 +194,10 @@ class RecordingWriter:
 
 
 
-def write_recording(path: str | os.PathLike[str], header: Header, items: list[Item]) -> None:
-    """Write a whole recording at once (imports, conversions)."""
-    with RecordingWriter(path, header) as w:
+def write_recording(
+    path: str | os.PathLike[str], header: Header, items: list[Item], *, force: bool = False
+) -> None:
+    """Write a whole recording at once (imports, conversions); ``force`` replaces a file."""
+    with RecordingWriter(path, header, force=force) as w:
         for item in items:
             w.write(item)

@@ -12,6 +12,7 @@ import numpy as np
 from psoas_sense.errors import PsoasError
 from psoas_sense.report.build import CSV_COLUMNS, value
 from psoas_sense.report.data import SessionData
+from psoas_sense.safefile import discard, open_private
 
 
 def render_text(report: Mapping[str, Any]) -> str:
@@ -88,8 +89,12 @@ def write_csv(report: Mapping[str, Any], stream: IO[str]) -> None:
 HOLD_COLOURS = {"static": "#8fb8de", "active": "#f5c07a", "tool": "#a6d9a0"}
 
 
-def plot_png(data: SessionData, report: Mapping[str, Any], path: Path) -> None:
-    """Plot breathing with exhales, cues and holds (needs matplotlib, the ``plot`` extra)."""
+def plot_png(data: SessionData, report: Mapping[str, Any], path: Path, *, force: bool = False) -> None:
+    """Plot breathing with exhales, cues and holds (needs matplotlib, the ``plot`` extra).
+
+    The PNG is created owner-only, never through a symbolic link and never over an existing
+    file unless ``force`` (:mod:`psoas_sense.safefile`); a plot that fails is removed.
+    """
     try:
         import matplotlib
 
@@ -132,8 +137,18 @@ def plot_png(data: SessionData, report: Mapping[str, Any], path: Path) -> None:
     ax.legend(loc="upper right", fontsize=7, ncol=3)
     fig.tight_layout()
     try:
-        fig.savefig(path)
-    except OSError as e:
-        raise PsoasError(f"{path}: cannot write the plot: {e}") from None
+        with open_private(path, "wb", force=force) as out:
+            try:
+                fig.savefig(out, format="png")
+            except (OSError, ValueError) as e:
+                discard(path)
+                raise PsoasError(f"{path}: cannot write the plot: {e}") from None
     finally:
         plt.close(fig)
+
+
+def write_csv_file(report: Mapping[str, Any], path: Path, *, force: bool = False) -> None:
+    """:func:`write_csv` into a new owner-only file (no symlink followed, no file overwritten
+    unless ``force``)."""
+    with open_private(path, "w", force=force) as out:
+        write_csv(report, out)

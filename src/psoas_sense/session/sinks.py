@@ -72,25 +72,55 @@ class JsonPrinter(Sink):
         self.lines += 1
 
 
+Scheduler = Callable[[float, Callable[[], None]], object]
+"""``schedule(delay_s, callback)``: run ``callback`` once after ``delay_s`` seconds (the
+running event loop's ``call_later`` by default; a fake in tests). What it returns may have a
+``cancel()`` method."""
+
+
+def _loop_scheduler() -> Scheduler | None:
+    """The running asyncio loop's ``call_later``, or None outside a running loop."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop.call_later
+
+
 class Recorder(Sink):
     """Writes every raw item, and the coach's markers, into a format-v1 recording.
 
-    The file is created owner-only and never overwrites; a pain stop or the session's end is
-    forced to disk at once.
+    The file is created owner-only and never overwrites (unless ``force``); a pain stop or the
+    session's end is forced to disk at once, and any other line within
+    :data:`~psoas_sense.recording.writer.FSYNC_INTERVAL_S` of being written, even when no
+    further line comes (a timer on the running loop, or the injected ``schedule``).
+
+    Args:
+        path: the new recording.
+        force: replace an existing regular file (``--force``).
+        schedule: runs a callback after a delay (default: the running loop's ``call_later``).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, force: bool = False, schedule: Scheduler | None = None) -> None:
         self.path = Path(path)
         self.writer: RecordingWriter | None = None
         self._t_s = 0.0
+        self._force = force
+        self._schedule = schedule
+        self._timer: object | None = None
+        self._errors: list[ErrorReported] = []
 
     def open(self, header: Header) -> None:
-        self.writer = RecordingWriter(self.path, header)
+        self.writer = RecordingWriter(self.path, header, force=self._force)
+        self._arm()
 
     def item(self, t_s: float, item: Item) -> None:
         self._t_s = max(self._t_s, t_s)
         if self.writer is not None:
             self.writer.write(item, t_s=t_s)
+            self._arm()
 
     def event(self, event: SessionEvent) -> None:
         if self.writer is None or not isinstance(event, MARKED_EVENTS):
@@ -99,8 +129,38 @@ class Recorder(Sink):
         self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=marker_data(event)), t_s=t)
         if event_name(event) in ("pain_stop", "session_end"):
             self.writer.sync()
+        else:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Make sure a sync is due within the interval of the oldest unsynced line."""
+        from psoas_sense.recording.writer import FSYNC_INTERVAL_S
+
+        if self._timer is not None or self.writer is None or not self.writer.dirty:
+            return
+        schedule = self._schedule or _loop_scheduler()
+        if schedule is not None:
+            self._timer = schedule(FSYNC_INTERVAL_S, self._due)
+
+    def _due(self) -> None:
+        """The timer: force what is written to disk (an error is reported, never raised)."""
+        self._timer = None
+        if self.writer is None:
+            return
+        try:
+            self.writer.sync_if_dirty()
+        except (OSError, ValueError) as exc:
+            self._errors.append(ErrorReported(round(self._t_s, 3), f"recording not synced to disk: {exc}"))
+
+    def take_errors(self) -> list[ErrorReported]:
+        out, self._errors = self._errors, []
+        return out
 
     def close(self) -> None:
+        timer, self._timer = self._timer, None
+        cancel = getattr(timer, "cancel", None)
+        if callable(cancel):
+            cancel()
         if self.writer is not None:
             self.writer.close()
 
