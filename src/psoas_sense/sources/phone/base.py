@@ -11,6 +11,7 @@ refusals into throttled status lines. The source's iterator yields ``(t_s, item)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -106,12 +107,16 @@ class _QueueSource:
         self._lost_detail = "no samples from the phone"
         self.header = Header(
             streams={"acc": {"unit": "mG", "rate_hz": rate_hz}},
-            device={"name": self.describe(), "source": "phone"},
+            device={"name": self.name(), "source": "phone"},
             recorded_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         )
 
+    def name(self) -> str:
+        """The phone source in a few words, for the recording header."""
+        return self.describe()
+
     def describe(self) -> str:
-        """The phone source, for the header and status details."""
+        """The phone source, for status details."""
         return "phone"
 
     def now_s(self) -> float:
@@ -175,6 +180,8 @@ class _QueueSource:
 
     async def __aenter__(self) -> _QueueSource:
         await self._start()
+        # the port is known now (port 0 picks a free one)
+        self.header = dataclasses.replace(self.header, device={**self.header.device, "name": self.name()})
         self._queue.put_nowait((0.0, Status(t_s=0.0, state="connecting", detail=self.describe())))
         self._task = asyncio.ensure_future(self._run())
         return self

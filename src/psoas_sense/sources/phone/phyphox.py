@@ -164,6 +164,7 @@ class PhyphoxSource(_QueueSource):
             try:
                 await self._poll()
                 failures = 0
+                self._lost_detail = "phyphox answers but sends no new samples (paused on the phone?)"
                 wait_s = self._poll_s
             except LINK_ERRORS as exc:
                 failures += 1
@@ -223,7 +224,6 @@ class PhyphoxSource(_QueueSource):
         ok = isinstance(answer, dict) and answer.get("result") is True
         self.report(self.state, "phyphox was not measuring: " + (
             "started it (/control?cmd=start)" if ok else "could not start it; press play on the phone"))
-        self._lost_detail = "phyphox is not measuring (paused on the phone?)"
 
 
 def _acc_buffers(config: Any) -> tuple[str, str, str, str] | None:

@@ -128,6 +128,9 @@ class SensorLoggerSource(_QueueSource):
         self.batches = 0
         """Requests answered 200."""
 
+    def name(self) -> str:
+        return f"Sensor Logger push on port {self.port}"
+
     def describe(self) -> str:
         return f"Sensor Logger push {where(self.host, self.port, self.token)}"
 

@@ -97,6 +97,9 @@ class UdpSource(_QueueSource):
         self.bad_datagrams = 0
         """Lines dropped (any reason)."""
 
+    def name(self) -> str:
+        return f"UDP on port {self.port}"
+
     def describe(self) -> str:
         return f"UDP {where(self.host, self.port, self.token)}"
 
