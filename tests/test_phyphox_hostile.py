@@ -81,7 +81,7 @@ class FakePhone:
                 pass
             path = line.split(" ")[1]
             self.paths.append(path)
-            if self.trickle:
+            if self.trickle and path.startswith("/get"):
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
                 while True:  # one byte at a time, for ever
                     writer.write(b" ")
@@ -203,7 +203,7 @@ async def test_trickling_phone_is_lost_quickly_and_cancel_is_immediate(phone: Fa
         await until(src, seen, lambda s: n_samples(s) >= 10)
         phone.trickle = True
         t0 = time.monotonic()
-        await until(src, seen, lambda s: isinstance(s[-1], Status) and s[-1].state == "lost")
+        await until(src, seen, lambda s: bool(s) and isinstance(s[-1], Status) and s[-1].state == "lost")
         assert time.monotonic() - t0 < 2.0
         assert "TimeoutError" in seen[-1].detail  # type: ignore[union-attr]
 
@@ -217,6 +217,17 @@ async def test_trickling_phone_is_lost_quickly_and_cancel_is_immediate(phone: Fa
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert time.monotonic() - t1 < 1.0
+
+
+async def test_phone_trickling_from_the_start_is_lost_not_connecting_for_ever(phone: FakePhone):
+    phone.trickle = True
+    src = source(phone, deadline_s=0.3, lost_after_s=0.5)
+    seen: list[Item] = []
+    t0 = time.monotonic()
+    async with src:
+        await until(src, seen, lambda s: bool(s) and isinstance(s[-1], Status) and s[-1].state == "lost")
+    assert time.monotonic() - t0 < 2.0
+    assert "no complete answer within 0.3 s" in seen[-1].detail  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("how", "kw"), [("cleared", {}), ("new session", {"new_session": True}),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from psoas_sense.errors import PsoasError
-from psoas_sense.sources.phone.base import LOST_AFTER_S, MS2_TO_MG, _QueueSource
+from psoas_sense.sources.phone.base import MS2_TO_MG, _QueueSource
 from psoas_sense.sources.phone.httpio import HttpError, http_get
 from psoas_sense.sources.phone.validate import Refused, acc_rows_ok, load_json
 
@@ -43,6 +43,8 @@ RESTART_PROBE_AFTER_S = 1.0
 """Measuring but no new sample for this long: ask for the last time, to see a restart."""
 BACKLOG_S = 10.0
 """On connecting (or after a restart), samples up to this much older than the newest are fetched."""
+LOST_AFTER_S = 3.0
+"""phyphox is polled 10 times a second: this long without a sample (or an answer) is ``lost``."""
 LINK_ERRORS = (OSError, TimeoutError, HttpError, Refused)
 """What a failed poll raises."""
 
@@ -125,6 +127,7 @@ class PhyphoxSource(_QueueSource):
         self._session: Any = None
         self._start_sent_s = -START_RETRY_S
         self._new_sample_s = 0.0
+        self._answered_s = 0.0
         self._probe = False
         self.polls = 0
         """Polls answered with a valid answer."""
@@ -164,13 +167,15 @@ class PhyphoxSource(_QueueSource):
             try:
                 await self._poll()
                 failures = 0
+                self._answered_s = self.now_s()
                 self._lost_detail = "phyphox answers but sends no new samples (paused on the phone?)"
                 wait_s = self._poll_s
             except LINK_ERRORS as exc:
                 failures += 1
                 if isinstance(exc, Refused):
                     self.refuse(exc)
-                self._lost_detail = f"no answer from phyphox ({type(exc).__name__}: {exc})"[:160]
+                why = f"no complete answer within {self._deadline_s:g} s" if isinstance(exc, TimeoutError) else exc
+                self._lost_detail = f"no answer from phyphox ({type(exc).__name__}: {why})"[:160]
                 wait_s = min(MAX_POLL_BACKOFF_S, self._poll_s * (2**failures))
             except Exception as exc:  # noqa: BLE001 - a bad answer must never end the session
                 self.refuse(Refused(f"unexpected answer ({type(exc).__name__})", 502))
@@ -209,6 +214,12 @@ class PhyphoxSource(_QueueSource):
         elif measuring and self.now_s() - self._new_sample_s > RESTART_PROBE_AFTER_S:
             self._probe = True
             self._new_sample_s = self.now_s()
+
+    def check_lost(self) -> None:
+        """Also ``lost`` when phyphox never answered a poll for the loss delay since connecting."""
+        super().check_lost()
+        if self.state == "connecting" and self.now_s() - self._answered_s > self._lost_after_s:
+            self.report("lost", self._lost_detail)
 
     def _restarted(self, why: str) -> None:
         self._last_phone_t = None  # the next probe places the threshold

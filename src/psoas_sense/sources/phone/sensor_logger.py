@@ -48,6 +48,8 @@ REORDER_S = 0.5
 """How long pushed samples wait for batches that overtook each other in flight."""
 MAX_CONNECTIONS = 32
 """Requests handled at once; more are answered 503."""
+MAX_OPEN_CONNECTIONS = 256
+"""Connections open at once; beyond, a new one is closed unread (a flood, not a phone)."""
 
 
 def parse_sensor_logger(body: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -157,9 +159,12 @@ class SensorLoggerSource(_QueueSource):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._active += 1
         try:
+            if self._active > MAX_OPEN_CONNECTIONS:
+                self.refuse(Refused("connections closed unread (flood)", 503))
+                return
             try:
                 async with asyncio.timeout(self._deadline_s):
-                    code, text = await self._answer(reader)
+                    code, text = await self._answer(reader, writer)
             except TimeoutError:
                 code, text = 408, "request too slow"
                 self.refuse(Refused(text, code))
@@ -176,7 +181,9 @@ class SensorLoggerSource(_QueueSource):
             self._active -= 1
             writer.close()
 
-    async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, str]:
+    async def _answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None = None
+    ) -> tuple[int, str]:
         try:
             head = await read_head(reader)
             if self._active > MAX_CONNECTIONS:
@@ -185,7 +192,10 @@ class SensorLoggerSource(_QueueSource):
                 raise Refused("no valid token", 401)
             if head.method != "POST":
                 raise Refused("only POST is accepted", 405)
-            body = await reader.readexactly(head.content_length())
+            length = head.content_length()
+            if writer is not None and head.headers.get("expect", "").lower() == "100-continue":
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits a second without it
+            body = await reader.readexactly(length)
             self._take(head, body)
         except Refused as exc:
             self.refuse(exc)

@@ -85,6 +85,8 @@ class PhoneTimeline:
         n = int(phone_t_s.size)
         if n == 0:
             return None
+        if not np.isfinite(phone_t_s).all():
+            raise Refused("non-finite time", 422)
         if self._pending + n > self._max_pending:
             raise Refused("overloaded: too many samples waiting", 503)
         order = np.argsort(phone_t_s, kind="stable")
