@@ -122,6 +122,7 @@ COLS = [
     ("mot_conf_pm", "{:>6.2f}"),
     ("flips_10min", "{:>6.1f}"),
     ("resume", "{:>6.1f}"),
+    ("cresume", "{:>6.1f}"),
     ("xrt", "{:>7.0f}"),
 ]
 HEAD = {
@@ -130,6 +131,7 @@ HEAD = {
     "polarity": "pol", "rate_ref_bpm": "paced", "rate_est_bpm": "est", "rate_err_bpm": "err", "xrt": "xRT",
     "pred_hit": "phit", "pred_err_s": "perr", "pred_lead_s": "plead", "conf_ppv": "cPPV", "conf_se": "cSe",
     "mot_all_pm": "mov/m", "mot_conf_pm": "movc/m", "flips_10min": "fl/10m", "resume": "resume",
+    "cresume": "cresum",
 }
 
 
@@ -241,7 +243,8 @@ def ours(c: Case, chunk_s: float) -> dict:
     r.update(confident(c, ex_t, ex_q))
     if c.score_windows is not None:
         flips = sum(1 for n in no if n.kind == "polarity" and n.detail.get("flipped"))
-        r.update(flips=flips, dur_s=dur, flips_10min=flips / (dur / 600.0), resume=resume_breaths(c, ex_t, ex_q))
+        r.update(flips=flips, dur_s=dur, flips_10min=flips / (dur / 600.0),
+                 resume=resume_breaths(c, ex_t, ex_q, 0.0), cresume=resume_breaths(c, ex_t, ex_q))
     return r
 
 

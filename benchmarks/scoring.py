@@ -181,13 +181,14 @@ def confident(case: Case, ex_t: np.ndarray, ex_q: np.ndarray) -> dict:
     return out
 
 
-def resume_breaths(case: Case, ex_t: np.ndarray, ex_q: np.ndarray) -> float:
+def resume_breaths(case: Case, ex_t: np.ndarray, ex_q: np.ndarray, min_quality: float = CONFIDENT_QUALITY) -> float:
     """Median over resting stretches of the reference breaths from the stretch start until the
-    first confident event that matches one (NaN without stretches)."""
+    first event of at least ``min_quality`` that matches one (NaN without stretches; a stretch
+    without any counts as its breaths + 1)."""
     if case.ref_exhale_s is None or not case.rest_stretches:
         return np.nan
     tol = local_tolerance(case.ref_exhale_s)
-    conf = np.sort(ex_t[ex_q >= CONFIDENT_QUALITY])
+    conf = np.sort(ex_t[ex_q >= min_quality])
     counts = []
     for a, b in case.rest_stretches:
         k = np.nonzero((case.ref_exhale_s >= a) & (case.ref_exhale_s <= b))[0]
