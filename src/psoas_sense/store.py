@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psoas_sense.errors import PsoasError
+from psoas_sense import history_spool
+from psoas_sense.errors import OutputError, PsoasError
 from psoas_sense.events import (
     BreathRecord,
     HoldEnded,
@@ -28,6 +30,10 @@ from psoas_sense.events import (
 from psoas_sense.serialize import WireError, from_json, summary_from_json, to_json
 
 DB_NAME = "history.sqlite3"
+BUSY_TIMEOUT_S = 2.0
+"""How long one attempt waits for another process's write lock (SQLite's busy timeout)."""
+LOCK_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
+"""Pauses between attempts on a locked history; after the last, the session goes to a side file."""
 SCHEMA_VERSION = 2
 """2: sides carry the coach's mean breathing rate (``mean_rate_bpm``)."""
 
@@ -124,45 +130,65 @@ def default_path() -> Path:
     return data_dir() / DB_NAME
 
 
-def _touch_private(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.chmod(path.parent, 0o700)
-    except OSError:  # pragma: no cover
-        pass
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    try:
-        os.chmod(path, 0o600)
-    except OSError:  # pragma: no cover
-        pass
-
-
 class HistoryStore:
     """The session history database. Use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        busy_timeout_s: float | None = None,
+        retry_delays_s: Sequence[float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.path = Path(path) if path is not None else default_path()
-        if not self.path.exists():
-            if not create:
-                raise StoreError(f"{self.path}: no history yet (no session has been saved)")
-            _touch_private(self.path)
+        self._busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+        self._delays = tuple(LOCK_RETRY_DELAYS_S if retry_delays_s is None else retry_delays_s)
+        self._sleep = sleep
+        self.side_file: history_spool.SideFile | None = None  # set when the database stayed locked
+        self.merged = 0  # sessions merged from side files when this store opened
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
+            if not history_spool.open_path(self.path, create):
+                raise StoreError(f"{self.path}: no history yet (no session has been saved)")
+        except OutputError as exc:
+            raise StoreError(str(exc)) from None
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_s)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA synchronous = FULL")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: history written by a newer psoas-sense (schema {version})")
+            self._retrying(self._setup)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: cannot open the history database: {e}") from None
+        if self.side_file is None:
+            try:
+                self.merged = history_spool.merge_all(self.db, self.path)
+            except sqlite3.OperationalError as e:
+                if not history_spool.is_locked(e):
+                    raise StoreError(f"{self.path}: cannot merge a side file: {e}") from None
+
+    def _setup(self) -> None:
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA synchronous = FULL")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: history written by a newer psoas-sense (schema {version})")
+        if version < SCHEMA_VERSION:  # only then write: opening must not need the write lock
             if version == 1:  # a side's mean rate was added in schema 2
                 self.db.execute("ALTER TABLE sides ADD COLUMN mean_rate_bpm REAL")
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path}: cannot open the history database: {e}") from None
+
+    def _retrying(self, write: Callable[[], Any]) -> bool:
+        """``write`` retried while the database is locked; False (and a side file) when it stayed so."""
+        if history_spool.retry_while_locked(self.db, write, self._delays, self._sleep):
+            return True
+        if self.side_file is None:
+            self.side_file = history_spool.SideFile(self.path)
+        return False
 
     def close(self) -> None:
+        if self.side_file is not None:
+            self.side_file.close()
         self.db.close()
 
     def __enter__(self) -> HistoryStore:
@@ -184,14 +210,15 @@ class HistoryStore:
         source: Mapping[str, Any],
         t_start: float,
     ) -> int:
-        """Insert a session row (committed at once) and return its id."""
-        cur = self.db.execute(
-            "INSERT INTO sessions (started_at, protocol, practised, safety, settings, source, t_start, t_last)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (started_at, protocol, practised, safety, json.dumps(dict(settings)), json.dumps(dict(source)), t_start, t_start),
-        )
-        assert cur.lastrowid is not None
-        return int(cur.lastrowid)
+        """Insert a session row (committed at once) and return its id (-1: in the side file)."""
+        begin = {"kind": "begin", "started_at": started_at, "protocol": protocol, "practised": practised,
+                 "safety": safety, "settings": dict(settings), "source": dict(source), "t_start": t_start}
+        ids: list[int] = []
+        if self.side_file is None and self._retrying(lambda: ids.append(history_spool.insert_session(self.db, begin))):
+            return ids[0]
+        assert self.side_file is not None
+        self.side_file.append(begin)
+        return -1
 
     def commit_progress(
         self,
@@ -205,51 +232,31 @@ class HistoryStore:
         lines: Sequence[SessionEvent] = (),
         end: SessionEnded | None = None,
     ) -> None:
-        """Write completed holds, sides, pain stops, breaths and lines in one transaction."""
-        db = self.db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for h in holds:
-                seq = db.execute("SELECT COUNT(*) FROM holds WHERE session_id = ?", (session_id,)).fetchone()[0]
-                db.execute(
-                    f"INSERT INTO holds (session_id, seq, {', '.join(_HOLD_COLS)}) VALUES (?, ?{', ?' * len(_HOLD_COLS)})",
-                    (session_id, seq, h.kind, h.side, h.point, h.t_start_s, h.t_s, h.duration_s, h.breaths,
-                     h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened)),
-                )
-            for sd in sides:
-                seq = db.execute("SELECT COUNT(*) FROM sides WHERE session_id = ?", (session_id,)).fetchone()[0]
-                db.execute(
-                    f"INSERT INTO sides (session_id, seq, {', '.join(_SIDE_COLS)}) VALUES (?, ?{', ?' * len(_SIDE_COLS)})",
-                    (session_id, seq, sd.side, sd.t_start_s, sd.t_s, sd.duration_s, sd.target_s, sd.holds, sd.hold_s,
-                     sd.breaths, sd.ended_by, sd.mean_rate_bpm),
-                )
-            db.executemany(
-                "INSERT INTO pain_stops (session_id, t, stage, side, hold) VALUES (?, ?, ?, ?, ?)",
-                [(session_id, p.t_s, p.stage, p.side, p.hold) for p in pain_stops],
-            )
-            db.executemany(
-                f"INSERT INTO breaths (session_id, {', '.join(_BREATH_COLS)}) VALUES (?{', ?' * len(_BREATH_COLS)})",
-                [(session_id, b.t_s, b.kind, b.detected_at_s, b.signal, b.rate_bpm, b.quality, b.source, b.stage,
-                  b.side) for b in breaths],
-            )
-            rows = []
-            for ev in lines:
-                obj = to_json(ev)
-                rows.append((session_id, obj.pop("t"), obj.pop("event"), json.dumps(obj)))
-            db.executemany("INSERT INTO lines (session_id, t, event, data) VALUES (?, ?, ?, ?)", rows)
-            if end is not None:
-                summary = to_json(end)["summary"]
-                db.execute(
-                    "UPDATE sessions SET t_last = ?, t_end = ?, ended_by = ?, summary = ? WHERE id = ?",
-                    (t_last, end.t_s, end.ended_by, json.dumps(summary), session_id),
-                )
-            else:
-                db.execute("UPDATE sessions SET t_last = ? WHERE id = ?", (t_last, session_id))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        """Write completed holds, sides, pain stops, breaths and lines in one transaction
+        (retried while the database is locked; then appended to the side file)."""
+        rows = history_spool.progress_rows(
+            holds=[dict(zip(_HOLD_COLS, (h.kind, h.side, h.point, h.t_start_s, h.t_s, h.duration_s, h.breaths,
+                                         h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened)))) for h in holds],
+            sides=[dict(zip(_SIDE_COLS, (sd.side, sd.t_start_s, sd.t_s, sd.duration_s, sd.target_s, sd.holds,
+                                         sd.hold_s, sd.breaths, sd.ended_by, sd.mean_rate_bpm))) for sd in sides],
+            pain_stops=[{"t": p.t_s, "stage": p.stage, "side": p.side, "hold": p.hold} for p in pain_stops],
+            breaths=[dict(zip(_BREATH_COLS, (b.t_s, b.kind, b.detected_at_s, b.signal, b.rate_bpm, b.quality,
+                                             b.source, b.stage, b.side))) for b in breaths],
+            lines=[{"t": o.pop("t"), "event": o.pop("event"), "data": json.dumps(o)} for o in map(to_json, lines)],
+            t_last=t_last,
+            end=None if end is None else {"t_end": end.t_s, "ended_by": end.ended_by,
+                                          "summary": json.dumps(to_json(end)["summary"])},
+        )
+
+        def write() -> None:
+            self.db.execute("BEGIN IMMEDIATE")
+            history_spool.apply_progress(self.db, session_id, rows)
+            self.db.execute("COMMIT")
+
+        if self.side_file is None and session_id >= 0 and self._retrying(write):
+            return
+        assert self.side_file is not None
+        self.side_file.append({"kind": "progress", "rows": rows})
 
     # ---------------------------------------------------------------- reading
 

@@ -110,6 +110,7 @@ class Recorder(Sink):
         self._force = force
         self._schedule = schedule
         self._timer: object | None = None
+        self._armed = False
         self._errors: list[ErrorReported] = []
 
     def open(self, header: Header) -> None:
@@ -136,15 +137,17 @@ class Recorder(Sink):
         """Make sure a sync is due within the interval of the oldest unsynced line."""
         from psoas_sense.recording.writer import FSYNC_INTERVAL_S
 
-        if self._timer is not None or self.writer is None or not self.writer.dirty:
+        if self._armed or self.writer is None or not self.writer.dirty:
             return
         schedule = self._schedule or _loop_scheduler()
         if schedule is not None:
+            self._armed = True
             self._timer = schedule(FSYNC_INTERVAL_S, self._due)
 
     def _due(self) -> None:
         """The timer: force what is written to disk (an error is reported, never raised)."""
         self._timer = None
+        self._armed = False
         if self.writer is None:
             return
         try:
@@ -158,6 +161,7 @@ class Recorder(Sink):
 
     def close(self) -> None:
         timer, self._timer = self._timer, None
+        self._armed = False
         cancel = getattr(timer, "cancel", None)
         if callable(cancel):
             cancel()
