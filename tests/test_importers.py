@@ -127,3 +127,36 @@ def test_polar_sensor_logger_acc(tmp_path):
     (f,) = frames_of(items, AccFrame)
     assert f.t_s.tolist() == pytest.approx([0.0, 0.005])
     assert f.acc_mg[1].tolist() == [-8, -2, 997]
+
+
+def test_polar_sensor_logger_rr(tmp_path):
+    p = tmp_path / "Polar_H10_ABCD1234_20260101120000_RR.txt"
+    p.write_bytes(
+        b"Phone timestamp;RR-interval [ms]\r\n"
+        b"2026-01-01T12:00:01.000;800\r\n2026-01-01T12:00:01.810;810\r\n2026-01-01T12:00:02.600;790\r\n"
+    )
+    header, items = load_input(p)
+    assert header.device["format"] == "polar_rr" and header.streams["rr"]["unit"] == "ms"
+    rr = frames_of(items, RRFrame)
+    ts = np.concatenate([f.t_s for f in rr])
+    # beat times from the phone clock, shifted so the first interval starts at 0
+    assert ts.tolist() == pytest.approx([0.8, 1.61, 2.4])
+    assert np.concatenate([f.rr_ms for f in rr]).tolist() == [800, 810, 790]
+
+
+def test_polar_rr_bad_time_names_the_line(tmp_path):
+    p = tmp_path / "x_RR.txt"
+    p.write_text("Phone timestamp;RR-interval [ms]\n2026-01-01T12:00:01.000;800\nyesterday;810\n")
+    with pytest.raises(InputError) as exc:
+        load_input(p)
+    assert exc.value.line == 3 and "ISO 8601" in exc.value.reason
+
+
+@pytest.mark.shared_data
+def test_real_polar_rr_exports_feed_detect(shared_data):
+    from psoas_sense.cli import main
+
+    for path in sorted((shared_data / "rr_intervals").glob("*_RR_*.txt")):
+        header, items = load_input(path)
+        assert "rr" in header.streams and frames_of(items, RRFrame)
+        assert main(["detect", "--signal", "rr", str(path)]) == 0

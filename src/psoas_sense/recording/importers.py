@@ -26,6 +26,8 @@ from psoas_sense.recording.table import ISO_TIME, NANOSECONDS, TableReader
 
 FRAME_S = 1.0
 """Imported samples are grouped into frames of this many seconds (like a live stream)."""
+RATE_SAMPLES = 1 << 20
+"""The nominal rate is the median spacing of (at most) this many first distinct sample times."""
 MAX_FRAME_SAMPLES = 1 << 16
 """A frame never holds more samples than this (a file whose clock stands still stays bounded)."""
 HEAD_BYTES = 4096
@@ -77,6 +79,7 @@ class _Frames:
         self.carry: dict[str, np.ndarray] = {}
         self.items: list[tuple[float, Item]] = []
         self.positive_dt: list[np.ndarray] = []
+        self.n_dt = 0
 
     def add(self, line_of: np.ndarray, cols: dict[str, np.ndarray]) -> None:
         """One block: ``cols`` holds ``t`` and the sample columns (``resp``, ``acc``, ``rr``)."""
@@ -101,7 +104,9 @@ class _Frames:
             raise InputError(self.p, f"time goes backwards ({float(t[i]):g} after {before:g})", int(line_of[i]))
         if self.last is None:
             self.t0 = float(t[0])
-        self.positive_dt.append(dt[dt > 0])
+        if self.n_dt < RATE_SAMPLES:
+            self.positive_dt.append(dt[dt > 0][: RATE_SAMPLES - self.n_dt])
+            self.n_dt += self.positive_dt[-1].size
         self.last = (float(t[-1]), int(line_of[-1]))
         block = {"t": t, **{k: v for k, v in cols.items() if k != "t"}}
         if self.carry:
@@ -119,14 +124,15 @@ class _Frames:
     def _emit(self, block: dict[str, np.ndarray], lo: int, hi: int) -> None:
         for start in range(lo, hi, MAX_FRAME_SAMPLES):
             end = min(hi, start + MAX_FRAME_SAMPLES)
-            ts = block["t"][start:end].copy()
+            # views of the block's contiguous arrays: no small copies (they fragment the heap)
+            ts = block["t"][start:end]
             t_arr = float(ts[-1])
             if "resp" in block:
-                self.items.append((t_arr, RespFrame(t_s=ts, resp=block["resp"][start:end].copy())))
+                self.items.append((t_arr, RespFrame(t_s=ts, resp=block["resp"][start:end])))
             if "acc" in block:
-                self.items.append((t_arr, AccFrame(t_s=ts, acc_mg=block["acc"][start:end].copy())))
+                self.items.append((t_arr, AccFrame(t_s=ts, acc_mg=block["acc"][start:end])))
             if "rr" in block:
-                self.items.append((t_arr, RRFrame(t_s=ts, rr_ms=block["rr"][start:end].copy())))
+                self.items.append((t_arr, RRFrame(t_s=ts, rr_ms=block["rr"][start:end])))
 
     def finish(self) -> list[tuple[float, Item]]:
         """Every frame, the last one included."""
@@ -154,7 +160,7 @@ def _load_table(p: Path) -> tuple[Header, list[tuple[float, Item]]]:
                      rr_first_offset=kind == "polar_rr")
     scale = MS2_TO_MG if kind in ("phyphox", "sensorlogger") else 1.0
     for line_of, vals in table.blocks(use, kinds):
-        col = {name: vals[:, use.index(j)] for name, j in mapping.items()}
+        col = {name: np.ascontiguousarray(vals[:, use.index(j)]) for name, j in mapping.items()}
         cols = {"t": col["t"]}
         if "resp" in col:
             cols["resp"] = col["resp"]

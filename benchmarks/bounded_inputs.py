@@ -1,0 +1,119 @@
+"""Memory and time of large inputs through ``psoas-sense detect`` (issue 10, point 4).
+
+Prints, for each input, the wall time and the largest resident set size of the ``detect``
+process (``ru_maxrss`` of a child that runs nothing else):
+
+- 1 h of 200 Hz accelerometer as a format-v1 recording (``.jsonl.gz``, 1 s frames);
+- a 10^7-row generic CSV (``t,resp`` at 100 Hz, about 28 h);
+- a 10^6-row RR CSV (``t,rr_ms``).
+
+Run: ``python benchmarks/bounded_inputs.py [--rows 10000000] [--keep DIR]``. The inputs are
+synthetic (seeded) and written to a temporary folder, removed at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BREATH_HZ = 0.2
+"""Synthetic breathing rate (12 breaths a minute)."""
+CHUNK_ROWS = 1_000_000
+"""Rows formatted at a time when writing a CSV."""
+
+
+def write_acc_recording(path: Path, hours: float = 1.0, rate_hz: float = 200.0) -> None:
+    """A format-v1 recording of ``hours`` of 3-axis accelerometer at ``rate_hz`` in 1 s frames."""
+    from psoas_sense.model import AccFrame
+    from psoas_sense.recording.format import Header, RecordingWriter
+
+    rng = np.random.default_rng(10)
+    header = Header(streams={"acc": {"unit": "mG", "rate_hz": rate_hz}}, device={"source": "import"})
+    n_per = int(rate_hz)
+    with RecordingWriter(path, header) as w:
+        for k in range(int(hours * 3600)):
+            t = (k * n_per + np.arange(n_per)) / rate_hz
+            z = 1000 + 8 * np.sin(2 * np.pi * BREATH_HZ * t) + rng.normal(0, 1, n_per)
+            acc = np.stack([rng.normal(0, 1, n_per), rng.normal(0, 1, n_per), z], axis=1).round()
+            w.write(AccFrame(t_s=t, acc_mg=acc), t_s=float(t[-1]))
+
+
+def write_resp_csv(path: Path, rows: int, rate_hz: float = 100.0) -> None:
+    """A generic ``t,resp`` CSV of ``rows`` rows."""
+    rng = np.random.default_rng(11)
+    with path.open("w") as f:
+        f.write("t,resp\n")
+        for start in range(0, rows, CHUNK_ROWS):
+            i = np.arange(start, min(rows, start + CHUNK_ROWS))
+            t = i / rate_hz
+            y = np.sin(2 * np.pi * BREATH_HZ * t) + rng.normal(0, 0.05, i.size)
+            f.write("\n".join(f"{a:.2f},{b:.4f}" for a, b in zip(t.tolist(), y.tolist())) + "\n")
+
+
+def write_rr_csv(path: Path, rows: int) -> None:
+    """A generic ``t,rr_ms`` CSV of ``rows`` beats with respiratory sinus arrhythmia."""
+    rng = np.random.default_rng(12)
+    rr = np.empty(rows)
+    t = np.empty(rows)
+    now = 0.0
+    for k in range(rows):
+        rr[k] = 900 + 60 * np.sin(2 * np.pi * BREATH_HZ * now) + rng.normal(0, 5)
+        now += rr[k] / 1000.0
+        t[k] = now
+    with path.open("w") as f:
+        f.write("t,rr_ms\n")
+        f.write("\n".join(f"{a:.3f},{b:.1f}" for a, b in zip(t.tolist(), rr.tolist())) + "\n")
+
+
+def measure(args: list[str]) -> tuple[float, float, int]:
+    """``(seconds, max RSS in MB, output lines)`` of ``psoas-sense detect ARGS`` run in a
+    wrapper process, so the RSS is that of the detect process alone."""
+    code = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "dt = time.perf_counter() - t\n"
+        "sys.stderr.write(p.stderr.decode()[-500:])\n"
+        "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.stdout.count(b'\\n'), p.returncode)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "psoas_sense", "detect", *args],
+                         capture_output=True, text=True, check=True)
+    dt, rss_kb, lines, rc = out.stdout.split()
+    if rc != "0":
+        raise SystemExit(f"detect {args} failed ({rc}): {out.stderr}")
+    return float(dt), int(rss_kb) / 1024.0, int(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000, help="rows of the big CSV")
+    ap.add_argument("--rr-rows", type=int, default=1_000_000, help="beats of the RR CSV")
+    ap.add_argument("--keep", type=Path, default=None, help="write the inputs here and keep them")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        cases = [
+            ("1 h of 200 Hz ACC (.jsonl.gz)", folder / "acc-1h.jsonl.gz", lambda p: write_acc_recording(p), []),
+            (f"{args.rows:,} rows CSV t,resp", folder / "big.csv", lambda p: write_resp_csv(p, args.rows), []),
+            (f"{args.rr_rows:,} rows CSV t,rr_ms", folder / "rr.csv", lambda p: write_rr_csv(p, args.rr_rows),
+             ["--signal", "rr"]),
+        ]
+        for name, path, make, extra in cases:
+            if not path.exists():
+                t0 = time.perf_counter()
+                make(path)
+                print(f"# wrote {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - t0:.0f} s",
+                      flush=True)
+            dt, rss_mb, lines = measure([str(path), *extra])
+            print(f"{name:<34} detect {dt:7.1f} s   max RSS {rss_mb:7.0f} MB   {lines} events", flush=True)
+
+
+if __name__ == "__main__":
+    main()
