@@ -229,32 +229,19 @@ class BlankBudget:
 
 
 def json_depth(raw: bytes) -> int:
-    """The deepest nesting of ``[`` and ``{`` in one JSON text (brackets in strings ignored)."""
-    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
-        return raw.count(b"[") + raw.count(b"{")
-    arr = np.frombuffer(raw, np.uint8)
-    if not (arr == ord('"')).any():
-        step = (np.isin(arr, (ord("["), ord("{"))).astype(np.int32)
-                - np.isin(arr, (ord("]"), ord("}"))).astype(np.int32))
-        return int(np.max(np.cumsum(step), initial=0))
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in raw:  # rare path: brackets might sit inside strings
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == 92:  # backslash
-                escaped = True
-            elif ch == 34:
-                in_string = False
-        elif ch == 34:
-            in_string = True
-        elif ch in (91, 123):
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in (93, 125):
-            depth -= 1
-    return deepest
+    """The deepest nesting of ``[`` and ``{`` in one JSON text, brackets in strings ignored (the
+    bracket count instead, an upper bound, when that is already within :data:`MAX_JSON_DEPTH`)."""
+    count = raw.count(b"[") + raw.count(b"{")
+    if count <= MAX_JSON_DEPTH:
+        return count
+    # JSON escapes are two characters: blank out escaped backslashes, then escaped quotes, so
+    # that strings are exactly the spans between pairs of the remaining quotes
+    plain = raw.replace(b"\\\\", b"__").replace(b'\\"', b"__") if b"\\" in raw else raw
+    arr = np.frombuffer(plain, np.uint8)
+    outside = (np.cumsum(arr == ord('"')) & 1) == 0
+    step = (np.isin(arr, (ord("["), ord("{"))).astype(np.int32)
+            - np.isin(arr, (ord("]"), ord("}"))).astype(np.int32)) * outside
+    return int(np.max(np.cumsum(step), initial=0))
 
 
 class _NumberError(ValueError):
