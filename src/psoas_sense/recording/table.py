@@ -19,6 +19,7 @@ import numpy as np
 from psoas_sense.errors import InputError
 from psoas_sense.recording.bounded import (
     MAX_ABS_VALUE,
+    MAX_NUMBER_CHARS,
     BlankBudget,
     InputStream,
     LineBlocks,
@@ -142,8 +143,11 @@ class TableReader:
             except ValueError:
                 raise InputError(self.path, f"column '{name}' is not an ISO 8601 time: {s[:40]!r}", lineno) from None
             return float(ns) * 1e-9
+        if len(s) > MAX_NUMBER_CHARS:
+            raise InputError(self.path, f"column '{name}': number too long ({len(s)} characters; at most "
+                             f"{MAX_NUMBER_CHARS})", lineno)
         try:
-            x = float(s) if len(s) <= 64 else float("nan")
+            x = float(s)
         except ValueError:
             raise InputError(self.path, f"column '{name}' is not a number: {s[:40]!r}", lineno) from None
         if not np.isfinite(x):
