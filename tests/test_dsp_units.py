@@ -216,3 +216,15 @@ def test_detector_hold_after_s_reaches_the_hold_watch():
     assert d.hold_after_s == 12.0 == d.hold.hold_after_s
     d.hold_after_s = 8.0
     assert d.hold.hold_after_s == 8.0
+
+
+def test_event_quality_is_zero_until_settled_and_scaled_by_polarity_confidence():
+    from psoas_sense.dsp.breath_stats import POLARITY_CONFIDENT, SETTLE_EXHALES, BreathStats
+
+    st = BreathStats(25.0)
+    st.quality = 0.9
+    assert st.event_quality(SETTLE_EXHALES - 1, None) == 0.0  # just after a reset
+    assert st.event_quality(SETTLE_EXHALES, None) == pytest.approx(0.9)  # belts: regularity only
+    assert st.event_quality(SETTLE_EXHALES, POLARITY_CONFIDENT) == pytest.approx(0.9)
+    assert st.event_quality(SETTLE_EXHALES, 0.35) == pytest.approx(0.45)  # below the cue bar of 0.5
+    assert st.event_quality(SETTLE_EXHALES, 0.0) == 0.0

@@ -38,6 +38,12 @@ PREDICT_MIN_BREATHS = 3
 """Inhale durations needed before the exhale is predicted..."""
 PREDICT_MIN_QUALITY = 0.5
 """... and the quality index the breathing must have (regular breathing only)."""
+SETTLE_EXHALES = 2
+"""After a reset (gap, motion, posture shift) the first exhales carry no confidence: quality 0
+until this many have been confirmed (the half-breath and the amplitude are re-learnt)."""
+POLARITY_CONFIDENT = 0.7
+"""Accelerometers: a polarity confidence below this scales the quality down (an event of
+uncertain polarity may be the other phase)."""
 
 
 class BreathStats:
@@ -134,6 +140,15 @@ class BreathStats:
         cv_p = float(np.std(p) / (np.mean(p) + 1e-12))
         cv_a = float(np.std(a) / (np.mean(a) + 1e-12))
         self.quality = float(np.clip(1.0 - 1.5 * cv_p, 0.0, 1.0) * np.clip(1.0 - cv_a, 0.0, 1.0))
+
+    def event_quality(self, settled: int, polarity_confidence: float | None) -> float:
+        """The quality put on an event (>= 0.5: confident enough to cue on): breath regularity,
+        0 until ``SETTLE_EXHALES`` exhales after a reset (``settled`` so far), and for
+        accelerometers scaled by the polarity confidence."""
+        q = self.quality if settled >= SETTLE_EXHALES else 0.0
+        if polarity_confidence is not None:
+            q *= min(1.0, polarity_confidence / POLARITY_CONFIDENT)
+        return q
 
     def predict_exhale(self, inhale: BreathEvent, signal: str) -> SignalNotice | None:
         """On regular breathing, when the exhale that follows this inhale is expected.

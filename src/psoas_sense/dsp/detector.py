@@ -24,12 +24,9 @@ it):
 * ``t_s`` is the time of the extreme minus the known delay of the causal filters, so it
   estimates the phase change in the sensor's time.
 
-It also reports breath holds (no breathing movement for ``hold_after_s``), the breathing
-rate, per-breath inhale/exhale durations and I:E ratio, and a 0-1 quality index.
-
-This module is the state machine; what it learns from recent breaths (amplitude, period,
-quality, exhale prediction) is in :mod:`psoas_sense.dsp.breath_stats`, the hold watch in
-:mod:`psoas_sense.dsp.hold`; each module holds its own tunables.
+It also reports breath holds, the rate, per-breath durations and I:E ratio, and a 0-1 quality.
+What it learns from recent breaths (amplitude, period, quality, exhale prediction) is in
+:mod:`psoas_sense.dsp.breath_stats`, the hold watch in :mod:`psoas_sense.dsp.hold`.
 """
 
 from __future__ import annotations
@@ -72,12 +69,6 @@ WARMUP_S = 3.0
 """No events in the first seconds: filters settle and the amplitude estimate forms."""
 NEAR_SHARE = 0.1
 """Samples within this share of the amplitude of an extreme count as its plateau."""
-SETTLE_EXHALES = 2
-"""After a reset (gap, motion, posture shift) the first exhales carry no confidence: quality 0
-until this many have been confirmed (the half-breath and the amplitude are re-learnt)."""
-POLARITY_CONFIDENT = 0.7
-"""Accelerometers: a polarity confidence below this scales the quality down (an event of
-uncertain polarity may be the other phase)."""
 
 
 class PhaseDetector:
@@ -113,12 +104,8 @@ class PhaseDetector:
         self._ext_t = 0.0
         self._ext_d = 0.0  # filter delay at the extreme
         self._near_t = 0.0  # last time the signal was within NEAR_SHARE of the extreme
-        self._hi_v = -math.inf  # undecided: running max and min
-        self._hi_t = 0.0
-        self._hi_d = 0.0
-        self._lo_v = math.inf
-        self._lo_t = 0.0
-        self._lo_d = 0.0
+        self._hi_v, self._hi_t, self._hi_d = -math.inf, 0.0, 0.0  # undecided: running max and min
+        self._lo_v, self._lo_t, self._lo_d = math.inf, 0.0, 0.0
         self._prev_v: float | None = None  # value of the last confirmed extreme
         self._prev_t = -math.inf  # sensor time of the last confirmed extreme
         self._prev_grid_t = -math.inf  # grid time of the last confirmed extreme
@@ -180,15 +167,6 @@ class PhaseDetector:
         self._last_exhale_t = None
         self._last_inhale_t = None
         self._settled = 0
-
-    @property
-    def event_quality(self) -> float:
-        """The quality put on an event: breath regularity, nothing right after a reset, and for
-        accelerometers scaled by the polarity confidence (>= 0.5 means: confident enough to cue on)."""
-        q = self.quality if self._settled >= SETTLE_EXHALES else 0.0
-        if self.polarity_confidence is not None:
-            q *= min(1.0, self.polarity_confidence / POLARITY_CONFIDENT)
-        return q
 
     def flip(self) -> None:
         """Invert the polarity from the next sample on, keeping the half-breath in progress."""
@@ -378,7 +356,7 @@ class PhaseDetector:
             signal=self.signal,
             approximate=self.approximate,
             rate_bpm=None if self.rate_bpm is None else round(self.rate_bpm, 4),
-            quality=round(self.event_quality, 3),
+            quality=round(self.stats.event_quality(self._settled, self.polarity_confidence), 3),
             inhale_s=None if inhale_s is None else round(inhale_s, 6),
             exhale_s=None if exhale_s is None else round(exhale_s, 6),
             ie_ratio=None if ie is None else round(ie, 6),
