@@ -274,7 +274,7 @@ TITLES = {
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", required=True, help="a set, a comma-separated list, or 'dev' (every DEV set)")
-    ap.add_argument("--peers", default="baseline,neurokit2", help="comma-separated peers, or 'none'")
+    ap.add_argument("--peers", "--peer", default="baseline,neurokit2", help="comma-separated peers, or 'none'")
     ap.add_argument("--chunk-s", type=float, default=1.0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
