@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from psoas_sense.coach import CoachEngine
-from psoas_sense.events import HeartRate, SessionEvent
+from psoas_sense.events import BreathingTrace, HeartRate, SessionEvent
 from psoas_sense.serialize import to_json
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.sinks import CallbackSink, Sink
@@ -50,7 +50,7 @@ def lines_sink(append: Callable[[dict[str, Any]], None]) -> Sink:
     """A sink that hands every event on as its JSON line (as headless mode prints them)."""
 
     def put(ev: SessionEvent) -> None:
-        if not isinstance(ev, HeartRate):  # not part of the printed contract
+        if not isinstance(ev, (HeartRate, BreathingTrace)):  # not part of the printed contract
             append(to_json(ev))
 
     return CallbackSink(put)

@@ -45,7 +45,7 @@ def _replay(tmp_path: Path, *extra: str, recording: Path = BELT, commands: str =
 def test_done_when_a_whole_two_side_session_then_history_and_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc, lines, err = _run(capsys, _replay(tmp_path, "--protocol", "manual", "--confirm-safety"))
+    rc, lines, err = _run(capsys, _replay(tmp_path, "--protocol", "manual", "--confirm-safety", "--save"))
     assert rc == 0, err
     ev = [ln["event"] for ln in lines]
     assert {"exhale", "inhale"} <= set(ev)  # the detector's events are printed too

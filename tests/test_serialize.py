@@ -8,6 +8,7 @@ import typing
 import pytest
 
 from psoas_sense.events import (
+    BreathingTrace,
     CommandRejected,
     Cue,
     ErrorReported,
@@ -47,6 +48,7 @@ EXAMPLES: list[SessionEvent] = [
     Status(1.5, "reconnecting", "link lost"),
     Status(2.0, "streaming"),
     HeartRate(3.0, 62.5),
+    BreathingTrace(4.0, (3.5, 3.75, 4.0), (0.25, -0.5, 1.0)),
     SafetyChecked(0.0, "cleared", (), "This is a self-care guide, not medical advice."),
     SafetyChecked(0.0, "conditions", ("pregnancy", "aneurysm"), "not advice"),
     ProtocolChanged(0.0, "manual", "breathing", "conditions", "Breathing practice only."),
@@ -90,7 +92,7 @@ def test_round_trip_through_a_json_line(event: SessionEvent) -> None:
     back = from_json(json.loads(line))
     assert type(back) is type(event)
     assert to_json(back) == to_json(event)
-    if not isinstance(event, (HoldEnded, SignalNotice)):  # a hold's exhale times are not printed
+    if not isinstance(event, (HoldEnded, SignalNotice, BreathingTrace)):  # a hold's exhale times are not printed
         assert back == event
 
 

@@ -13,7 +13,7 @@ from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.replay import ReplaySource
 from psoas_sense.ui.app import make_app
 from psoas_sense.ui.audio import CuePlayer, sound_for, synth
-from psoas_sense.ui.screens import PainScreen, SafetyScreen
+from psoas_sense.ui.screens.modals import PainScreen, SafetyScreen
 
 BELT = RECORDINGS / "biosppy-belt-60s.jsonl.gz"
 

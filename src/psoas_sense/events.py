@@ -308,6 +308,18 @@ class CommandRejected:
     """One line saying what was wrong."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class BreathingTrace:
+    """The last seconds of the extracted breathing signal, for a screen's trace (not printed)."""
+
+    t_s: float
+    """Session seconds of the newest sample."""
+    times_s: tuple[float, ...]
+    """Sample times, session seconds."""
+    values: tuple[float, ...]
+    """The breathing signal the detector reads (arbitrary units)."""
+
+
 @dataclass(frozen=True, slots=True)
 class HeartRate:
     """The heart rate of the moment, from the strap's reading or its RR intervals (at most once a second)."""
@@ -347,7 +359,7 @@ CoachEvent = (
 )
 """Everything the coach decides."""
 
-SessionEvent = BreathEvent | SignalNotice | Status | HeartRate | CoachEvent | CommandRejected
+SessionEvent = BreathEvent | SignalNotice | Status | HeartRate | BreathingTrace | CoachEvent | CommandRejected
 """Everything that crosses from the session loop to its sinks."""
 
 MARKED_EVENTS: tuple[type, ...] = (

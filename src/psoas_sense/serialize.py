@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from psoas_sense.events import (
+    BreathingTrace,
     CommandRejected,
     Cue,
     ErrorReported,
@@ -166,6 +167,8 @@ _WRITERS: dict[type, Callable[[Any], JsonObject]] = {
     BreathEvent: _breath,
     SignalNotice: lambda ev: {"event": ev.kind, "t": _r(ev.t_s), **dict(ev.detail)},
     HeartRate: lambda ev: {"event": "heart_rate", "t": _r(ev.t_s), "hr_bpm": _r(ev.hr_bpm)},
+    BreathingTrace: lambda ev: {"event": "trace", "t": _r(ev.t_s), "times": [_r(x) for x in ev.times_s],
+                                "values": [_r(x) for x in ev.values]},
     Status: lambda ev: {"event": "status", "state": ev.state, "t": _r(ev.t_s),
                         **({"detail": ev.detail} if ev.detail else {})},
     SafetyChecked: lambda ev: {"event": "safety", "t": _r(ev.t_s), "status": ev.status,
@@ -240,6 +243,13 @@ def _oi(d: Mapping[str, Any], key: str) -> int | None:
     return None if d.get(key) is None else _i(d, key)
 
 
+def _floats(d: Mapping[str, Any], key: str) -> tuple[float, ...]:
+    v = d.get(key)
+    if not isinstance(v, list):
+        raise WireError(f"{key!r} must be a list of numbers")
+    return tuple(_f({"x": x}, "x") for x in v)
+
+
 def _txt(d: Mapping[str, Any], key: str) -> str:
     """A text field that older or hand-made markers may leave out (empty then)."""
     return "" if d.get(key) is None else _s(d, key)
@@ -298,6 +308,7 @@ _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
     "exhale": _read_breath,
     "inhale": _read_breath,
     "heart_rate": lambda d, t: HeartRate(t, _f(d, "hr_bpm")),
+    "trace": lambda d, t: BreathingTrace(t, _floats(d, "times"), _floats(d, "values")),
     "status": lambda d, t: Status(t, _s(d, "state"), str(d.get("detail", ""))),
     "safety": lambda d, t: SafetyChecked(t, _s(d, "status"), tuple(str(c) for c in d.get("conditions") or ()),
                                          _s(d, "text")),

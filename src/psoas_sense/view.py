@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from psoas_sense.events import (
+    BreathingTrace,
     Cue,
     HeartRate,
     HoldEnded,
     HoldStarted,
+    PacerSpec,
     PacingScored,
     PainStopped,
     ProtocolChanged,
@@ -115,6 +117,34 @@ class SessionView:
     """How the session ended (None while it runs)."""
     end: SessionEnded | None = None
     """The end event with its summary."""
+    trace: BreathingTrace | None = None
+    """The last seconds of the breathing signal the detector reads."""
+    recent_phases: tuple[tuple[float, str], ...] = ()
+    """Recent detected phase changes (time, ``exhale``/``inhale``), for marks on the trace."""
+    pacer: PacerSpec | None = None
+    """Paced breathing: the rhythm."""
+    pace_kind: str = ""
+    """The pacer's phase now: ``inhale``, ``hold_in``, ``exhale``, ``hold_out`` (empty: none)."""
+    pace_t_s: float | None = None
+    """When that pacer phase began."""
+
+    @property
+    def pace_fraction(self) -> float | None:
+        """How far through the pacer's current phase, 0-1 (None without a pacer)."""
+        if self.pacer is None or self.pace_t_s is None or not self.pace_kind:
+            return None
+        length = {"inhale": self.pacer.inhale_s, "hold_in": self.pacer.hold_in_s, "exhale": self.pacer.exhale_s,
+                  "hold_out": self.pacer.hold_out_s}.get(self.pace_kind, 0.0)
+        if length <= 0:
+            return 1.0
+        return min(1.0, max(0.0, (self.t_s - self.pace_t_s) / length))
+
+    @property
+    def expected_hold_exhales(self) -> int | None:
+        """About how many exhales the hold under way will take, at the current rate."""
+        if self.hold_target_s is None or not self.rate_bpm:
+            return None
+        return max(1, round(self.hold_target_s * self.rate_bpm / 60.0))
 
     @property
     def hold_elapsed_s(self) -> float | None:
@@ -151,7 +181,9 @@ class SessionView:
 
 
 RATE_HISTORY = 60
-"""Breathing rates kept for the trace."""
+"""Breathing rates kept for the rate trace."""
+RECENT_PHASES = 24
+"""Detected phase changes kept for the marks on the breathing trace."""
 
 
 def _cue(view: SessionView, ev: Cue) -> SessionView:
@@ -160,9 +192,18 @@ def _cue(view: SessionView, ev: Cue) -> SessionView:
         pacer = True
     elif ev.kind == "signal_restored":
         pacer = False
+    pace_kind, pace_t = view.pace_kind, view.pace_t_s
+    if ev.kind.startswith("pace_"):
+        pace_kind, pace_t = ev.kind[5:], ev.t_s
     return dataclasses.replace(
         view, instruction=ev.text, instruction_kind=ev.kind, instruction_t_s=ev.t_s, following_pacer=pacer,
+        pace_kind=pace_kind, pace_t_s=pace_t,
     )
+
+
+def _receiving(state: str) -> str:
+    """Data is arriving: a source that never said so (a replay) is receiving."""
+    return "streaming" if state == "starting" else state
 
 
 def fold(view: SessionView, event: SessionEvent) -> SessionView:
@@ -172,13 +213,16 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
     view = rep(view, t_s=t)
     if isinstance(event, BreathEvent):
         rates = view.rate_history
-        if event.rate_bpm is not None:
+        if event.rate_bpm is not None and event.kind == "exhale":
             rates = (*rates, event.rate_bpm)[-RATE_HISTORY:]
         return rep(
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
-            signal_lost=False,
+            signal_lost=False, recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
+            source_state=_receiving(view.source_state),
         )
+    if isinstance(event, BreathingTrace):
+        return rep(view, trace=event, source_state=_receiving(view.source_state))
     if isinstance(event, SignalNotice):
         if event.kind == "signal_lost":
             return rep(view, signal_lost=True)
@@ -188,13 +232,14 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
     if isinstance(event, Status):
         return rep(view, source_state=event.state)
     if isinstance(event, HeartRate):
-        return rep(view, hr_bpm=event.hr_bpm)
+        return rep(view, hr_bpm=event.hr_bpm, source_state=_receiving(view.source_state))
     if isinstance(event, Cue):
         return _cue(view, event)
     if isinstance(event, StageEntered):
         # a stage's words become the instruction until the next cue
         return rep(view, stage=event.stage, stage_text=event.text, instruction=event.text,
-                   instruction_kind=event.stage, instruction_t_s=event.t_s)
+                   instruction_kind=event.stage, instruction_t_s=event.t_s,
+                   pacer=event.pacer if event.pacer is not None else view.pacer)
     if isinstance(event, HoldStarted):
         return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0)
     if isinstance(event, HoldEnded):

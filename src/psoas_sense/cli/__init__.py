@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=speed_arg, default=1.0, help="demo pace: 1, 4, ... or max (default 1)")
     p.add_argument("--duration", type=seconds_arg, default=None, help="stop the demo after S seconds of data")
     add_sound_options(p)
+    p.add_argument("--save", action="store_true", help="save the demo in the history (it is not, by default)")
     p.set_defaults(func=demo.cmd_demo)
     sub = p.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS:

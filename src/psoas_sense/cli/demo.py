@@ -38,7 +38,8 @@ def demo_config(args: argparse.Namespace) -> RunConfig:
     path = demo_recording()
     return RunConfig(
         command="demo", file=path, speed=args.speed, loop=True, duration_s=args.duration,
-        mute=args.mute, speak=args.speak, coach=CoachConfig(protocol="manual"), subtitle=f"demo: {path.name}",
+        mute=args.mute, speak=args.speak, coach=CoachConfig(protocol="manual", save_history=args.save),
+        subtitle=f"demo: {path.name}",
     )
 
 
@@ -49,9 +50,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from psoas_sense.cli.running import run_headless, run_tui, tui_possible
     from psoas_sense.session.setup import CoachConfig
 
-    config = demo_config(args)
     if tui_possible() and args.speed is not None:
-        return run_tui(config)
+        return run_tui(None, mute=args.mute, speak=args.speak)  # the start screen, the demo focused
+    config = demo_config(args)
     print(
         f"{PROG}: demo: replaying {config.file.name if config.file else ''} at real pace; one JSON line per "
         "breath phase. Ctrl-C to stop. 'psoas-sense --help' lists the commands.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from psoas_sense.cli.options import add_coach_options, add_run_options, run_config
@@ -14,6 +15,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("file", metavar="FILE", help="recording (.jsonl, .jsonl.gz) or any file 'detect' reads")
     add_run_options(r, speed_help="1 (real pace), 4, ... or max (default 1)")
     r.add_argument("--loop", action="store_true", help="repeat the recording (for sessions longer than it)")
+    r.add_argument("--save", action="store_true",
+                   help="save this replay in the history as a session (replays are not saved by default)")
     add_coach_options(r)
     r.set_defaults(func=cmd_replay)
 
@@ -27,4 +30,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from psoas_sense.cli.running import tui_possible
 
     config = run_config(args, "replay", simulated_safety=args.headless or not tui_possible())
+    if not args.save:  # a replay is not a session the person did: kept out of the history unless asked
+        config = dataclasses.replace(config, coach=dataclasses.replace(config.coach, save_history=False))
     return run(config)

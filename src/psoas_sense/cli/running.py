@@ -143,11 +143,14 @@ def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
     return run_with_signals(go)
 
 
-def run_tui(config: RunConfig) -> int:
-    """The terminal UI on the configured source; the coach starts after the safety check."""
+def run_tui(config: RunConfig | None, *, mute: bool = False, speak: bool = False) -> int:
+    """The terminal UI on the configured source (None: the start screen asks); the coach starts
+    after the safety check."""
     from psoas_sense.ui.app import make_app
+    from psoas_sense.ui.audio import CuePlayer
 
-    app = make_app(config)
+    audio = None if config is not None else CuePlayer(enabled=not mute, speak=speak)
+    app = make_app(config, audio=audio)
     rc = app.run()
     app.audio.close()
     return int(rc or 0)

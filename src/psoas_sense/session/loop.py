@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from psoas_sense.dsp.pipeline import Pipeline
-from psoas_sense.events import CoachEvent, Command, CommandRejected, HeartRate, SessionEvent
+from psoas_sense.events import BreathingTrace, CoachEvent, Command, CommandRejected, HeartRate, SessionEvent
 from psoas_sense.model import CoreEvent, HRFrame, Item, Marker, RRFrame, Status
 from psoas_sense.session.commands import CommandLine, TimedCommands, parse_command_line
 from psoas_sense.session.sinks import Sink, close_all
@@ -36,6 +36,8 @@ IDLE_TICK_S = 0.1
 """How often the coach is moved on by the clock while no data arrives, session seconds."""
 IDLE_AFTER_S = 0.25
 """No item for this long counts as idle (between items, data time drives the coach)."""
+TRACE_SPAN_S = 20.0
+"""Seconds of breathing signal in a trace event (a few breaths)."""
 HEART_RATE_EVERY_S = 1.0
 """At most one heart-rate event per this many session seconds."""
 
@@ -86,8 +88,12 @@ def source_clock(source: Source) -> Clock | None:
 class _Run:
     """The state shared by the source, command and idle tasks of one run."""
 
-    def __init__(self, sinks: Sequence[Sink], coach: Coach | None, duration_s: float | None) -> None:
+    def __init__(
+        self, sinks: Sequence[Sink], coach: Coach | None, duration_s: float | None, trace_every_s: float | None = None
+    ) -> None:
         self.sinks = sinks
+        self.trace_every_s = trace_every_s
+        self._trace_t = -float("inf")
         self.coach = coach
         self.duration_s = duration_s
         self.result = SessionResult()
@@ -162,6 +168,12 @@ class _Run:
                 events.extend(self.pipe.feed(frame))
         self.emit(events)
         res.events.extend(events)
+        if self.trace_every_s is not None and t_s - self._trace_t >= self.trace_every_s:
+            self._trace_t = t_s
+            trace = getattr(self.pipe, "trace", None)  # the pipeline's recent extracted signal
+            times, values = trace(TRACE_SPAN_S) if callable(trace) else ([], [])
+            if len(times):
+                self.emit([BreathingTrace(float(times[-1]), tuple(map(float, times)), tuple(map(float, values)))])
         if self.coach is not None and events:
             self.emit(self.coach.on_events(events, t_s))
         for at, cmd in self.timed.due(t_s):
@@ -228,6 +240,7 @@ async def run_session(
     commands: AsyncIterator[str] | None = None,
     duration_s: float | None = None,
     pipeline: Pipeline | None = None,
+    trace_every_s: float | None = None,
 ) -> SessionResult:
     """Run one session until the source ends, the duration passes, the coach is done or a quit.
 
@@ -240,8 +253,10 @@ async def run_session(
         commands: command lines (see :mod:`psoas_sense.session.commands`), read concurrently.
         duration_s: stop once data time passes this many seconds after the first item.
         pipeline: the core pipeline to use (default: a new one from the source header).
+        trace_every_s: hand the sinks a :class:`~psoas_sense.events.BreathingTrace` this often
+            (session seconds; a screen's trace), or never (None).
     """
-    run = _Run(sinks, coach, duration_s)
+    run = _Run(sinks, coach, duration_s, trace_every_s)
     tasks: list[asyncio.Task[None]] = []
 
     async def consume() -> None:

@@ -1,15 +1,15 @@
-"""The Textual front end: one screen for someone lying down with their eyes mostly closed.
+"""The Textual front end, for someone on the floor with their eyes mostly closed.
 
-It renders the session view (:mod:`psoas_sense.view`) and nothing else: the instruction of the
-moment, the detected phase apart from it, the hold and side timers, heart and breathing rate,
-signal quality and the source's state in words. Sounds mark every cue (see
-:mod:`psoas_sense.ui.audio`). Keys: space = the spot softened, n = next, p = PAIN (stops
-everything at once), m = mute, q = quit.
-
-No signal logic and no session state of its own: a worker runs the one session loop
+Screens: start (what to run) -> safety check (massage protocols) -> session -> summary; the
+history and the help on demand. The session screen renders the session view
+(:mod:`psoas_sense.view`) and nothing else; a worker runs the one session loop
 (:func:`psoas_sense.session.loop.run_session`) with a sink that posts each typed event as a
-message; the view is folded from them. :func:`make_app` builds it from a
-:class:`~psoas_sense.session.setup.RunConfig`, for the command line and the tests alike.
+message. :func:`make_app` builds the app from a :class:`~psoas_sense.session.setup.RunConfig`
+(or none: the start screen asks), for the command line and the tests alike.
+
+Keys: ``p`` or ``Escape`` = PAIN, stop everything now (any screen, no confirmation); space =
+the spot softened; ``n`` next; ``m`` mute; ``?`` help; ``q`` end the session (asks first).
+The command palette is off: nobody on the floor needs it, and it would swallow the pain key.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Digits, Footer, Header, Label, RichLog, Sparkline, Static
+from textual.widgets import Input
 
+from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import (
+    BreathingTrace,
     Command,
     HoldEnded,
     PainStopped,
@@ -35,93 +37,123 @@ from psoas_sense.events import (
     StageEntered,
 )
 from psoas_sense.model import Status
-from psoas_sense.session.setup import RunConfig
+from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.base import Source
 from psoas_sense.ui.audio import CuePlayer
+from psoas_sense.ui.choices import StartChoice
 from psoas_sense.ui.messages import DataTimeAdvanced, EventEmitted, SessionFinished
-from psoas_sense.ui.screens import PainScreen, SafetyAnswer, SafetyScreen
+from psoas_sense.ui.screens.modals import PainScreen, QuitScreen, SafetyAnswer, SafetyScreen
+from psoas_sense.ui.screens.session import SessionScreen, mmss
 from psoas_sense.view import SessionView, at, step
 
 LOGGED = (StageEntered, SideStarted, SideEnded, HoldEnded, Status, PainStopped, SessionEnded)
-"""Events written to the log panel."""
+"""Events written to the session log."""
+TRACE_EVERY_S = 0.25
+"""How often the breathing trace is redrawn, session seconds."""
+REDRAW_EVERY_S = 0.2
+"""Between events, the timers and the pacer are redrawn this often (session seconds)."""
 
 
-def mmss(seconds: float | None) -> str:
-    """``MM:SS``, or ``--:--`` for nothing."""
-    if seconds is None:
-        return "--:--"
-    s = max(0, int(seconds))
-    return f"{s // 60:02d}:{s % 60:02d}"
+def config_for(choice: StartChoice, *, speed: float | None = 1.0) -> RunConfig:
+    """The run a start-screen choice asks for."""
+    coach = CoachConfig(protocol=choice.protocol, save_history=choice.kind not in ("demo", "recording"))
+    if choice.kind == "demo":
+        from psoas_sense.cli.demo import demo_recording
+
+        path = demo_recording()
+        return RunConfig("demo", file=path, speed=speed, loop=True, coach=coach, subtitle=f"demo: {path.name}")
+    if choice.kind == "recording" and choice.file is not None:
+        return RunConfig("replay", file=choice.file, speed=speed, coach=coach, subtitle=f"replay: {choice.file.name}")
+    return RunConfig("session", device=choice.device or "emulated:h10", coach=coach,
+                     subtitle=f"device: {choice.device}")
 
 
 class PsoasApp(App[int]):
     """The psoas-sense terminal UI.
 
     Args:
-        config: the run: source, coach, recording, sound.
+        config: the run (None: the start screen asks what to run).
         make_source: builds the source (default: the one the configuration names).
         audio: the cue player (default: from the configuration's sound options).
+        start_screen: builds the start screen (tests inject one).
     """
 
     CSS_PATH = "app.tcss"
     TITLE = "psoas-sense"
+    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
+        Binding("p", "pain", "PAIN: stop now", priority=True),
+        Binding("escape", "pain", "PAIN", priority=True, show=False),
         Binding("space", "soften", "Softened"),
         Binding("n", "next", "Next"),
-        Binding("p", "pain", "PAIN: stop now", priority=True),
         Binding("m", "mute", "Mute"),
+        Binding("question_mark", "help", "Help"),
         Binding("q", "quit_session", "Quit"),
     ]
 
     def __init__(
         self,
-        config: RunConfig,
+        config: RunConfig | None,
         *,
         make_source: Callable[[], Source] | None = None,
         audio: CuePlayer | None = None,
+        start_screen: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self._make_source = make_source
-        self.audio = audio or CuePlayer(enabled=not config.mute, speak=config.speak, bell=self.bell)
-        self.sub_title = config.subtitle
+        self._start_screen = start_screen
+        self.audio = audio or CuePlayer(enabled=not (config and config.mute), speak=bool(config and config.speak),
+                                        bell=self.bell)
         self._commands: asyncio.Queue[str | None] = asyncio.Queue()
-        self.coached = config.coach.protocol is not None
         self.view = SessionView()
-        """What the screen shows: folded from the session's events, nothing else."""
+        """What the session screen shows: folded from the session's events, nothing else."""
         self.events: list[SessionEvent] = []
-        """Every event of the session, in order (what headless mode would print)."""
+        """Every event of the session, in order (breathing traces left out)."""
+        self.running = False
         self.ended = False
         self.result: object = None
+        self.summary_report: dict[str, Any] | None = None
+        self._session_screen: SessionScreen | None = None
+        self._drawn_t = -1.0
+        self._pain_open = False
 
-    # ------------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        with Vertical(id="main"):
-            yield Static("", id="status")
-            yield Static("", id="stage")
-            yield Label("…", id="instruction")
-            yield Static("", id="phase")
-            with Horizontal(id="timers"):
-                with Vertical(classes="timer"):
-                    yield Label("hold", id="hold-label")
-                    yield Digits("--:--", id="hold")
-                with Vertical(classes="timer"):
-                    yield Label("side", id="side-label")
-                    yield Digits("--:--", id="side")
-            yield Label("breathing rate, breaths/min", id="rate-label")
-            yield Sparkline([], id="rates")
-            yield RichLog(id="log", max_lines=200, wrap=True, markup=False)
-        yield Footer()
+    @property
+    def coached(self) -> bool:
+        return self.config is not None and self.config.coach.protocol is not None
 
+    # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
-        self._render_view()
-        if self.config.coach.needs_safety_screen:
+        notice = self.audio.missing_notice()
+        if notice:
+            self.notify(notice, title="sound", timeout=8)
+        if self.config is None:
+            if self._start_screen is not None:
+                screen = self._start_screen()
+            else:
+                from psoas_sense.ui.screens.start import StartScreen
+
+                screen = StartScreen()
+            self.push_screen(screen, self._started)
+        else:
+            self._prepare(self.config)
+
+    def _started(self, choice: StartChoice | None) -> None:
+        if choice is None:
+            self.exit(0)
+            return
+        self._prepare(config_for(choice))
+
+    def _prepare(self, config: RunConfig) -> None:
+        self.config = config
+        self.sub_title = config.subtitle
+        if config.coach.needs_safety_screen:
             self.push_screen(SafetyScreen(), self._safety_answered)
         else:
-            self._begin(self.config)
+            self._begin(config)
 
     def _safety_answered(self, answer: SafetyAnswer | None) -> None:
+        assert self.config is not None
         answer = answer if answer is not None else SafetyAnswer(breathing_only=True)
         config = self.config.with_safety(answer.conditions, confirmed=not answer.breathing_only)
         if answer.breathing_only:
@@ -130,6 +162,9 @@ class PsoasApp(App[int]):
 
     def _begin(self, config: RunConfig) -> None:
         self.config = config
+        self._session_screen = SessionScreen()
+        self.push_screen(self._session_screen)
+        self.running = True
         self.run_session_worker(config)
 
     # ------------------------------------------------------------------ worker
@@ -150,17 +185,19 @@ class PsoasApp(App[int]):
             source = self._make_source() if self._make_source is not None else open_source(config)
             header = getattr(source, "header", None)
             coach = make_coach(config, header)
+
             def on_event(ev: SessionEvent) -> None:
                 self.post_message(EventEmitted(ev))
 
             def on_time(t_s: float) -> None:
                 self.post_message(DataTimeAdvanced(t_s))
 
-            ui = CallbackSink(on_event, on_time)
             self.result = await run_session(
-                source, signal=config.signal, sinks=[ui, *make_sinks(config, coach, header)], coach=coach,
-                commands=self._command_lines(), duration_s=config.duration_s,
+                source, signal=config.signal, sinks=[CallbackSink(on_event, on_time), *make_sinks(config, coach, header)],
+                coach=coach, commands=self._command_lines(), duration_s=config.duration_s, trace_every_s=TRACE_EVERY_S,
             )
+        except Exception as exc:  # noqa: BLE001 - shown in words, the app stays up
+            self.post_message(EventEmitted(_error_status(self.view.t_s, exc)))
         finally:
             self.post_message(SessionFinished())
 
@@ -168,73 +205,100 @@ class PsoasApp(App[int]):
     @on(EventEmitted)
     def _on_event(self, message: EventEmitted) -> None:
         ev = message.event
-        self.events.append(ev)
+        if not isinstance(ev, BreathingTrace):
+            self.events.append(ev)
         self.view = step(self.view, ev)
         self.audio.on_event(ev, coached=self.coached)
         if isinstance(ev, PainStopped):
-            self.push_screen(PainScreen(ev.text))
-        if isinstance(ev, LOGGED):
-            self._write_log(ev)
-        self._render_view()
+            self._show_pain(ev.text)
+        if isinstance(ev, LOGGED) and self._session_screen is not None:
+            self._session_screen.write_log(_log_line(ev))
+        self._draw()
 
     @on(DataTimeAdvanced)
     def _on_time(self, message: DataTimeAdvanced) -> None:
-        new_second = int(message.t_s) != int(self.view.t_s)
         self.view = at(self.view, message.t_s)
-        if new_second:  # timers and the status line show whole seconds
-            self._render_view()
+        if message.t_s - self._drawn_t >= REDRAW_EVERY_S:
+            self._draw()
 
     @on(SessionFinished)
     def _on_end(self) -> None:
+        self.running = False
         self.ended = True
         if self.view.ended_by is None:
-            self.view = dataclasses.replace(self.view, source_state="ended",
-                                            instruction="Session over. Rest and breathe.")
-        self._render_view()
+            self.view = dataclasses.replace(self.view, source_state="ended")
+        self._draw()
+        self.summary_report = self._report()
+        if not self._pain_open:
+            self._show_summary()
 
-    # ------------------------------------------------------------------ rendering
-    def _write_log(self, ev: SessionEvent) -> None:
-        t = mmss(ev.t_s)
-        if isinstance(ev, Status):
-            text = f"{t}  link: {ev.state} {ev.detail}".rstrip()
-        elif isinstance(ev, StageEntered):
-            text = f"{t}  {ev.stage}: {ev.text}"
-        elif isinstance(ev, HoldEnded):
-            text = f"{t}  hold ended ({ev.kind}, {ev.side}), {ev.duration_s:.0f} s, {ev.breaths} breaths"
-        elif isinstance(ev, SideStarted):
-            text = f"{t}  {ev.side} side: {mmss(ev.target_s)}"
-        elif isinstance(ev, SideEnded):
-            text = f"{t}  {ev.side} side done: {mmss(ev.duration_s)}, {ev.holds} holds"
-        elif isinstance(ev, PainStopped):
-            text = f"{t}  PAIN STOP"
-        else:
-            text = f"{t}  session over"
-        self.query_one("#log", RichLog).write(text)
+    def _draw(self) -> None:
+        if self._session_screen is not None:
+            self._drawn_t = self.view.t_s
+            self._session_screen.show(self.view, sound_on=self.audio.enabled)
 
-    def _render_view(self) -> None:
-        v = self.view
-        self.query_one("#instruction", Label).update(v.instruction)
-        self.query_one("#stage", Static).update(v.stage_text if v.stage_text != v.instruction else "")
-        phase = self.query_one("#phase", Static)
-        phase.update(f"you: {v.phase_words}" if v.phase_words else "")
-        phase.set_class(v.phase == "exhale", "exhale")
-        phase.set_class(v.phase == "inhale", "inhale")
-        self.query_one("#hold", Digits).update(mmss(v.hold_elapsed_s))
-        target = f" of {mmss(v.hold_target_s)}" if v.hold_target_s else ""
-        self.query_one("#hold-label", Label).update(
-            f"{v.hold_kind} hold{target}, {v.hold_breaths} exhales" if v.hold_kind else "hold")
-        self.query_one("#side", Digits).update(mmss(v.side_elapsed_s))
-        side_target = f" of {mmss(v.side_target_s)}" if v.side_target_s else ""
-        self.query_one("#side-label", Label).update(f"{v.side} side{side_target}" if v.side else "side")
-        if v.rate_history:
-            self.query_one("#rates", Sparkline).data = list(v.rate_history)
-        rate = f"{v.rate_bpm:.1f} breaths/min" if v.rate_bpm else "rate —"
-        hr = f"{v.hr_bpm:.0f} bpm" if v.hr_bpm else "heart —"
-        sound = "sound on" if self.audio.enabled else "muted"
-        self.query_one("#status", Static).update(
-            f"{v.source_words}  ·  {mmss(v.t_s)}  ·  {rate}  ·  {hr}  ·  signal {v.quality_words}  ·  {sound}")
+    # ------------------------------------------------------------------ end
+    def _report(self) -> dict[str, Any]:
+        from psoas_sense.report import build_report
+        from psoas_sense.report.data import SessionData, breath_record
+        from psoas_sense.records import PainRecord
+
+        evs = self.events
+        end = next((e for e in evs if isinstance(e, SessionEnded)), None)
+        config = self.config
+        meta: dict[str, Any] = {
+            "file": str(config.file) if config and config.file else "", "ended_by": self.view.ended_by,
+            "protocol": config.coach.protocol if config else None, "t_start": 0.0, "t_end": self.view.t_s,
+        }
+        if end is not None:
+            meta.update(protocol=end.summary.protocol, practised=end.summary.practised, t_end=end.t_s)
+        from psoas_sense.events import Cue, PacingScored
+        from psoas_sense.model import BreathEvent
+
+        data = SessionData(
+            meta=meta, breaths=[breath_record(e) for e in evs if isinstance(e, BreathEvent)],
+            holds=[e for e in evs if isinstance(e, HoldEnded)], sides=[e for e in evs if isinstance(e, SideEnded)],
+            cues=[e for e in evs if isinstance(e, Cue)], pacing=[e for e in evs if isinstance(e, PacingScored)],
+            pain_stops=[PainRecord(e.t_s, e.stage, e.side, e.hold) for e in evs if isinstance(e, PainStopped)],
+            summary=end.summary if end is not None else None,
+        )
+        return build_report(data)
+
+    def _show_summary(self) -> None:
+        from psoas_sense.ui.screens.summary import SummaryScreen
+
+        assert self.summary_report is not None
+        config = self.config
+        note = ""
+        if config is not None and config.command in ("demo", "replay"):
+            saved = config.coach.save_history and config.coach.protocol is not None
+            note = f"{config.command}: {'saved in the history' if saved else 'not saved'}"
+        from psoas_sense.model import BreathEvent
+
+        rates = [(e.t_s, e.rate_bpm) for e in self.events
+                 if isinstance(e, BreathEvent) and e.kind == "exhale" and e.rate_bpm is not None]
+        self.push_screen(SummaryScreen(self.summary_report, note=note, rates=rates))
+
+    def _show_pain(self, text: str) -> None:
+        if self._pain_open:
+            return
+        self._pain_open = True
+
+        def closed(_: None) -> None:
+            self._pain_open = False
+            if self.ended and self.summary_report is not None:
+                self._show_summary()
+
+        self.push_screen(PainScreen(text), closed)
 
     # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pain" and not self.running and isinstance(self.focused, Input):
+            return False  # typing an address on the start screen: 'p' is a letter there
+        if action in ("soften", "next") and not self.running:
+            return False
+        return True
+
     def _send(self, command: Command) -> None:
         self._commands.put_nowait(command.value)
 
@@ -245,28 +309,80 @@ class PsoasApp(App[int]):
         self._send(Command.NEXT)
 
     def action_pain(self) -> None:
-        self._send(Command.PAIN)
-        if not self.coached:
-            self.push_screen(PainScreen(""))
+        """Stop everything at once: no confirmation, whatever screen is showing."""
+        if self.running:
+            self._send(Command.PAIN)
+            if not self.coached:
+                self._show_pain(PAIN_STOP)
+        else:
+            self._show_pain(PAIN_STOP)
 
     def action_mute(self) -> None:
         self.audio.enabled = not self.audio.enabled
-        self._render_view()
+        self._draw()
+
+    def action_help(self) -> None:
+        from psoas_sense.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_history(self) -> None:
+        from psoas_sense.ui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(), self._open_past)
+
+    def _open_past(self, session_id: int | None) -> None:
+        if session_id is None:
+            return
+        from psoas_sense.report import build_report, from_history
+        from psoas_sense.ui.screens.summary import SummaryScreen
+
+        data = from_history(session_id)
+        rates = [(b.t_s, b.rate_bpm) for b in data.breaths
+                 if b.kind == "exhale" and b.source == "detector" and b.rate_bpm is not None]
+        self.push_screen(SummaryScreen(build_report(data), note=f"session {session_id}", rates=rates))
 
     def action_quit_session(self) -> None:
-        if not self.ended:
-            self._send(Command.QUIT)
+        if self.running:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._send(Command.QUIT if self.coached else Command.PAIN)
+            self.push_screen(QuitScreen(), answered)
+            return
         self._commands.put_nowait(None)
         self.workers.cancel_group(self, "source")
         self.audio.close()
         self.exit(0)
 
 
+def _error_status(t_s: float, exc: BaseException) -> Status:
+    """A failure of the source (strap not found, file unreadable) as a status the screen shows."""
+    return Status(t_s, "stopped", f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+
+
+def _log_line(ev: SessionEvent) -> str:
+    t = mmss(ev.t_s)
+    if isinstance(ev, Status):
+        return f"{t}  link: {ev.state} {ev.detail}".rstrip()
+    if isinstance(ev, StageEntered):
+        return f"{t}  {ev.stage}: {ev.text}"
+    if isinstance(ev, HoldEnded):
+        return f"{t}  hold ended ({ev.kind}, {ev.side}), {ev.duration_s:.0f} s, {ev.breaths} breaths"
+    if isinstance(ev, SideStarted):
+        return f"{t}  {ev.side} side: {mmss(ev.target_s)}"
+    if isinstance(ev, SideEnded):
+        return f"{t}  {ev.side} side done: {mmss(ev.duration_s)}, {ev.holds} holds"
+    if isinstance(ev, PainStopped):
+        return f"{t}  PAIN STOP"
+    return f"{t}  session over"
+
+
 def make_app(
-    config: RunConfig,
+    config: RunConfig | None,
     *,
     make_source: Callable[[], Source] | None = None,
     audio: CuePlayer | None = None,
+    start_screen: Callable[[], Any] | None = None,
 ) -> PsoasApp:
-    """The terminal UI for a run: the command line and the tests both build it here."""
-    return PsoasApp(config, make_source=make_source, audio=audio)
+    """The terminal UI for a run (None: start on the start screen): the CLI and tests build it here."""
+    return PsoasApp(config, make_source=make_source, audio=audio, start_screen=start_screen)

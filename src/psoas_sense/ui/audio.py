@@ -158,6 +158,16 @@ class CuePlayer:
         self.played: list[str] = []
         """Every tone requested while unmuted (for tests and the session log)."""
 
+    def missing_notice(self) -> str | None:
+        """One line saying what to install when sound or speech cannot play (None: all is there)."""
+        parts = []
+        if self._player is None and sys.platform != "win32":
+            parts.append("no audio player found, so cues are the terminal bell: install pulseaudio-utils (paplay), "
+                         "pipewire (pw-play) or alsa-utils (aplay)")
+        if self.speak and self._speaker is None:
+            parts.append("--speak needs a speech engine: install espeak-ng")
+        return "; ".join(parts) or None
+
     def _wav(self, name: str) -> Path:
         base = self._cache_dir
         if base is None:

@@ -1,0 +1,157 @@
+"""Modal screens: the safety check before massage work, the pain stop, and "end the session?".
+
+The safety check opens with "None of these apply" focused, so Enter starts massage work with
+nothing ticked; ticking a condition says plainly why the session will be breathing practice
+only, and advises a professional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.style import Style
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Label, Static
+
+from psoas_sense.coach.safety import CONDITIONS
+from psoas_sense.coach.texts import NOT_MEDICAL_ADVICE, PAIN_STOP
+
+BREATHING_ONLY_WHY = (
+    "Because of what you ticked, this session will be breathing practice only: no deep pressure "
+    "into the belly. Please ask a doctor or physiotherapist before any deep abdominal work."
+)
+
+
+class YesBox(Checkbox):
+    """A checkbox that shows a tick only when ticked (Textual's shows an X either way, told apart by
+    colour alone: unreadable without colour)."""
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        side = Style(foreground=style.background, background=self.background_colors[1])
+        return Content.assemble((self.BUTTON_LEFT, side), ("✓" if self.value else " ", style),
+                                (self.BUTTON_RIGHT, side))
+
+
+@dataclass(frozen=True)
+class SafetyAnswer:
+    """What the user answered in the safety check."""
+
+    conditions: tuple[str, ...] = ()
+    """Keys of the conditions that apply (any: no deep abdominal work)."""
+    breathing_only: bool = False
+    """The user chose breathing practice only."""
+
+
+class SafetyScreen(ModalScreen[SafetyAnswer]):
+    """Asks the safety questions; dismisses with a :class:`SafetyAnswer`."""
+
+    BINDINGS = [
+        Binding("b", "breathing_only", "Breathing practice only"),
+        Binding("c", "continue", "Continue"),
+    ]
+    DEFAULT_CSS = """
+    SafetyScreen { align: center middle; }
+    #safety { width: 100%; max-width: 100; height: 1fr; padding: 0 1; border: thick $primary; background: $panel; }
+    #safety-title { text-style: bold; }
+    #safety Checkbox { height: auto; width: 1fr; border: none; padding: 0; margin: 0; background: $panel; }
+    #safety-why { color: $text; text-style: bold; margin-top: 1; }
+    #safety-buttons { height: auto; margin-top: 1; }
+    #safety-buttons Button { margin-right: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="safety"):
+            yield Label("Before deep abdominal work", id="safety-title")
+            yield Static("Tick anything that applies to you (space ticks, tab moves on):")
+            for key, question in CONDITIONS.items():
+                yield YesBox(question, id=f"cond-{key}")
+            yield Static("", id="safety-why")
+            yield Static(NOT_MEDICAL_ADVICE, id="safety-note")
+            with Horizontal(id="safety-buttons"):
+                yield Button("None of these apply: start", variant="primary", id="continue")
+                yield Button("Breathing practice only", id="breathing-only")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#continue", Button).focus()
+
+    def _ticked(self) -> tuple[str, ...]:
+        return tuple(k for k in CONDITIONS if self.query_one(f"#cond-{k}", Checkbox).value)
+
+    @on(Checkbox.Changed)
+    def _explain(self) -> None:
+        ticked = self._ticked()
+        self.query_one("#safety-why", Static).update(BREATHING_ONLY_WHY if ticked else "")
+        self.query_one("#continue", Button).label = "Continue: breathing practice" if ticked else (
+            "None of these apply: start")
+
+    @on(Button.Pressed, "#continue")
+    def action_continue(self) -> None:
+        self.dismiss(SafetyAnswer(self._ticked()))
+
+    @on(Button.Pressed, "#breathing-only")
+    def action_breathing_only(self) -> None:
+        self.dismiss(SafetyAnswer(self._ticked(), breathing_only=True))
+
+
+class PainScreen(ModalScreen[None]):
+    """Shown at once on a pain stop: stop now, and when to see a professional."""
+
+    BINDINGS = [Binding("enter,q,space", "close", "Close")]
+    DEFAULT_CSS = """
+    PainScreen { align: center middle; }
+    #pain { width: 100%; max-width: 90; height: auto; padding: 1 2; border: thick #b71c1c; background: $panel; }
+    #pain-title { text-style: bold; color: #ffffff; background: #b71c1c; width: 1fr; content-align: center middle; }
+    #pain-text { margin: 1 0; }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text or PAIN_STOP
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="pain"):
+            yield Label("STOPPED", id="pain-title")
+            yield Static(self._text, id="pain-text")
+            yield Button("Close", id="pain-close")
+
+    @on(Button.Pressed, "#pain-close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class QuitScreen(ModalScreen[bool]):
+    """"End the session?" — y ends it (saved as a quit), n or Escape goes back."""
+
+    BINDINGS = [Binding("y", "answer(True)", "End it"), Binding("n", "answer(False)", "Go on")]
+    DEFAULT_CSS = """
+    QuitScreen { align: center middle; }
+    #quit { width: 60; height: auto; padding: 1 2; border: thick $warning; background: $panel; }
+    #quit-buttons { height: auto; margin-top: 1; }
+    #quit-buttons Button { margin-right: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="quit"):
+            yield Static("End the session now? What you did so far is kept.")
+            with Horizontal(id="quit-buttons"):
+                yield Button("Go on (n)", variant="primary", id="quit-no")
+                yield Button("End it (y)", id="quit-yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed, "#quit-yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#quit-no")
+    def _no(self) -> None:
+        self.dismiss(False)
