@@ -22,7 +22,21 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 BUNDLED = sorted(RECORDINGS.glob("*.jsonl.gz"))
 
 
+SNAPSHOT_TEXTUAL = "8.2.8"
+"""The Textual version that drew the committed snapshots (SVGs differ between versions)."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import textual
+
+    if textual.__version__ != SNAPSHOT_TEXTUAL:
+        stale = pytest.mark.skip(
+            reason=f"snapshots drawn with Textual {SNAPSHOT_TEXTUAL}, this is {textual.__version__}: "
+            "review and run pytest --snapshot-update"
+        )
+        for item in items:
+            if "snap_compare" in getattr(item, "fixturenames", ()):
+                item.add_marker(stale)
     if SHARED_DATA.is_dir():
         return
     skip = pytest.mark.skip(reason=f"shared data folder not found at {SHARED_DATA}")

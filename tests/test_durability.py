@@ -5,6 +5,7 @@ merges. No test waits on the wall clock: the timer and the sleeps are injected."
 from __future__ import annotations
 
 import asyncio
+import threading
 import json
 import os
 import sqlite3
@@ -90,14 +91,17 @@ def test_a_failing_sync_is_reported_not_raised(tmp_path: Path, monkeypatch: pyte
     rec.close()
 
 
-async def test_in_a_running_loop_the_timer_is_call_later(tmp_path: Path) -> None:
+async def test_by_default_a_timer_thread_syncs_off_the_event_loop(tmp_path: Path) -> None:
+    """The default timer runs on the host's time in its own thread, never on the event loop (a
+    session on an emulated strap's virtual clock must not wait for a real timer of ours)."""
     rec = Recorder(tmp_path / "r.jsonl")
     rec.open(Header(streams={}))
-    handle = rec._timer
-    assert isinstance(handle, asyncio.TimerHandle)
-    assert handle.when() - asyncio.get_running_loop().time() <= FSYNC_INTERVAL_S
+    timer = rec._timer
+    assert isinstance(timer, threading.Timer) and timer.daemon and timer.interval <= FSYNC_INTERVAL_S
+    assert not [h for h in getattr(asyncio.get_running_loop(), "_scheduled", ()) if not h.cancelled()]
     rec.close()
-    assert handle.cancelled()
+    timer.join(timeout=5.0)
+    assert not timer.is_alive()  # cancelled on close
 
 
 # ------------------------------------------------------------------ locked history

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from psoas_sense.events import MARKED_EVENTS, ErrorReported, HeartRate, SessionEvent
+from psoas_sense.events import MARKED_EVENTS, BreathingTrace, ErrorReported, HeartRate, SessionEvent
 from psoas_sense.model import BreathEvent, Item, Marker, SampleFrame
 from psoas_sense.recording.format import Header, RecordingWriter
 from psoas_sense.serialize import event_name, marker_data, to_json
@@ -66,6 +67,8 @@ class JsonPrinter(Sink):
             return
         if isinstance(event, HeartRate) and not self.heart_rate:
             return
+        if isinstance(event, BreathingTrace):
+            return
         out = self.stream or sys.stdout
         out.write(json.dumps(to_json(event), separators=(", ", ": ")) + "\n")
         out.flush()
@@ -73,20 +76,17 @@ class JsonPrinter(Sink):
 
 
 Scheduler = Callable[[float, Callable[[], None]], object]
-"""``schedule(delay_s, callback)``: run ``callback`` once after ``delay_s`` seconds (the
-running event loop's ``call_later`` by default; a fake in tests). What it returns may have a
-``cancel()`` method."""
+"""``schedule(delay_s, callback)``: run ``callback`` once after ``delay_s`` seconds (a timer
+thread by default; a fake in tests). What it returns may have a ``cancel()`` method."""
 
 
-def _loop_scheduler() -> Scheduler | None:
-    """The running asyncio loop's ``call_later``, or None outside a running loop."""
-    import asyncio
-
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    return loop.call_later
+def _thread_scheduler(delay_s: float, callback: Callable[[], None]) -> threading.Timer:
+    """A daemon timer thread: it fsyncs on the host's time whatever the event loop does (a
+    session on an emulated strap's virtual clock must not wait for real timers of ours)."""
+    timer = threading.Timer(delay_s, callback)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 class Recorder(Sink):
@@ -112,6 +112,8 @@ class Recorder(Sink):
         self._timer: object | None = None
         self._armed = False
         self._errors: list[ErrorReported] = []
+        self._lock = threading.Lock()
+        """Writes and the timer's sync never overlap."""
 
     def open(self, header: Header) -> None:
         self.writer = RecordingWriter(self.path, header, force=self._force)
@@ -120,18 +122,19 @@ class Recorder(Sink):
     def item(self, t_s: float, item: Item) -> None:
         self._t_s = max(self._t_s, t_s)
         if self.writer is not None:
-            self.writer.write(item, t_s=t_s)
+            with self._lock:
+                self.writer.write(item, t_s=t_s)
             self._arm()
 
     def event(self, event: SessionEvent) -> None:
         if self.writer is None or not isinstance(event, MARKED_EVENTS):
             return
         t = max(self._t_s, float(event.t_s))
-        self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=marker_data(event)), t_s=t)
-        if event_name(event) in ("pain_stop", "session_end"):
-            self.writer.sync()
-        else:
-            self._arm()
+        with self._lock:
+            self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=marker_data(event)), t_s=t)
+            if event_name(event) in ("pain_stop", "session_end"):
+                self.writer.sync()
+        self._arm()
 
     def _arm(self) -> None:
         """Make sure a sync is due within the interval of the oldest unsynced line."""
@@ -139,10 +142,9 @@ class Recorder(Sink):
 
         if self._armed or self.writer is None or not self.writer.dirty:
             return
-        schedule = self._schedule or _loop_scheduler()
-        if schedule is not None:
-            self._armed = True
-            self._timer = schedule(FSYNC_INTERVAL_S, self._due)
+        schedule = self._schedule or _thread_scheduler
+        self._armed = True
+        self._timer = schedule(FSYNC_INTERVAL_S, self._due)
 
     def _due(self) -> None:
         """The timer: force what is written to disk (an error is reported, never raised)."""
@@ -151,7 +153,8 @@ class Recorder(Sink):
         if self.writer is None:
             return
         try:
-            self.writer.sync_if_dirty()
+            with self._lock:
+                self.writer.sync_if_dirty()
         except (OSError, ValueError) as exc:
             self._errors.append(ErrorReported(round(self._t_s, 3), f"recording not synced to disk: {exc}"))
 
@@ -166,7 +169,8 @@ class Recorder(Sink):
         if callable(cancel):
             cancel()
         if self.writer is not None:
-            self.writer.close()
+            with self._lock:
+                self.writer.close()
 
 
 class Collector(Sink):

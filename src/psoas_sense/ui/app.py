@@ -83,7 +83,7 @@ class PsoasApp(App[int]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("p", "pain", "PAIN: stop now", priority=True),
-        Binding("escape", "pain", "PAIN", priority=True, show=False),
+        Binding("escape", "escape", "PAIN", priority=True, show=False),
         Binding("space", "soften", "Softened"),
         Binding("n", "next", "Next"),
         Binding("m", "mute", "Mute"),
@@ -192,9 +192,10 @@ class PsoasApp(App[int]):
             def on_time(t_s: float) -> None:
                 self.post_message(DataTimeAdvanced(t_s))
 
+            sinks = [CallbackSink(on_event, on_time), *make_sinks(config, coach, header)]
             self.result = await run_session(
-                source, signal=config.signal, sinks=[CallbackSink(on_event, on_time), *make_sinks(config, coach, header)],
-                coach=coach, commands=self._command_lines(), duration_s=config.duration_s, trace_every_s=TRACE_EVERY_S,
+                source, signal=config.signal, sinks=sinks, coach=coach, commands=self._command_lines(),
+                duration_s=config.duration_s, trace_every_s=TRACE_EVERY_S,
             )
         except Exception as exc:  # noqa: BLE001 - shown in words, the app stays up
             self.post_message(EventEmitted(_error_status(self.view.t_s, exc)))
@@ -239,9 +240,9 @@ class PsoasApp(App[int]):
 
     # ------------------------------------------------------------------ end
     def _report(self) -> dict[str, Any]:
+        from psoas_sense.records import PainRecord
         from psoas_sense.report import build_report
         from psoas_sense.report.data import SessionData, breath_record
-        from psoas_sense.records import PainRecord
 
         evs = self.events
         end = next((e for e in evs if isinstance(e, SessionEnded)), None)
@@ -295,6 +296,8 @@ class PsoasApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "pain" and not self.running and isinstance(self.focused, Input):
             return False  # typing an address on the start screen: 'p' is a letter there
+        if action == "escape" and not self.running and isinstance(self.focused, Input):
+            return False
         if action in ("soften", "next") and not self.running:
             return False
         return True
@@ -316,6 +319,18 @@ class PsoasApp(App[int]):
                 self._show_pain(PAIN_STOP)
         else:
             self._show_pain(PAIN_STOP)
+
+    def action_escape(self) -> None:
+        """Escape: the pain stop while a session runs (any screen); otherwise "back"."""
+        if self.running or self._pain_open:
+            self.action_pain()
+            return
+        screen = self.screen
+        back = getattr(screen, "action_back", None)
+        if callable(back):
+            back()
+        elif screen is not self.screen_stack[0] and not isinstance(screen, (SafetyScreen,)):
+            screen.dismiss(None)
 
     def action_mute(self) -> None:
         self.audio.enabled = not self.audio.enabled

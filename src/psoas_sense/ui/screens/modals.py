@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.style import Style
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Label, Static
+from textual.style import Style
+from textual.widgets import Button, Checkbox, Footer, Label, RadioButton, Static
 
 from psoas_sense.coach.safety import CONDITIONS
 from psoas_sense.coach.texts import NOT_MEDICAL_ADVICE, PAIN_STOP
@@ -36,6 +36,17 @@ class YesBox(Checkbox):
         style = self.get_visual_style("toggle--button")
         side = Style(foreground=style.background, background=self.background_colors[1])
         return Content.assemble((self.BUTTON_LEFT, side), ("✓" if self.value else " ", style),
+                                (self.BUTTON_RIGHT, side))
+
+
+class ChoiceButton(RadioButton):
+    """A radio button that shows which one is chosen without colour: ● chosen, ○ not."""
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        side = Style(foreground=style.background, background=self.background_colors[1])
+        return Content.assemble((self.BUTTON_LEFT, side), ("●" if self.value else "○", style),
                                 (self.BUTTON_RIGHT, side))
 
 

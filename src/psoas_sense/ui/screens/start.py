@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Collapsible, DirectoryTree, Footer, Input, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Button, Collapsible, DirectoryTree, Footer, Input, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 
 from psoas_sense.ui.choices import StartChoice
+from psoas_sense.ui.screens.modals import ChoiceButton
 
 if TYPE_CHECKING:
     from psoas_sense.sources.ble import FoundDevice
@@ -177,7 +178,7 @@ class StartScreen(Screen[StartChoice]):
                 yield Static("What will you practise today?", classes="question")
                 with RadioSet(id="protocol", compact=True):
                     for key, label in PROTOCOLS:
-                        yield RadioButton(label, value=key == self._initial_protocol, id=f"protocol-{key}")
+                        yield ChoiceButton(label, value=key == self._initial_protocol, id=f"protocol-{key}")
                 yield Static("What will follow your breathing?", classes="question")
                 with Horizontal(classes="row choice"):
                     yield Button("Start the demo", id="demo", variant="primary")
@@ -196,7 +197,7 @@ class StartScreen(Screen[StartChoice]):
                 with Collapsible(title="A phone on your belly", id="phone-section"):
                     with RadioSet(id="phone-app", compact=True):
                         for i, (key, label, *_rest) in enumerate(PHONE_APPS):
-                            yield RadioButton(label, value=i == 0, id=f"phone-{key}")
+                            yield ChoiceButton(label, value=i == 0, id=f"phone-{key}")
                     yield Static(PHONE_APPS[0][2], id="phone-setup", classes="hint")
                     with Horizontal(classes="row"):
                         yield Input(PHONE_APPS[0][4], placeholder=PHONE_APPS[0][3], id="phone-address")
