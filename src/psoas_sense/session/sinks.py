@@ -95,12 +95,12 @@ class Recorder(Sink):
     The file is created owner-only and never overwrites (unless ``force``); a pain stop or the
     session's end is forced to disk at once, and any other line within
     :data:`~psoas_sense.recording.writer.FSYNC_INTERVAL_S` of being written, even when no
-    further line comes (a timer on the running loop, or the injected ``schedule``).
+    further line comes (a daemon timer thread, or the injected ``schedule``).
 
     Args:
         path: the new recording.
         force: replace an existing regular file (``--force``).
-        schedule: runs a callback after a delay (default: the running loop's ``call_later``).
+        schedule: runs a callback after a delay (default: a daemon :class:`threading.Timer`).
     """
 
     def __init__(self, path: str | Path, *, force: bool = False, schedule: Scheduler | None = None) -> None:
