@@ -5,11 +5,11 @@ merges. No test waits on the wall clock: the timer and the sleeps are injected."
 from __future__ import annotations
 
 import asyncio
-import threading
 import json
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import Callable
 from pathlib import Path
 

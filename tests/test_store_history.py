@@ -43,7 +43,8 @@ def test_a_whole_session_is_saved() -> None:
     assert s["holds"][0]["softened"] is True and s["holds"][0]["ended_by"] == "softened"
     assert [d["side"] for d in s["sides"]] == ["left", "right"]
     assert s["summary"] == run.end["summary"]
-    assert len([b for b in s["breaths"] if b["kind"] == "exhale"]) == len([e for e in phases(0, 900) if e.kind == "exhale" and e.detected_at_s <= run.end["t"]])
+    seen = [e for e in phases(0, 900) if e.kind == "exhale" and e.detected_at_s <= run.end["t"]]
+    assert len([b for b in s["breaths"] if b["kind"] == "exhale"]) == len(seen)
     kinds = {ln["event"] for ln in s["lines"]}
     assert {"cue", "stage", "hold_start", "hold_end", "side_start", "side_end", "safety"} <= kinds
 
@@ -90,7 +91,8 @@ CRASH_SCRIPT = textwrap.dedent(
 def test_history_survives_a_crash_mid_session(tmp_path: Path) -> None:
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT.format(root=str(ROOT)), encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=60)
     assert proc.returncode == 9, proc.stderr
     t_crash = float(proc.stdout.strip())
     with HistoryStore(create=False) as store:
@@ -107,7 +109,8 @@ def test_history_survives_a_crash_mid_session(tmp_path: Path) -> None:
     expected = [round(e.t_s, 3) for e in phases(0, 900) if e.kind == "exhale" and e.detected_at_s <= last_end]
     assert exhales == expected
     # and the CLI lists it as interrupted
-    proc2 = subprocess.run([sys.executable, "-m", "psoas_sense", "history"], capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    proc2 = subprocess.run([sys.executable, "-m", "psoas_sense", "history"], capture_output=True, text=True,
+                           env=dict(os.environ), timeout=60)
     assert proc2.returncode == 0, proc2.stderr
     assert "interrupted" in proc2.stdout
 

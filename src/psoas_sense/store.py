@@ -112,7 +112,10 @@ CREATE INDEX IF NOT EXISTS breaths_by_session ON breaths(session_id, t);
 CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
 """
 
-_HOLD_COLS = ("kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by", "softened")
+_HOLD_COLS = (
+    "kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by",
+    "softened",
+)
 _SIDE_COLS = (
     "side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by", "mean_rate_bpm",
 )
@@ -306,7 +309,8 @@ class HistoryStore:
         out["breaths"] = rows(f"SELECT {', '.join(_BREATH_COLS)} FROM breaths WHERE session_id = ? ORDER BY rowid")
         out["lines"] = [
             {"event": r["event"], "t": r["t"], **json.loads(r["data"])}
-            for r in self.db.execute("SELECT t, event, data FROM lines WHERE session_id = ? ORDER BY rowid", (session_id,))
+            for r in self.db.execute("SELECT t, event, data FROM lines WHERE session_id = ? ORDER BY rowid",
+                                     (session_id,))
         ]
         return out
 
@@ -319,9 +323,9 @@ class HistoryStore:
         """One session as typed records (what reports and the history screen read)."""
         s = self.session(session_id)
         holds = [
-            HoldEnded(t_s=h["t_end"], kind=h["kind"], side=h["side"], point=int(h["point"] or 0), t_start_s=h["t_start"],
-                      duration_s=h["duration_s"], breaths=h["breaths"], mean_rate_bpm=h["mean_rate_bpm"],
-                      cues=h["cues"], ended_by=h["ended_by"], softened=bool(h["softened"]))
+            HoldEnded(t_s=h["t_end"], kind=h["kind"], side=h["side"], point=int(h["point"] or 0),
+                      t_start_s=h["t_start"], duration_s=h["duration_s"], breaths=h["breaths"], cues=h["cues"],
+                      mean_rate_bpm=h["mean_rate_bpm"], ended_by=h["ended_by"], softened=bool(h["softened"]))
             for h in s["holds"]
         ]
         sides = [
