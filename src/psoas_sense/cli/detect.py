@@ -49,7 +49,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     # the contract: one line per phase change; notices (breath hold, signal loss, predictions)
     # only when asked for
     printer = JsonPrinter(phases_only=not args.notices)
-    source = MemorySource(header, coalesced(items))
+    items = coalesced(items)  # merged frames replace the originals: one copy of the samples in memory
+    source = MemorySource(header, items)
     result = asyncio.run(run_session(source, signal=args.signal, sinks=[printer]))
     if args.summary:
         print(json.dumps({"event": "summary", "events": printer.lines, "decode_errors": result.decode_errors}))

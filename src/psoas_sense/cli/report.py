@@ -25,6 +25,7 @@ def add_parser(sub: Any) -> None:
     fmt.add_argument("--csv", action="store_true", help="one CSV row per breath in a hold")
     r.add_argument("--png", metavar="OUT.png", default=None,
                    help="also plot breathing with exhales, cues and holds (needs the 'plot' extra: matplotlib)")
+    r.add_argument("--force", action="store_true", help="with --png: replace an existing regular file (never a link)")
     r.add_argument("--signal", choices=SIGNALS, default="auto", help="signal for a recording")
     add_coach_options(r)
     r.set_defaults(func=cmd_report)
@@ -54,6 +55,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(rep.render_text(report))
     if args.png:
-        rep.plot_png(data, report, Path(args.png))
+        rep.plot_png(data, report, Path(args.png), force=args.force)
         print(f"plot written to {args.png}", file=sys.stderr)
     return 0

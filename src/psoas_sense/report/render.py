@@ -17,6 +17,7 @@ from psoas_sense.safefile import discard, open_private
 
 def render_text(report: Mapping[str, Any]) -> str:
     """A plain-text report (what ``psoas-sense report`` prints)."""
+    v = value
     s = report["session"]
     tot = report["totals"]
     out: list[str] = []
@@ -27,36 +28,43 @@ def render_text(report: Mapping[str, Any]) -> str:
         practised = s.get("practised")
         out.append(f"Protocol: {prot}" + (f" (practised: {practised})" if practised and practised != prot else ""))
     ended = s.get("ended_by") or ("interrupted" if s.get("interrupted") else "-")
-    out.append(f"Ended: {ended}   Duration: {value(tot['duration_s'], ' s')}   Breaths: {tot['breaths']}   "
-               f"Mean rate: {value(tot['mean_rate_bpm'], '/min')}   Exhale share: {value(tot['exhale_share'], '', '{:.2f}')}")
+    out.append(f"Ended: {ended}   Duration: {v(tot['duration_s'], ' s')}   Breaths: {tot['breaths']}   "
+               f"Mean rate: {v(tot['mean_rate_bpm'], '/min')}   "
+               f"Exhale share: {v(tot['exhale_share'], '', '{:.2f}')}")
     if tot.get("adherence") is not None:
         out.append(f"Pacer adherence: {tot['adherence']:.0f}%")
     if tot["pain_stops"]:
         for p in report["pain_stops"]:
-            out.append(f"PAIN STOP at {value(p.get('t'), ' s')} ({p.get('stage') or '-'}, {p.get('side') or '-'} side)")
+            where = f"{p.get('stage') or '-'}, {p.get('side') or '-'} side"
+            out.append(f"PAIN STOP at {v(p.get('t'), ' s')} ({where})")
     if report["sides"]:
         out.append("")
         out.append("Sides")
-        out.append(f"  {'side':<6} {'time':>8} {'holds':>5} {'in holds':>9} {'breaths':>7} {'rate':>8} {'cue lag':>8}  ended")
+        out.append(f"  {'side':<6} {'time':>8} {'holds':>5} {'in holds':>9} {'breaths':>7} {'rate':>8} "
+                   f"{'cue lag':>8}  ended")
         for sd in report["sides"]:
             out.append(
-                f"  {sd['side']:<6} {value(sd['duration_s'], ' s'):>8} {sd['holds']:>5} {value(sd['hold_s'], ' s'):>9} "
-                f"{sd['breaths']:>7} {value(sd['mean_rate_bpm'], '/min'):>8} {value(sd['mean_cue_latency_s'], ' s', '{:.2f}'):>8}  {sd['ended_by']}"
+                f"  {sd['side']:<6} {v(sd['duration_s'], ' s'):>8} {sd['holds']:>5} {v(sd['hold_s'], ' s'):>9} "
+                f"{sd['breaths']:>7} {v(sd['mean_rate_bpm'], '/min'):>8} "
+                f"{v(sd['mean_cue_latency_s'], ' s', '{:.2f}'):>8}  {sd['ended_by']}"
             )
     for h in report["holds"]:
         out.append("")
         out.append(
-            f"Hold {h['hold']}: {h['kind']}, {h['side']} side, point {h['point']}, {value(h['duration_s'], ' s')} "
-            f"from {value(h['t_start'], ' s')}, {h['breaths']} breaths, {value(h['mean_rate_bpm'], '/min')}, ended by {h['ended_by']}"
+            f"Hold {h['hold']}: {h['kind']}, {h['side']} side, point {h['point']}, {v(h['duration_s'], ' s')} "
+            f"from {v(h['t_start'], ' s')}, {h['breaths']} breaths, {v(h['mean_rate_bpm'], '/min')}, "
+            f"ended by {h['ended_by']}"
             + (", softened" if h["softened"] else "")
         )
         if h["paced_breaths"]:
             out.append(f"  ({h['paced_breaths']} breaths paced by the clock: breathing signal lost)")
-        out.append(f"  {'#':>3} {'exhale at':>10} {'period':>8} {'rate':>9} {'exh.share':>9} {'cue':<14} {'cue lag':>8}")
+        out.append(f"  {'#':>3} {'exhale at':>10} {'period':>8} {'rate':>9} {'exh.share':>9} {'cue':<14} "
+                   f"{'cue lag':>8}")
         for b in h["breath_rows"]:
             out.append(
-                f"  {b['breath']:>3} {value(b['exhale_t'], ' s'):>10} {value(b['period_s'], ' s'):>8} {value(b['rate_bpm'], '/min'):>9} "
-                f"{value(b['exhale_share'], '', '{:.2f}'):>9} {(b['cue'] or '-'):<14} {value(b['cue_latency_s'], ' s', '{:.2f}'):>8}"
+                f"  {b['breath']:>3} {v(b['exhale_t'], ' s'):>10} {v(b['period_s'], ' s'):>8} "
+                f"{v(b['rate_bpm'], '/min'):>9} {v(b['exhale_share'], '', '{:.2f}'):>9} {(b['cue'] or '-'):<14} "
+                f"{v(b['cue_latency_s'], ' s', '{:.2f}'):>8}"
                 + ("  (paced)" if b["source"] != "detector" else "")
             )
     if not report["holds"]:
@@ -65,8 +73,9 @@ def render_text(report: Mapping[str, Any]) -> str:
         out.append(f"  {'#':>3} {'exhale at':>10} {'period':>8} {'rate':>9} {'exh.share':>9} {'vs pacer':>9}")
         for b in report.get("breath_rows", []):
             out.append(
-                f"  {b['breath']:>3} {value(b['exhale_t'], ' s'):>10} {value(b['period_s'], ' s'):>8} {value(b['rate_bpm'], '/min'):>9} "
-                f"{value(b['exhale_share'], '', '{:.2f}'):>9} {value(b['pacer_error_s'], ' s', '{:+.1f}'):>9}"
+                f"  {b['breath']:>3} {v(b['exhale_t'], ' s'):>10} {v(b['period_s'], ' s'):>8} "
+                f"{v(b['rate_bpm'], '/min'):>9} {v(b['exhale_share'], '', '{:.2f}'):>9} "
+                f"{v(b['pacer_error_s'], ' s', '{:+.1f}'):>9}"
             )
     return "\n".join(out) + "\n"
 
@@ -113,7 +122,8 @@ def plot_png(data: SessionData, report: Mapping[str, Any], path: Path, *, force:
     else:
         rates = [(b, 60.0 / (b - a)) for a, b in zip(ex, ex[1:]) if b > a]
         if rates:
-            ax.plot([r[0] for r in rates], [r[1] for r in rates], "-o", ms=2.5, lw=0.8, color="#333333", label="breath rate")
+            ax.plot([r[0] for r in rates], [r[1] for r in rates], "-o", ms=2.5, lw=0.8, color="#333333",
+                    label="breath rate")
         ax.set_ylabel("breaths per minute")
         for e in ex:
             ax.axvline(e, color="#c0392b", lw=0.3, alpha=0.5)

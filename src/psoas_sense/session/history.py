@@ -93,6 +93,10 @@ class HistorySink(Sink):
                 source=self.source,
                 t_start=float(t_s),
             )
+            side = getattr(self._store, "side_file", None)
+            if side is not None:
+                self.errors.append(ErrorReported(round(float(t_s), 3), f"history locked: this session is kept in "
+                                                 f"{side.path} and merged at the next start"))
         except Exception as exc:  # noqa: BLE001 - history must never stop a session
             self._fail(t_s, exc)
 

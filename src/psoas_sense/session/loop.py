@@ -282,6 +282,8 @@ async def run_session(
                 run.on_command(cmd, at)
             if clock.now() - run.last_item_clock_s >= IDLE_AFTER_S:
                 run.tick(now)
+            if run.duration_s is not None and run.t_first is not None and now - run.t_first >= run.duration_s:
+                run.stop("duration")  # a silent source still ends on time
 
     try:
         async with source:

@@ -184,6 +184,9 @@ class PsoasApp(App[int]):
         try:
             source = self._make_source() if self._make_source is not None else open_source(config)
             header = getattr(source, "header", None)
+            token = getattr(source, "token", None)
+            if token:  # printed on stderr for headless runs; hidden under the UI, so shown here
+                self.notify(f"Session token for the phone app: {token}", title="phone", timeout=60)
             coach = make_coach(config, header)
 
             def on_event(ev: SessionEvent) -> None:
