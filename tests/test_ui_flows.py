@@ -9,7 +9,7 @@ import pytest
 
 from conftest import RECORDINGS
 from psoas_sense.coach.texts import PAIN_STOP
-from psoas_sense.events import HoldStarted, PainStopped, ProtocolChanged, SessionEnded
+from psoas_sense.events import HoldStarted, ProtocolChanged, SessionEnded
 from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.devices import open_device_source
 from psoas_sense.sources.replay import ReplaySource
