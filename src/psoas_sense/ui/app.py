@@ -88,6 +88,7 @@ class PsoasApp(App[int]):
         Binding("n", "next", "Next"),
         Binding("m", "mute", "Mute"),
         Binding("question_mark", "help", "Help"),
+        Binding("h", "history", "History", show=False),
         Binding("q", "quit_session", "Quit"),
     ]
 
@@ -117,6 +118,8 @@ class PsoasApp(App[int]):
         self._session_screen: SessionScreen | None = None
         self._drawn_t = -1.0
         self._pain_open = False
+        self.redraws = 0
+        """How often the session screen was redrawn (the cost benchmark reads it)."""
 
     @property
     def coached(self) -> bool:
@@ -239,6 +242,7 @@ class PsoasApp(App[int]):
     def _draw(self) -> None:
         if self._session_screen is not None:
             self._drawn_t = self.view.t_s
+            self.redraws += 1
             self._session_screen.show(self.view, sound_on=self.audio.enabled)
 
     # ------------------------------------------------------------------ end
@@ -302,6 +306,8 @@ class PsoasApp(App[int]):
         if action == "escape" and not self.running and isinstance(self.focused, Input):
             return False
         if action in ("soften", "next") and not self.running:
+            return False
+        if action == "history" and (self.running or isinstance(self.focused, Input)):
             return False
         return True
 
