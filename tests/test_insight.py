@@ -9,6 +9,8 @@ import pytest
 from psoas_sense.insight import (
     Figure,
     Stretch,
+    beat_figures,
+    beat_runs,
     breath_figures,
     change_line,
     clean_rr,
@@ -131,3 +133,25 @@ def test_stretch_cuts_by_time() -> None:
     assert s.heart is not None and s.heart.rmssd_ms.value == pytest.approx(10.0)
     assert s.breath.rate_bpm.value == pytest.approx(15.0)
     assert stretch(phases, None, 0.0, 60.0).heart is None
+
+
+def _timed(rr: list[float], t0: float = 0.0) -> list[tuple[float, float]]:
+    out, t = [], t0
+    for v in rr:
+        t += v / 1000.0
+        out.append((t, v))
+    return out
+
+
+def test_lost_beats_break_the_chain_but_jitter_does_not() -> None:
+    rr = [800.0, 810.0] * 20
+    beats = _timed(rr)
+    assert beat_runs(beats) == [rr]
+    jittered = [(t + (0.9 if i % 3 == 0 else 0.0), v) for i, (t, v) in enumerate(beats)]
+    assert len(beat_runs(jittered)) == 1
+    # a link drop: 5 beats (4 s) missing in the middle; no difference is taken across it
+    dropped = beats[:20] + beats[25:]
+    runs = beat_runs(dropped)
+    assert [len(r) for r in runs] == [20, 15]
+    fig = beat_figures(dropped)
+    assert fig.rmssd_ms.n == 19 + 14 and fig.rmssd_ms.value == pytest.approx(10.0)

@@ -149,3 +149,19 @@ def test_breathing_practice_report_has_pacer_timing() -> None:
     assert rows and all(b["pacer_error_s"] == pytest.approx(0.0, abs=0.01) for b in rows)
     text = rep.render_text(r)
     assert "Pacer adherence" in text and "vs pacer" in text
+
+
+def test_history_report_has_physiology_keys_without_rr(saved_session: dict) -> None:
+    r = rep.build_report(rep.from_history(saved_session["id"]))
+    for h in r["holds"]:
+        assert h["t_start_s"] == h["t_start"] and h["t_end_s"] == h["t_end"]
+        assert h["rate_bpm"] == h["mean_rate_bpm"]
+        assert h["exhale_share"] == pytest.approx(0.6)
+        assert h["hr_bpm"] is None and h["rmssd_ms"] is None  # the history keeps no RR intervals
+    assert r["totals"]["rmssd_ms"] is None
+    assert r["changes"]
+    # steady 12/min breathing: never a change; a short last hold (4 breaths) is too little data
+    assert r["changes"][0] == "first hold against last (8 holds): breathing: too little data"
+    assert "first minute against last: breathing: no clear change (12 to 12 per minute)" in r["changes"]
+    assert all("HRV" not in line and "slowed" not in line for line in r["changes"])
+    assert "Changes:" in rep.render_text(r)

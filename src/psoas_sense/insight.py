@@ -9,7 +9,8 @@ No I/O and no clock: every function takes the numbers and returns figures.
    intervals centred on it (two before, itself, two after) is dropped as an ectopic or missed
    beat; a premature beat and its compensatory pause both fail this test;
 3. successive differences (for RMSSD) are taken only between two kept intervals that are
-   adjacent in the input (one beat after the other): a dropped interval breaks the chain.
+   adjacent in the input (one beat after the other): a dropped interval breaks the chain, and so
+   does a gap in timed beats (:func:`beat_runs`: beats lost to a link drop).
 
 Mean heart rate is ``60000 / mean(kept intervals)``; RMSSD is the root mean square of the
 successive differences of rule 3. Breathing figures come from breath phase times: rate from
@@ -35,6 +36,8 @@ ECTOPIC_TOLERANCE = 0.20
 """Largest relative difference from the local median of a kept interval."""
 MEDIAN_WINDOW = 5
 """Intervals in the local median (centred)."""
+GAP_S = 2.5
+"""Beat times this far ahead of the sum of the intervals mean lost beats (see :func:`beat_runs`)."""
 MIN_SAMPLES = 4
 """Fewer breaths or beat differences than this is "too little data"."""
 CLEAR_SE = 2.0
@@ -113,22 +116,61 @@ def rmssd(rr_ms: Sequence[float]) -> float | None:
 
 def heart_figures(rr_ms: Sequence[float]) -> HeartFigures:
     """Mean heart rate and RMSSD, with their standard errors, after the artifact rule."""
-    keep = clean_rr(rr_ms)
-    kept = [float(x) for x, k in zip(rr_ms, keep, strict=True) if k]
+    return pooled_heart_figures([rr_ms])
+
+
+def beat_runs(beats: Sequence[tuple[float, float]]) -> list[list[float]]:
+    """``(t_s, rr_ms)`` beats (in time order; ties keep their order) split into runs of consecutive
+    beats. Within a run the beat times follow the sum of the intervals, give or take the jitter
+    of the notifications that carry them (a second or so); where the times run more than
+    :data:`GAP_S` ahead of that sum, beats were lost (a link drop) and the intervals on either
+    side are not successive."""
+    runs: list[list[float]] = []
+    base = 0.0
+    elapsed = 0.0
+    for t, rr in sorted(beats, key=lambda b: b[0]):
+        elapsed += float(rr) / 1000.0
+        if not runs or t - elapsed - base > GAP_S:
+            runs.append([])
+            elapsed = float(rr) / 1000.0
+            base = t - elapsed
+        base = min(base, t - elapsed)
+        runs[-1].append(float(rr))
+    return runs
+
+
+def beat_figures(beats: Sequence[tuple[float, float]]) -> HeartFigures:
+    """:func:`heart_figures` of timed ``(t_s, rr_ms)`` beats, not differencing across lost beats."""
+    return pooled_heart_figures(beat_runs(beats))
+
+
+def pooled_heart_figures(runs: Sequence[Sequence[float]]) -> HeartFigures:
+    """Heart figures of several runs of consecutive intervals: the artifact rule within each run,
+    successive differences never across runs."""
+    kept: list[float] = []
+    diffs: list[float] = []
+    for run in runs:
+        keep = clean_rr(run)
+        kept += [float(x) for x, k in zip(run, keep, strict=True) if k]
+        diffs += successive_differences(run, keep)
+    return _heart(sum(len(r) for r in runs), kept, diffs)
+
+
+def _heart(beats: int, kept: list[float], diffs: list[float]) -> HeartFigures:
     hr = Figure(None, None, 0)
     if kept:
         mean_rr = statistics.fmean(kept)
         se_rr = _se(kept)
         hr = Figure(60000.0 / mean_rr, None if se_rr is None else 60000.0 * se_rr / mean_rr**2, len(kept))
-    sq = [d * d for d in successive_differences(rr_ms, keep)]
+    sq = [d * d for d in diffs]
     rm = Figure(None, None, 0)
     if sq:
         value = math.sqrt(statistics.fmean(sq))
         se_sq = _se(sq)
         # delta method: se(sqrt(m)) = se(m) / (2 sqrt(m))
-        se = None if se_sq is None or value == 0.0 else se_sq / (2.0 * value)
+        se = None if se_sq is None else se_sq / (2.0 * value) if value > 0.0 else 0.0
         rm = Figure(value, se, len(sq))
-    return HeartFigures(beats=len(rr_ms), kept=len(kept), hr_bpm=hr, rmssd_ms=rm)
+    return HeartFigures(beats=beats, kept=len(kept), hr_bpm=hr, rmssd_ms=rm)
 
 
 def breath_figures(phases: Sequence[tuple[float, str]]) -> BreathFigures:
@@ -231,7 +273,7 @@ class Stretch:
 def stretch(phases: Sequence[tuple[float, str]], rr: Sequence[tuple[float, float]] | None,
             t0: float, t1: float) -> Stretch:
     """The figures of the stretch ``t0..t1`` of a session's phases and ``(t_s, rr_ms)`` beats."""
-    heart = None if rr is None else heart_figures(in_window(rr, t0, t1))
+    heart = None if rr is None else beat_figures([(t, v) for t, v in rr if t0 - 1e-9 <= t <= t1 + 1e-9])
     return Stretch(breath=breath_figures(phases_in_window(phases, t0, t1)), heart=heart)
 
 

@@ -2,7 +2,8 @@
 
 The headline figures of each hold, side and the session (breaths, mean rate, durations) are
 the coach's own, carried by its ``hold_end``/``side_end``/``session_end`` events; the breath
-rows add the detail (period, exhale share, cue lag) from the breaths in each window. Without a
+rows add the detail (period, exhale share, cue lag) from the breaths in each window; heart rate,
+RMSSD and the change lines come from :mod:`psoas_sense.report.physio`. Without a
 coach (a plain recording) the totals use the same rate definition
 (:func:`psoas_sense.coach.state.rate_of`) on the detected exhales.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from psoas_sense.coach.state import rate_of
 from psoas_sense.events import Cue
 from psoas_sense.report.data import SessionData
+from psoas_sense.report.physio import Physio
 
 CSV_COLUMNS = (
     "session", "side", "hold", "hold_kind", "point", "breath", "exhale_t", "detected_at", "period_s",
@@ -96,6 +98,7 @@ def _detail(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def build_report(data: SessionData) -> dict[str, Any]:
     """The report: per side, per hold, breath by breath, with totals (the ``report --json`` object)."""
     idx = _Breaths(data)
+    phys = Physio(data)
     holds = []
     for n, h in enumerate(sorted(data.holds, key=lambda h: h.t_start_s), start=1):
         rows = idx.rows(h.t_start_s, h.t_s)
@@ -103,7 +106,9 @@ def build_report(data: SessionData) -> dict[str, Any]:
             "hold": n, "kind": h.kind, "side": h.side, "point": h.point,
             "t_start": r3(h.t_start_s), "t_end": r3(h.t_s), "duration_s": r3(h.duration_s),
             "ended_by": h.ended_by, "softened": h.softened,
-            "breaths": h.breaths, "mean_rate_bpm": r3(h.mean_rate_bpm), **_detail(rows), "breath_rows": rows,
+            "breaths": h.breaths, "mean_rate_bpm": r3(h.mean_rate_bpm), **_detail(rows),
+            "t_start_s": r3(h.t_start_s), "t_end_s": r3(h.t_s), "rate_bpm": r3(h.mean_rate_bpm),
+            **phys.fields(h.t_start_s, h.t_s), "breath_rows": rows,
         })
     sides = []
     for s in data.sides:
@@ -116,6 +121,7 @@ def build_report(data: SessionData) -> dict[str, Any]:
             "side": s.side, "t_start": r3(s.t_start_s), "t_end": r3(s.t_s), "duration_s": r3(s.duration_s),
             "ended_by": s.ended_by, "holds": s.holds, "hold_s": r3(s.hold_s),
             "breaths": s.breaths, "mean_rate_bpm": r3(rate), **_detail(rows),
+            "t_start_s": r3(s.t_start_s), "t_end_s": r3(s.t_s), "rate_bpm": r3(rate), **phys.fields(s.t_start_s, s.t_s),
         })
     t0 = float(data.meta.get("t_start") or (idx.exhales[0] if idx.exhales else 0.0))
     t1 = float(data.meta.get("t_end") or (idx.exhales[-1] if idx.exhales else 0.0))
@@ -131,10 +137,11 @@ def build_report(data: SessionData) -> dict[str, Any]:
         "session": meta,
         "totals": {"duration_s": r3(duration), "holds": len(holds), "sides": len(sides),
                    "pain_stops": len(data.pain_stops), "breaths": breaths, "mean_rate_bpm": r3(rate),
-                   **_detail(whole)},
+                   **_detail(whole), "rate_bpm": r3(rate), **phys.fields(t0, t1)},
         "sides": sides,
         "holds": holds,
         "pain_stops": [{"t": p.t_s, "stage": p.stage, "side": p.side, "hold": p.hold} for p in data.pain_stops],
+        "changes": phys.changes(data, t0, t1),
     }
     if summary is not None and summary.adherence_pct is not None:
         report["totals"]["adherence"] = summary.adherence_pct

@@ -54,6 +54,8 @@ class SessionData:
     """The session's own summary (None: interrupted, or a recording without a coach)."""
     waveform: tuple[np.ndarray, np.ndarray] | None = None
     """Breathing signal (times, values) for the plot, when the source has one."""
+    rr: list[tuple[float, float]] | None = None
+    """Heart beats as ``(t_s, rr_ms)``, from the strap's RR frames (None: no RR, e.g. the history)."""
 
 
 def from_history(session_id: int | None, path: Path | None = None) -> SessionData:
@@ -143,8 +145,15 @@ def from_recording(path: Path, *, signal: str = "auto", config: Any = None, with
     frames: list[Any] = []
     markers: list[Marker] = [it for it in items if isinstance(it, Marker)]
 
+    rr: list[tuple[float, float]] = []
+    saw_rr = False
+
     class FrameKeeper(Sink):
         def frame(self, frame: SampleFrame) -> None:
+            nonlocal saw_rr
+            if isinstance(frame, RRFrame):
+                saw_rr = True
+                rr.extend(zip(frame.t_s.tolist(), frame.rr_ms.tolist(), strict=True))
             if with_waveform:
                 frames.append(frame)
 
@@ -176,6 +185,7 @@ def from_recording(path: Path, *, signal: str = "auto", config: Any = None, with
         data.sides = [e for e in events if isinstance(e, SideEnded)]
         data.pain_stops = [PainRecord(e.t_s, e.stage, e.side, e.hold) for e in events if isinstance(e, PainStopped)]
         _take_events(data, events)
+    data.rr = rr if saw_rr else None
     if with_waveform:
         data.waveform = waveform(frames, pipe.active_signal, header.streams)
     return data

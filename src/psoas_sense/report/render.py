@@ -31,6 +31,12 @@ def render_text(report: Mapping[str, Any]) -> str:
     out.append(f"Ended: {ended}   Duration: {v(tot['duration_s'], ' s')}   Breaths: {tot['breaths']}   "
                f"Mean rate: {v(tot['mean_rate_bpm'], '/min')}   "
                f"Exhale share: {v(tot['exhale_share'], '', '{:.2f}')}")
+    if tot.get("hr_bpm") is not None:
+        out.append(f"Heart rate: {v(tot['hr_bpm'], '/min')}   RMSSD: {v(tot.get('rmssd_ms'), ' ms')}   "
+                   f"(beats kept {tot.get('beats_kept')} of {tot.get('beats')})")
+    if report.get("changes"):
+        out.append("Changes:")
+        out.extend(f"  {line}" for line in report["changes"])
     if tot.get("adherence") is not None:
         out.append(f"Pacer adherence: {tot['adherence']:.0f}%")
     if tot["pain_stops"]:
@@ -55,6 +61,8 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"from {v(h['t_start'], ' s')}, {h['breaths']} breaths, {v(h['mean_rate_bpm'], '/min')}, "
             f"ended by {h['ended_by']}"
             + (", softened" if h["softened"] else "")
+            + (f", heart {v(h['hr_bpm'], '/min')}, RMSSD {v(h.get('rmssd_ms'), ' ms')}"
+               if h.get("hr_bpm") is not None else "")
         )
         if h["paced_breaths"]:
             out.append(f"  ({h['paced_breaths']} breaths paced by the clock: breathing signal lost)")
