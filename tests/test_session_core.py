@@ -245,3 +245,44 @@ async def test_the_view_of_a_replayed_session_at_chosen_times() -> None:
     # at the end: how it ended, and the source state in words
     vend = view_of(events)
     assert vend.ended_by == "done" and vend.source_words == "session over" and vend.end is not None
+
+
+# --------------------------------------------------------------------------- how a session ended
+
+
+async def test_a_session_whose_strap_never_comes_back_ends_as_link_lost() -> None:
+    src = open_device_source("emulated:h10?drop_at=20&drop_for=1000", speed=None, reconnect_timeout_s=15.0)
+    col = Collector()
+    result = await run_session(src, sinks=[col], coach=manual_coach("acc"))
+    (end,) = typing.cast(list[SessionEnded], col.of(SessionEnded))
+    assert result.stopped_by == "link_lost" and end.ended_by == "link_lost"
+    lost = [e for e in col.of(Status) if typing.cast(Status, e).state == "lost"]
+    assert lost and 34.0 <= lost[-1].t_s <= 36.0  # gave up on time: 20 s + 15 s, within a second
+
+
+async def test_a_cancelled_session_ends_as_signal() -> None:
+    col = Collector()
+    task: asyncio.Task[typing.Any] | None = None
+
+    def on_event(ev: SessionEvent) -> None:
+        if ev.t_s > 20.0 and task is not None and not task.done():
+            task.cancel()  # what SIGTERM and Ctrl-C do
+
+    task = asyncio.ensure_future(run_session(ReplaySource(BELT_RR, loop=True), sinks=[col, CallbackSink(on_event)],
+                                             coach=manual_coach()))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [typing.cast(SessionEnded, e).ended_by for e in col.of(SessionEnded)] == ["signal"]
+
+
+def test_headless_link_lost_is_one_line_and_a_non_zero_exit() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "psoas_sense", "session", "--device", "emulated:h10?drop_at=5&drop_for=1000",
+         "--speed", "max", "--reconnect-timeout", "5", "--headless", "--protocol", "manual", "--confirm-safety",
+         "--no-history"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 3
+    assert r.stderr.strip().count("\n") == 0 and "lost the sensor" in r.stderr
+    end = [json.loads(x) for x in r.stdout.splitlines() if '"session_end"' in x]
+    assert end and end[-1]["ended_by"] == "link_lost"

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from psoas_sense.session.setup import RunConfig
 
 
+LINK_LOST_EXIT = 3
+"""Exit status when a live session ends because the sensor's link could not be re-established."""
+
+
 def run_with_signals(
     coro_factory: Callable[[], Awaitable[int]],
     stopped: str = "recording and history closed",
@@ -136,8 +140,12 @@ def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
     sinks = [JsonPrinter(phases_only=phases_only), *make_sinks(config, coach, header)]
 
     async def go() -> int:
-        await run_session(source, signal=config.signal, sinks=sinks, coach=coach, commands=commands,
-                          duration_s=config.duration_s)
+        result = await run_session(source, signal=config.signal, sinks=sinks, coach=coach, commands=commands,
+                                   duration_s=config.duration_s)
+        if result.stopped_by == "link_lost":
+            print(f"{PROG}: error: lost the sensor: no link for {config.reconnect_timeout_s:g} s, gave up "
+                  "(what was done is saved)", file=sys.stderr)
+            return LINK_LOST_EXIT
         return 0
 
     return run_with_signals(go)

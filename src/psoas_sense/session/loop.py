@@ -76,7 +76,8 @@ class SessionResult:
     decode_errors: int = 0
     """Notifications the decoders refused."""
     stopped_by: str = "end"
-    """``end`` (source exhausted), ``duration``, ``coach`` (session over), ``quit``, ``cancelled``."""
+    """``end`` (source exhausted), ``link_lost`` (the source gave up on its link), ``duration``,
+    ``coach`` (session over), ``quit``, ``cancelled``."""
 
 
 def source_clock(source: Source) -> Clock | None:
@@ -104,6 +105,8 @@ class _Run:
         self.timed = TimedCommands()
         self.done = asyncio.Event()
         self.last_item_clock_s = 0.0
+        self.last_state = ""
+        """The source's newest status (``lost`` at the end: it gave up on the link)."""
         self._hr_t = -float("inf")
 
     # ------------------------------------------------------------------ output
@@ -154,6 +157,7 @@ class _Run:
             sink.item(t_s, item)
         self.start_coach(t_s)
         if isinstance(item, Status):
+            self.last_state = item.state
             self.emit([item])
             if self.coach is not None:
                 self.emit(self.coach.on_status(item))
@@ -226,9 +230,14 @@ class _Run:
         else:
             self.timed.add(parsed.at_s, parsed.command)
 
-    def finish(self) -> None:
+    def finish(self, ended_by: str | None = None) -> None:
+        """Close the coach's session, saying truthfully how it ended."""
+        if ended_by is None:
+            ended_by = "end_of_input"
+            if self.result.stopped_by == "end" and self.last_state == "lost":
+                ended_by = self.result.stopped_by = "link_lost"
         if self.coach is not None and self.started:
-            self.emit(self.coach.finish(self.now()))
+            self.emit(self.coach.finish(self.now(), ended_by))
 
 
 async def run_session(
@@ -310,7 +319,7 @@ async def run_session(
         run.result.stopped_by = "cancelled"
         await _cancel(tasks)
         with contextlib.suppress(Exception):  # never lose the recording over a summary
-            run.finish()
+            run.finish("signal")  # Ctrl-C, SIGTERM, or the front end closing
         raise
     finally:
         await _cancel(tasks)

@@ -51,6 +51,8 @@ from psoas_sense.sources.clock import Clock, WallClock
 
 log = logging.getLogger(__name__)
 
+MIN_ATTEMPT_S = 0.5
+"""A reconnect attempt gets at least this long, even right at the deadline."""
 STALL_S = 8.0
 """An ACC stream silent this long (while HR still arrives) is restarted."""
 WATCH_INTERVAL_S = 1.0
@@ -311,8 +313,10 @@ class BleSource:
         attempt = 0
         while True:
             attempt += 1
+            # an attempt never runs past the deadline: giving up happens on time (±1 s)
+            remaining = self.reconnect_timeout_s - (self.clock.now() - t_lost)
             try:
-                client = await self._connect_once()
+                client = await self.clock.wait_for(self._connect_once(), max(MIN_ATTEMPT_S, remaining))
                 self._status("reconnected", f"after {self.clock.now() - t_lost:.1f} s")
                 await self._setup(client)
                 return True
