@@ -31,6 +31,11 @@ def mmss(seconds: float | None) -> str:
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
+def _line(text: str) -> Text:
+    """Text drawn as given: cropped at the edge, never wrapped at a space (bars and traces)."""
+    return Text(text, no_wrap=True, overflow="crop")
+
+
 class SessionScreen(Screen[None]):
     """The screen of a running session."""
 
@@ -44,7 +49,7 @@ class SessionScreen(Screen[None]):
     #hold, #side, #pacer { height: 1; padding: 0 1; }
     #rates { height: 2; margin: 0 1; }
     #sides-done { height: 1; padding: 0 1; }
-    #log { height: 1fr; min-height: 0; border: round $panel; }
+    #log { height: 1fr; min-height: 0; border: round $panel; scrollbar-gutter: stable; }
     Screen.-tall #trace { height: 8; }
     Screen.-tall #band { min-height: 5; }
     """
@@ -119,7 +124,8 @@ class SessionScreen(Screen[None]):
         # the rate over recent breaths, autoscaled: a change of RATE_SPAN_BPM fills it
         label = "rate "
         rows = spark_rows(v.rate_history, max(8, width - len(label)), 2, RATE_SPAN_BPM)
-        self.query_one("#rates", Static).update(label + rows[0] + "\n" + " " * len(label) + rows[1])
+        self.query_one("#rates", Static).update(
+            _line(label + rows[0] + "\n" + " " * len(label) + rows[1]))
 
     def _show_pacer(self, v: SessionView, width: int) -> None:
         pacer = self.query_one("#pacer", Static)
@@ -132,7 +138,7 @@ class SessionScreen(Screen[None]):
             1.0 if v.pace_kind == "hold_in" else 0.0)
         words = {"inhale": "in ", "exhale": "out", "hold_in": "hold", "hold_out": "rest"}.get(v.pace_kind, "")
         adh = f"  following {v.adherence_pct:.0f}%" if v.adherence_pct is not None else ""
-        pacer.update(f"pacer {words:<4} {bar(fill, max(10, width - 30))}{adh}")
+        pacer.update(_line(f"pacer {words:<4} {bar(fill, max(10, width - 30))}{adh}"))
 
     def _show_hold(self, v: SessionView, width: int) -> None:
         hold = self.query_one("#hold", Static)
@@ -146,7 +152,7 @@ class SessionScreen(Screen[None]):
         cue = "sink deeper" if v.hold_kind in ("static", "tool") else "release"
         head = f"{v.hold_kind} hold {mmss(v.hold_elapsed_s)}" + (f"/{mmss(target)}" if target else "")
         tail = f"  {cue}: {v.hold_breaths}{about} exhales"
-        hold.update(f"{head} {bar(frac, max(8, width - len(head) - len(tail) - 2))}{tail}")
+        hold.update(_line(f"{head} {bar(frac, max(8, width - len(head) - len(tail) - 2))}{tail}"))
 
     def _show_side(self, v: SessionView, width: int) -> None:
         side = self.query_one("#side", Static)
@@ -160,4 +166,4 @@ class SessionScreen(Screen[None]):
         target = v.side_target_s
         frac = None if not target else (v.side_elapsed_s or 0.0) / target
         head = f"{v.side} side {mmss(v.side_elapsed_s)}" + (f"/{mmss(target)}" if target else "")
-        side.update(f"{head} {bar(frac, max(8, width - len(head) - 2))}")
+        side.update(_line(f"{head} {bar(frac, max(8, width - len(head) - 2))}"))
