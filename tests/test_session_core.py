@@ -286,3 +286,12 @@ def test_headless_link_lost_is_one_line_and_a_non_zero_exit() -> None:
     assert r.stderr.strip().count("\n") == 0 and "lost the sensor" in r.stderr
     end = [json.loads(x) for x in r.stdout.splitlines() if '"session_end"' in x]
     assert end and end[-1]["ended_by"] == "link_lost"
+
+
+def test_the_view_says_receiving_once_accelerometer_breaths_arrive() -> None:
+    from psoas_sense.view import SessionView, step
+
+    v = step(SessionView(), Status(1.0, "waiting_for_acc"))
+    assert v.source_words.startswith("waiting for the accelerometer")
+    v = step(v, BreathEvent("exhale", 30.0, 30.4, signal="acc"))
+    assert v.source_words == "receiving"

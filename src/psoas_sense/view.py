@@ -219,7 +219,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
             signal_lost=False, recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
-            source_state=_receiving(view.source_state),
+            source_state="streaming" if event.signal == "acc" and view.source_state == "waiting_for_acc"
+            else _receiving(view.source_state),
         )
     if isinstance(event, BreathingTrace):
         return rep(view, trace=event, source_state=_receiving(view.source_state))

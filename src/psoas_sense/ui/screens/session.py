@@ -103,6 +103,7 @@ class SessionScreen(Screen[None]):
             self._ready = False
 
     def _draw(self, v: SessionView, sound_on: bool) -> None:
+        self.set_class(self.size.height >= 36, "-tall")  # more trace and a bigger band when there is room
         width = max(20, self.size.width - 2)
         self.query_one("#status", Static).update(
             f"{v.source_words}  ·  {mmss(v.t_s)}  ·  {'sound on' if sound_on else 'muted'}  ·  ? help"
