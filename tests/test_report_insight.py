@@ -103,3 +103,23 @@ def test_too_little_data_in_a_short_hold() -> None:
     assert r["changes"] == ["first hold against last (2 holds): breathing: too little data"]
     assert r["holds"][0]["hr_bpm"] is None
 
+
+async def test_summary_screen_shows_the_change_lines(replayed: tuple[SessionData, dict]) -> None:
+    from textual.app import App
+    from textual.widgets import Static
+
+    from psoas_sense.ui.screens.summary import SummaryScreen
+
+    _, r = replayed
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(SummaryScreen(r))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown = str(app.screen.query_one("#summary-changes", Static).content)
+        heart = str(app.screen.query_one("#summary-heart", Static).content)
+    assert shown.splitlines() == r["changes"]
+    assert "RMSSD" in heart

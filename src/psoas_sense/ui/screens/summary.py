@@ -1,6 +1,8 @@
 """The summary after every session (finished, quit or pain stop), and of a past one.
 
-Per side and per hold: duration, breaths, breathing rate and the lag from exhale to cue; a plot
+Per side and per hold: duration, breaths, breathing rate and the lag from exhale to cue; the
+plain-language change lines (first hold against last, first minute against last, side against
+side) and, with RR intervals, heart rate and RMSSD; a plot
 of the breathing rate over the session with the holds marked (textual-plotext: Plotext drawn as
 a Textual widget, so the plot lives in the terminal with the rest). It shows a report built by
 :func:`psoas_sense.report.build_report`, the same figures as ``psoas-sense report``.
@@ -53,6 +55,7 @@ class SummaryScreen(Screen[None]):
     #summary { padding: 0 1; }
     #summary-title { text-style: bold; margin-bottom: 1; }
     #summary-pain { color: #ffffff; background: #b71c1c; text-style: bold; padding: 0 1; }
+    #summary-changes { margin: 1 0; }
     DataTable { height: auto; max-height: 12; margin-bottom: 1; }
     PlotextPlot { height: 12; min-height: 8; }
     """
@@ -86,6 +89,10 @@ class SummaryScreen(Screen[None]):
                 f"time {_mmss(tot.get('duration_s'))}   breaths {tot.get('breaths')}   "
                 f"rate {_v(tot.get('mean_rate_bpm'))}/min   holds {tot.get('holds')}{adh}"
             )
+            if tot.get("hr_bpm") is not None:
+                yield Static(f"heart {_v(tot['hr_bpm'])}/min   RMSSD {_v(tot.get('rmssd_ms'))} ms", id="summary-heart")
+            if r.get("changes"):
+                yield Static("\n".join(r["changes"]), id="summary-changes")
             yield DataTable(id="sides", cursor_type="none", zebra_stripes=True)
             yield DataTable(id="holds", cursor_type="none", zebra_stripes=True)
             yield PlotextPlot(id="plot")
