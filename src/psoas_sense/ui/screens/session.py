@@ -50,8 +50,12 @@ class SessionScreen(Screen[None]):
     #rates { height: 2; margin: 0 1; }
     #sides-done { height: 1; padding: 0 1; }
     #log { height: 1fr; min-height: 0; border: round $panel; scrollbar-gutter: stable; }
-    Screen.-tall #trace { height: 8; }
-    Screen.-tall #band { min-height: 5; }
+    SessionScreen.-tall #trace { height: 10; }
+    SessionScreen.-tall #band { min-height: 7; }
+    SessionScreen.-tall #rates { height: 3; }
+    SessionScreen.-huge #trace { height: 18; }
+    SessionScreen.-huge #band { min-height: 9; }
+    SessionScreen.-huge #rates { height: 4; }
     """
 
     def compose(self) -> ComposeResult:
@@ -84,6 +88,7 @@ class SessionScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.height >= 36, "-tall")
+        self.set_class(self.size.height >= 50, "-huge")
 
     def write_log(self, text: str) -> None:
         """Add a line to the session log (stage changes, holds, link state)."""
@@ -103,7 +108,9 @@ class SessionScreen(Screen[None]):
             self._ready = False
 
     def _draw(self, v: SessionView, sound_on: bool) -> None:
-        self.set_class(self.size.height >= 36, "-tall")  # more trace and a bigger band when there is room
+        # the room goes to what matters from the floor: the band and the trace, not the log
+        self.set_class(self.size.height >= 36, "-tall")
+        self.set_class(self.size.height >= 50, "-huge")
         width = max(20, self.size.width - 2)
         self.query_one("#status", Static).update(
             f"{v.source_words}  ·  {mmss(v.t_s)}  ·  {'sound on' if sound_on else 'muted'}  ·  ? help"
@@ -124,9 +131,10 @@ class SessionScreen(Screen[None]):
         self._show_side(v, width)
         # the rate over recent breaths, autoscaled: a change of RATE_SPAN_BPM fills it
         label = "rate "
-        rows = spark_rows(v.rate_history, max(8, width - len(label)), 2, RATE_SPAN_BPM)
-        self.query_one("#rates", Static).update(
-            _line(label + rows[0] + "\n" + " " * len(label) + rows[1]))
+        rates = self.query_one("#rates", Static)
+        n_rows = max(2, rates.size.height or 2)
+        rows = spark_rows(v.rate_history, max(8, width - len(label)), n_rows, RATE_SPAN_BPM)
+        rates.update(_line("\n".join((label if i == 0 else " " * len(label)) + r for i, r in enumerate(rows))))
 
     def _show_pacer(self, v: SessionView, width: int) -> None:
         pacer = self.query_one("#pacer", Static)
