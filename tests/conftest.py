@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,22 @@ class HistoryCoach:
 
     def finish(self, t_s: float) -> list[Any]:
         return self._pass(self.engine.finish(t_s))
+
+
+class Gate:
+    """A replay clock that runs free until data time passes ``hold_at``, then holds all data."""
+
+    def __init__(self, hold_at: float) -> None:
+        self.now = 0.0
+        self.hold_at = hold_at
+        self.release = asyncio.Event()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, s: float) -> None:
+        self.now += s
+        if self.now >= self.hold_at:
+            await self.release.wait()
+        else:
+            await asyncio.sleep(0)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from conftest import RECORDINGS
+from conftest import RECORDINGS, Gate
 from psoas_sense.events import Cue, HoldStarted, PainStopped, StageEntered
 from psoas_sense.model import BreathEvent, Status
 from psoas_sense.serialize import from_json
@@ -23,23 +22,6 @@ def quiet_audio(tmp_path) -> tuple[CuePlayer, list[list[str]]]:
     return CuePlayer(player=["fake-player"], speaker=["fake-say"], run=started.append, cache_dir=tmp_path), started
 
 
-class Gate:
-    """A replay clock that runs free until data time passes ``hold_at``, then waits for release."""
-
-    def __init__(self, hold_at: float) -> None:
-        self.now = 0.0
-        self.hold_at = hold_at
-        self.release = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, s: float) -> None:
-        self.now += s
-        if self.now >= self.hold_at:
-            await self.release.wait()
-        else:
-            await asyncio.sleep(0)
 
 
 def config(protocol: str | None = None, path: Path = BELT) -> RunConfig:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from conftest import RECORDINGS
+from conftest import RECORDINGS, Gate
 from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import HoldStarted, ProtocolChanged, SessionEnded
 from psoas_sense.session.setup import CoachConfig, RunConfig
@@ -28,23 +27,6 @@ def quiet(tmp_path: Path) -> CuePlayer:
     return CuePlayer(player=["fake-player"], speaker=None, run=lambda cmd: None, cache_dir=tmp_path)
 
 
-class Gate:
-    """A replay clock that runs free until data time passes ``hold_at``, then holds (no data)."""
-
-    def __init__(self, hold_at: float) -> None:
-        self.now = 0.0
-        self.hold_at = hold_at
-        self.release = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, s: float) -> None:
-        self.now += s
-        if self.now >= self.hold_at:
-            await self.release.wait()
-        else:
-            await asyncio.sleep(0)
 
 
 def gated(path: Path, hold_at: float, protocol: str | None = "manual", confirmed: bool = True):

@@ -6,13 +6,12 @@ every run. Review the report before `pytest --snapshot-update`.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import RECORDINGS
+from conftest import RECORDINGS, Gate
 from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.replay import ReplaySource
 from psoas_sense.ui.app import PsoasApp, make_app
@@ -22,23 +21,6 @@ BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
 SIZES = [(80, 24), (120, 40)]
 
 
-class Gate:
-    """A replay clock that holds all data once data time passes ``hold_at``."""
-
-    def __init__(self, hold_at: float) -> None:
-        self.now = 0.0
-        self.hold_at = hold_at
-        self.release = asyncio.Event()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, s: float) -> None:
-        self.now += s
-        if self.now >= self.hold_at:
-            await self.release.wait()
-        else:
-            await asyncio.sleep(0)
 
 
 def app_at(hold_at: float, tmp_path: Path, *, confirmed: bool = True, speed: float | None = 1.0) -> PsoasApp:
