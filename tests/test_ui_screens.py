@@ -194,8 +194,8 @@ async def test_a_scan_that_finds_nothing_says_what_to_do() -> None:
 
 @pytest.mark.parametrize(
     ("app_key", "typed", "spec"),
-    [("phyphox", "desk.home:8080", "phyphox:desk.home:8080"), ("sensorlogger", None, "sensorlogger:8000"),
-     ("udp", "5556", "udp:5556")],
+    [("phyphox", "desk.home:8080", "phyphox:desk.home:8080"), ("sensorlogger", None, "sensorlogger:0.0.0.0:8000"),
+     ("udp", "5556", "udp:0.0.0.0:5556")],
 )
 async def test_a_phone_returns_its_device_spec(app_key: str, typed: str | None, spec: str) -> None:
     app = start_host()
@@ -228,7 +228,7 @@ async def test_a_bad_phone_port_is_explained_not_taken() -> None:
         await pilot.pause()
         assert "port number" in str(screen.query_one("#phone-error", Static).render())
     assert app.results == []
-    assert phone_spec("sensorlogger", " 8001 ") == "sensorlogger:8001"
+    assert phone_spec("sensorlogger", " 8001 ") == "sensorlogger:0.0.0.0:8001"
     with pytest.raises(ValueError):
         phone_spec("phyphox", "  ")
 

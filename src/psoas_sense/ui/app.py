@@ -189,7 +189,9 @@ class PsoasApp(App[int]):
             header = getattr(source, "header", None)
             token = getattr(source, "token", None)
             if token:  # printed on stderr for headless runs; hidden under the UI, so shown here
-                self.notify(f"Session token for the phone app: {token}", title="phone", timeout=60)
+                self.notify(f"Session token for the phone app: {token}", title="phone", timeout=120)
+                if self._session_screen is not None:
+                    self._session_screen.write_log(f"phone token (paste it into the app): {token}")
             coach = make_coach(config, header)
 
             def on_event(ev: SessionEvent) -> None:

@@ -38,9 +38,11 @@ PROTOCOLS: tuple[tuple[str, str], ...] = (
 PHONE_APPS: tuple[tuple[str, str, str, str, str], ...] = (
     ("phyphox", "phyphox", "Enable remote access in phyphox and type the address it shows",
      "e.g. 192.168.1.20:8080", ""),
-    ("sensorlogger", "Sensor Logger", "Settings > Data Streaming > HTTP Push to http://THIS-COMPUTER:8000",
+    ("sensorlogger", "Sensor Logger",
+     "Settings > Data Streaming > HTTP Push to http://THIS-COMPUTER:8000/?token=TOKEN (shown at the start)",
      "Port to listen on", "8000"),
-    ("udp", "UDP (HyperIMU and others)", "send CSV lines t,ax,ay,az to port 5555", "Port to listen on", "5555"),
+    ("udp", "UDP (HyperIMU and others)", "send lines TOKEN,t,ax,ay,az to port 5555 (TOKEN shown at the start)",
+     "Port to listen on", "5555"),
 )
 """Phone apps: (spec prefix, label, one-line set-up, input placeholder, default value)."""
 
@@ -94,7 +96,9 @@ def phone_spec(app: str, text: str) -> str:
         return f"phyphox:{text}"
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise ValueError("Type a port number between 1 and 65535, e.g. 8000")
-    return f"{app}:{int(text)}"
+    # the phone is on the network, not on this computer: listen there, behind a session token
+    # (shown on screen when the session starts)
+    return f"{app}:0.0.0.0:{int(text)}"
 
 
 class RecordingTree(DirectoryTree):
