@@ -157,7 +157,7 @@ def test_history_report_has_physiology_keys_without_rr(saved_session: dict) -> N
         assert h["t_start_s"] == h["t_start"] and h["t_end_s"] == h["t_end"]
         assert h["rate_bpm"] == h["mean_rate_bpm"]
         assert h["exhale_share"] == pytest.approx(0.6)
-        assert h["hr_bpm"] is None and h["rmssd_ms"] is None  # the history keeps no RR intervals
+        assert h["hr_bpm"] is None and h["rmssd_ms"] is None  # this session had no RR intervals
     assert r["totals"]["rmssd_ms"] is None
     assert r["changes"]
     # steady 12/min breathing: never a change; a short last hold (4 breaths) is too little data

@@ -197,8 +197,10 @@ def test_report_figures_are_the_sessions_own(tmp_path: Path) -> None:
     sides = col.of(SideEnded)
     (end,) = col.of(SessionEnded)
     assert len(sides) == 2 and len(holds) >= 4
+    reports = []
     for data in (rep.from_history(None), rep.from_recording(rec)):
         r = rep.build_report(data)
+        reports.append(r)
         assert [(h["kind"], h["breaths"], h["mean_rate_bpm"], h["duration_s"]) for h in r["holds"]] == [
             (h.kind, h.breaths, h.mean_rate_bpm, h.duration_s) for h in typing.cast(list[HoldEnded], holds)
         ]
@@ -209,6 +211,10 @@ def test_report_figures_are_the_sessions_own(tmp_path: Path) -> None:
         assert r["totals"]["breaths"] == end_.summary.breaths
         assert r["totals"]["mean_rate_bpm"] == end_.summary.mean_rate_bpm
         assert r["totals"]["duration_s"] == end_.summary.duration_s
+    # the history keeps the strap's beats: heart rate and RMSSD per hold, as from the recording
+    from_history, from_recording = reports
+    assert [h["rmssd_ms"] for h in from_history["holds"]] == [h["rmssd_ms"] for h in from_recording["holds"]]
+    assert all(h["rmssd_ms"] is not None and h["hr_bpm"] is not None for h in from_history["holds"])
 
 
 # --------------------------------------------------------------------------- the session view

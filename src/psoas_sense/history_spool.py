@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - Windows: a file being written cannot b
 Row = Mapping[str, Any]
 """One table row: column name -> value (JSON types only)."""
 _COLUMN = re.compile(r"^[a-z_]{1,32}$")
-_TABLES = ("holds", "sides", "pain_stops", "breaths", "lines")
+_TABLES = ("holds", "sides", "pain_stops", "breaths", "lines", "beats")
 
 
 def is_locked(exc: sqlite3.Error) -> bool:
@@ -120,12 +120,14 @@ def progress_rows(
     lines: Sequence[Row],
     t_last: float,
     end: Row | None,
+    beats: Sequence[Row] = (),
 ) -> dict[str, Any]:
     """One commit's rows as a JSON object (what the side file keeps, what
     :func:`apply_progress` writes)."""
     return {"holds": [dict(r) for r in holds], "sides": [dict(r) for r in sides],
             "pain_stops": [dict(r) for r in pain_stops], "breaths": [dict(r) for r in breaths],
-            "lines": [dict(r) for r in lines], "t_last": t_last, "end": None if end is None else dict(end)}
+            "lines": [dict(r) for r in lines], "beats": [dict(r) for r in beats], "t_last": t_last,
+            "end": None if end is None else dict(end)}
 
 
 def apply_progress(db: sqlite3.Connection, session_id: int, rows: Mapping[str, Any]) -> None:

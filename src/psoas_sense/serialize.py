@@ -371,8 +371,14 @@ def from_json(obj: Mapping[str, Any]) -> SessionEvent:
 
 
 def marker_to_event(name: str, t_s: float, data: Mapping[str, Any]) -> SessionEvent:
-    """The event a recording's marker stands for (markers hold a line without ``event``/``t``)."""
-    return from_json({**data, "event": name, "t": t_s})
+    """The event a recording's marker stands for (markers hold a line without ``event``/``t``).
+
+    A marker written after its event's time (lines keep time order) carries the event's own
+    time as ``at``; that is the event's time.
+    """
+    at = data.get("at")
+    t = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) else t_s
+    return from_json({**{k: v for k, v in data.items() if k != "at"}, "event": name, "t": t})
 
 
 def marker_data(event: SessionEvent) -> JsonObject:

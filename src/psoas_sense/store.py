@@ -34,7 +34,7 @@ BUSY_TIMEOUT_S = 2.0
 """How long one attempt waits for another process's write lock (SQLite's busy timeout)."""
 LOCK_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
 """Pauses between attempts on a locked history; after the last, the session goes to a side file."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: sides carry the coach's mean breathing rate (``mean_rate_bpm``)."""
 
 _SCHEMA = """
@@ -108,6 +108,12 @@ CREATE TABLE IF NOT EXISTS lines (
     event TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS beats (
+    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    t REAL NOT NULL,
+    rr_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS beats_by_session ON beats(session_id, t);
 CREATE INDEX IF NOT EXISTS breaths_by_session ON breaths(session_id, t);
 CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
 """
@@ -234,6 +240,7 @@ class HistoryStore:
         breaths: Sequence[BreathRecord] = (),
         lines: Sequence[SessionEvent] = (),
         end: SessionEnded | None = None,
+        beats: Sequence[tuple[float, float]] = (),
     ) -> None:
         """Write completed holds, sides, pain stops, breaths and lines in one transaction
         (retried while the database is locked; then appended to the side file)."""
@@ -247,6 +254,7 @@ class HistoryStore:
                                              b.source, b.stage, b.side))) for b in breaths],
             lines=[{"t": o.pop("t"), "event": o.pop("event"), "data": json.dumps(o)} for o in map(to_json, lines)],
             t_last=t_last,
+            beats=[{"t": t, "rr_ms": rr} for t, rr in beats],
             end=None if end is None else {"t_end": end.t_s, "ended_by": end.ended_by,
                                           "summary": json.dumps(to_json(end)["summary"])},
         )
@@ -359,6 +367,8 @@ class HistoryStore:
             t_start_s=float(s["t_start"]), t_end_s=float(s["t_end"] if s["t_end"] is not None else s["t_last"]),
             ended_by=s["ended_by"], summary=summary, holds=holds, sides=sides, breaths=breaths, pain_stops=pains,
             lines=lines,
+            beats=[(float(t), float(rr)) for t, rr in self.db.execute(
+                "SELECT t, rr_ms FROM beats WHERE session_id = ? ORDER BY rowid", (session_id,))],
         )
 
 
@@ -398,3 +408,5 @@ class StoredSession:
     """Pain stops."""
     lines: list[SessionEvent] = field(default_factory=list)
     """The coach's other output (cues, pacing...)."""
+    beats: list[tuple[float, float]] = field(default_factory=list)
+    """Heart beats from the strap, ``(t_s, rr_ms)`` (schema 3 on)."""

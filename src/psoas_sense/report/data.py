@@ -79,6 +79,7 @@ def from_history(session_id: int | None, path: Path | None = None) -> SessionDat
     return SessionData(
         meta=meta, breaths=s.breaths, holds=s.holds, sides=s.sides, pain_stops=s.pain_stops, summary=s.summary,
         cues=[e for e in s.lines if isinstance(e, Cue)], pacing=[e for e in s.lines if isinstance(e, PacingScored)],
+        rr=list(s.beats) or None,
     )
 
 

@@ -21,7 +21,7 @@ from psoas_sense.events import (
     SessionEnded,
     SessionEvent,
 )
-from psoas_sense.model import BreathEvent, SignalNotice, Status
+from psoas_sense.model import BreathEvent, RRFrame, SampleFrame, SignalNotice, Status
 from psoas_sense.session.sinks import Sink
 from psoas_sense.store import HistoryStore
 
@@ -58,6 +58,7 @@ class HistorySink(Sink):
         self._disabled = False
         self._n = {"holds": 0, "sides": 0, "pain_stops": 0, "breaths": 0}
         self._pending: list[SessionEvent] = []
+        self._beats: list[tuple[float, float]] = []
 
     def event(self, event: SessionEvent) -> None:
         e = self.engine
@@ -69,6 +70,10 @@ class HistorySink(Sink):
             self._pending.append(event)
         if isinstance(event, COMMIT_EVENTS):
             self._commit(event)
+
+    def frame(self, frame: SampleFrame) -> None:
+        if isinstance(frame, RRFrame) and self._store is not None:
+            self._beats.extend(zip(frame.t_s.tolist(), frame.rr_ms.tolist(), strict=True))
 
     def take_errors(self) -> list[ErrorReported]:
         out, self.errors = self.errors, []
@@ -126,11 +131,13 @@ class HistorySink(Sink):
                 breaths=e.breaths[n["breaths"]:],
                 lines=self._pending,
                 end=end,
+                beats=self._beats,
             )
         except Exception as exc:  # noqa: BLE001
             self._fail(t_last, exc)
             return
         n.update(holds=len(e.holds), sides=len(e.sides), pain_stops=len(e.pain_stops), breaths=len(e.breaths))
         self._pending = []
+        self._beats = []
         if end is not None:
             self.close()

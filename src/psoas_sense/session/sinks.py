@@ -130,8 +130,11 @@ class Recorder(Sink):
         if self.writer is None or not isinstance(event, MARKED_EVENTS):
             return
         t = max(self._t_s, float(event.t_s))
+        data = marker_data(event)
+        if t > event.t_s:  # the line keeps time order; the event's own time travels with it
+            data["at"] = round(float(event.t_s), 3)
         with self._lock:
-            self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=marker_data(event)), t_s=t)
+            self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=data), t_s=t)
             if event_name(event) in ("pain_stop", "session_end"):
                 self.writer.sync()
         self._arm()
