@@ -184,3 +184,13 @@ async def test_no_color_is_respected(tmp_path: Path, monkeypatch: pytest.MonkeyP
     config = RunConfig("replay", file=BELT, speed=None, coach=CoachConfig(save_history=False))
     app = make_app(config, audio=quiet(tmp_path))
     assert app.no_color  # Textual then renders in monochrome
+
+
+async def test_a_source_that_cannot_open_says_why(tmp_path: Path) -> None:
+    config = RunConfig("session", device="emulated:h10?drop_at=soon",
+                       coach=CoachConfig(protocol="breathing", save_history=False))
+    app = make_app(config, audio=quiet(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await run_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
+        assert app.failure is not None and "drop_at" in app.failure
+        assert "could not run" in str(app.screen.query_one("#summary-title").render())

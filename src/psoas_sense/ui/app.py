@@ -118,6 +118,8 @@ class PsoasApp(App[int]):
         self._session_screen: SessionScreen | None = None
         self._drawn_t = -1.0
         self._pain_open = False
+        self.failure: str | None = None
+        """Why the session could not run (a strap not found, a bad file), in words."""
         self.redraws = 0
         """How often the session screen was redrawn (the cost benchmark reads it)."""
 
@@ -206,6 +208,7 @@ class PsoasApp(App[int]):
                 duration_s=config.duration_s, trace_every_s=TRACE_EVERY_S,
             )
         except Exception as exc:  # noqa: BLE001 - shown in words, the app stays up
+            self.failure = str(exc) or type(exc).__name__
             self.post_message(EventEmitted(_error_status(self.view.t_s, exc)))
         finally:
             self.post_message(SessionFinished())
@@ -280,7 +283,9 @@ class PsoasApp(App[int]):
         assert self.summary_report is not None
         config = self.config
         note = ""
-        if config is not None and config.command in ("demo", "replay"):
+        if self.failure is not None:
+            note = f"could not run: {self.failure}"
+        elif config is not None and config.command in ("demo", "replay"):
             saved = config.coach.save_history and config.coach.protocol is not None
             note = f"{config.command}: {'saved in the history' if saved else 'not saved'}"
         from psoas_sense.model import BreathEvent
