@@ -248,6 +248,10 @@ async def test_the_view_of_a_replayed_session_at_chosen_times() -> None:
     # the exhales counted live match the hold's own figure when it ends
     v3 = view_of(upto(ends[0].t_s - 0.001), ends[0].t_s - 0.001)
     assert abs(v3.hold_breaths - ends[0].breaths) <= 1
+    # live, beside the hold timer: the hold's rate so far (the coach's definition) and its RMSSD
+    assert ends[0].mean_rate_bpm is not None and v3.hold_rate_bpm is not None
+    assert v3.hold_rate_bpm == pytest.approx(ends[0].mean_rate_bpm, abs=1.5)
+    assert v.hold_rmssd_ms is not None and 5.0 < v.hold_rmssd_ms < 200.0
     # at the end: how it ended, and the source state in words
     vend = view_of(events)
     assert vend.ended_by == "done" and vend.source_words == "session over" and vend.end is not None

@@ -328,6 +328,8 @@ class HeartRate:
     """Session seconds."""
     hr_bpm: float
     """Beats per minute."""
+    rr_ms: tuple[float, ...] = ()
+    """The RR intervals since the previous heart-rate event, milliseconds (empty without RR)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -166,7 +166,8 @@ def _side_end(ev: SideEnded) -> JsonObject:
 _WRITERS: dict[type, Callable[[Any], JsonObject]] = {
     BreathEvent: _breath,
     SignalNotice: lambda ev: {"event": ev.kind, "t": _r(ev.t_s), **dict(ev.detail)},
-    HeartRate: lambda ev: {"event": "heart_rate", "t": _r(ev.t_s), "hr_bpm": _r(ev.hr_bpm)},
+    HeartRate: lambda ev: {"event": "heart_rate", "t": _r(ev.t_s), "hr_bpm": _r(ev.hr_bpm),
+                           **({"rr_ms": [_r(x) for x in ev.rr_ms]} if ev.rr_ms else {})},
     BreathingTrace: lambda ev: {"event": "trace", "t": _r(ev.t_s), "times": [_r(x) for x in ev.times_s],
                                 "values": [_r(x) for x in ev.values]},
     Status: lambda ev: {"event": "status", "state": ev.state, "t": _r(ev.t_s),
@@ -307,7 +308,7 @@ def _read_breath(d: Mapping[str, Any], t: float) -> BreathEvent:
 _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
     "exhale": _read_breath,
     "inhale": _read_breath,
-    "heart_rate": lambda d, t: HeartRate(t, _f(d, "hr_bpm")),
+    "heart_rate": lambda d, t: HeartRate(t, _f(d, "hr_bpm"), _floats(d, "rr_ms") if "rr_ms" in d else ()),
     "trace": lambda d, t: BreathingTrace(t, _floats(d, "times"), _floats(d, "values")),
     "status": lambda d, t: Status(t, _s(d, "state"), str(d.get("detail", ""))),
     "safety": lambda d, t: SafetyChecked(t, _s(d, "status"), tuple(str(c) for c in d.get("conditions") or ()),

@@ -127,6 +127,24 @@ class SessionView:
     """The pacer's phase now: ``inhale``, ``hold_in``, ``exhale``, ``hold_out`` (empty: none)."""
     pace_t_s: float | None = None
     """When that pacer phase began."""
+    hold_exhales_s: tuple[float, ...] = ()
+    """Detected exhale times in the hold under way."""
+    hold_rr_ms: tuple[float, ...] = ()
+    """RR intervals in the hold under way, milliseconds."""
+
+    @property
+    def hold_rate_bpm(self) -> float | None:
+        """Breathing rate over the hold's exhales so far (the coach's definition)."""
+        from psoas_sense.coach.state import rate_of
+
+        return rate_of(self.hold_exhales_s)
+
+    @property
+    def hold_rmssd_ms(self) -> float | None:
+        """RMSSD over the hold's beats so far (ectopic and missed beats removed), None under 4."""
+        from psoas_sense.insight import rmssd
+
+        return rmssd(self.hold_rr_ms) if len(self.hold_rr_ms) >= 4 else None
 
     @property
     def pace_fraction(self) -> float | None:
@@ -182,6 +200,8 @@ class SessionView:
 
 RATE_HISTORY = 60
 """Breathing rates kept for the rate trace."""
+MAX_HOLD_BEATS = 600
+"""Beats and exhales kept for the hold under way (a long tool hold stays bounded)."""
 RECENT_PHASES = 24
 """Detected phase changes kept for the marks on the breathing trace."""
 
@@ -219,6 +239,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
             signal_lost=False, recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
+            hold_exhales_s=(*view.hold_exhales_s, event.t_s)[-MAX_HOLD_BEATS:]
+            if view.hold_kind is not None and event.kind == "exhale" else view.hold_exhales_s,
             source_state="streaming" if event.signal == "acc" and view.source_state == "waiting_for_acc"
             else _receiving(view.source_state),
         )
@@ -233,7 +255,10 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
     if isinstance(event, Status):
         return rep(view, source_state=event.state)
     if isinstance(event, HeartRate):
-        return rep(view, hr_bpm=event.hr_bpm, source_state=_receiving(view.source_state))
+        rr = view.hold_rr_ms
+        if view.hold_kind is not None and event.rr_ms:
+            rr = (*rr, *event.rr_ms)[-MAX_HOLD_BEATS:]
+        return rep(view, hr_bpm=event.hr_bpm, source_state=_receiving(view.source_state), hold_rr_ms=rr)
     if isinstance(event, Cue):
         return _cue(view, event)
     if isinstance(event, StageEntered):
@@ -242,10 +267,11 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
                    instruction_kind=event.stage, instruction_t_s=event.t_s,
                    pacer=event.pacer if event.pacer is not None else view.pacer)
     if isinstance(event, HoldStarted):
-        return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0)
+        return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0,
+                   hold_exhales_s=(), hold_rr_ms=())
     if isinstance(event, HoldEnded):
         return rep(view, hold_kind=None, hold_start_s=None, hold_target_s=None, hold_breaths=0,
-                   holds_done=(*view.holds_done, event))
+                   holds_done=(*view.holds_done, event), hold_exhales_s=(), hold_rr_ms=())
     if isinstance(event, SideStarted):
         return rep(view, side=event.side, side_start_s=event.t_s, side_target_s=event.target_s)
     if isinstance(event, SideEnded):

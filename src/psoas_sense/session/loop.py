@@ -39,6 +39,8 @@ IDLE_AFTER_S = 0.25
 TRACE_SPAN_S = 20.0
 """Seconds of breathing signal in a trace event (a few breaths)."""
 HEART_RATE_EVERY_S = 1.0
+MAX_BEATS_PER_EVENT = 64
+"""RR intervals carried by one heart-rate event at most (bounded memory after a long silence)."""
 """At most one heart-rate event per this many session seconds."""
 
 
@@ -108,6 +110,7 @@ class _Run:
         self.last_state = ""
         """The source's newest status (``lost`` at the end: it gave up on the link)."""
         self._hr_t = -float("inf")
+        self._rr: list[float] = []
 
     # ------------------------------------------------------------------ output
 
@@ -195,9 +198,11 @@ class _Run:
             rr = frame.rr_ms[frame.rr_ms > 0]
             if rr.size:
                 hr, t = 60000.0 / float(rr.mean()), float(frame.t_s[-1])
+                self._rr.extend(float(x) for x in rr)
         if hr is not None and t is not None and t - self._hr_t >= HEART_RATE_EVERY_S:
             self._hr_t = t
-            self.emit([HeartRate(t, hr)])
+            beats, self._rr = tuple(self._rr[-MAX_BEATS_PER_EVENT:]), []
+            self.emit([HeartRate(t, hr, beats)])
 
     def tick(self, t_s: float) -> None:
         if self.coach is not None and self.started:

@@ -160,7 +160,15 @@ class SessionScreen(Screen[None]):
         about = f" of about {expected}" if expected else ""
         cue = "sink deeper" if v.hold_kind in ("static", "tool") else "release"
         head = f"{v.hold_kind} hold {mmss(v.hold_elapsed_s)}" + (f"/{mmss(target)}" if target else "")
-        tail = f"  {cue}: {v.hold_breaths}{about} exhales"
+        live = []
+        if v.hold_rate_bpm is not None:
+            live.append(f"{v.hold_rate_bpm:.1f}/min")
+        if v.hold_rmssd_ms is not None:
+            live.append(f"HRV {v.hold_rmssd_ms:.0f} ms")
+        tail = f"  {cue}: {v.hold_breaths}{about} exhales" + (f"  ({', '.join(live)})" if live else "")
+        if len(head) + len(tail) + 12 > width:  # a narrow terminal: the same, shorter
+            tail = f"  {cue} {v.hold_breaths}" + (f"/~{expected}" if expected else "") + (
+                f" · {' · '.join(live)}" if live else "")
         hold.update(_line(f"{head} {bar(frac, max(8, width - len(head) - len(tail) - 2))}{tail}"))
 
     def _show_side(self, v: SessionView, width: int) -> None:
