@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 PHASES = ("inhale", "hold_in", "exhale", "hold_out")
@@ -58,5 +59,36 @@ class Pacer:
 
 
 def adherence(error_s: float, period_s: float) -> float:
-    """0-1 score of one detected exhale: 1 on time, 0 at half a period off the pacer."""
+    """0-1 alignment of one exhale: 1 on the pacer's exhale, 0 half a period off it."""
     return max(0.0, 1.0 - abs(error_s) / (period_s / 2.0))
+
+
+PACE_WINDOW = 6
+"""Exhales over which following the pacer is judged (about a minute of slow breathing)."""
+RATE_TOLERANCE = 0.15
+"""Breathing this much faster or slower than the pacer (as a log ratio) scores 1/e on rate."""
+
+
+def following_score(exhales_s: Sequence[float], errors_s: Sequence[float], period_s: float) -> float:
+    """0-1: how well the last exhales follow the pacer, in rate and in phase.
+
+    Rate: the median interval between the exhales against the pacer's period, scored
+    ``exp(-(ln(interval / period) / RATE_TOLERANCE)^2)``: 1 at the pacer's pace, 0.37 at 15 % off,
+    nearly 0 at 1.5x or 2x. Phase: the exhales keep a steady place in the pacer's cycle, measured
+    as the phase-locking value (the length of the mean of ``exp(2 pi i error / period)``): 1 when
+    every exhale falls at the same point of the cycle (a steady reaction delay is not penalised),
+    near 0 when they drift through it, as they do at another pace. The score is their product.
+    With a single exhale there is nothing to compare: its alignment (:func:`adherence`) counts.
+    """
+    times = list(exhales_s)[-(PACE_WINDOW + 1):]
+    errors = list(errors_s)[-PACE_WINDOW:]
+    if len(times) < 2 or len(errors) < 2:
+        return adherence(errors[-1], period_s) if errors else 0.0
+    intervals = sorted(b - a for a, b in zip(times, times[1:]) if b > a)
+    if not intervals:
+        return 0.0
+    ratio = intervals[len(intervals) // 2] / period_s
+    rate = math.exp(-((math.log(ratio) / RATE_TOLERANCE) ** 2))
+    c = sum(math.cos(2 * math.pi * e / period_s) for e in errors) / len(errors)
+    s = sum(math.sin(2 * math.pi * e / period_s) for e in errors) / len(errors)
+    return rate * math.hypot(c, s)

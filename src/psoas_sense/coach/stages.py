@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 
-from psoas_sense.coach.pacer import Pacer, adherence
+from psoas_sense.coach.pacer import Pacer, following_score
 from psoas_sense.coach.settings import SIDES
 from psoas_sense.coach.state import (
     CALIBRATION_EXHALES,
@@ -133,7 +133,9 @@ class StageLogic(CoachState):
             self._active_phase(hold, kind, t, bt, source)
         elif st == "breathing" and kind == "exhale" and source == "detector" and self._pacer is not None:
             err = self._pacer.exhale_error_s(breath_t)
-            score = adherence(err, self._pacer.period_s)
+            self._paced_exhales.append(breath_t)
+            self._paced_errors.append(err)
+            score = following_score(self._paced_exhales, self._paced_errors, self._pacer.period_s)
             self.adherence_scores.append(score)
             self._emit(PacingScored(
                 t_s=r3(t), breath_t_s=bt, error_s=r3(err), score=r3(score),

@@ -179,6 +179,8 @@ class CoachState:
         self._calib_exhales = 0
         self._calib_started = False
         self.adherence_scores: list[float] = []
+        self._paced_exhales: list[float] = []
+        self._paced_errors: list[float] = []
         self.pain_stops: list[PainRecord] = []
         self.cue_count = 0
 
