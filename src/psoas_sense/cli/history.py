@@ -12,6 +12,10 @@ def add_parser(sub: Any) -> None:
     h = sub.add_parser("history", help="list saved sessions", description="List saved sessions, newest first.")
     h.add_argument("--json", action="store_true", help="one JSON object per session")
     h.add_argument("--limit", type=int, default=None, metavar="N", help="show only the newest N sessions")
+    h.add_argument("--trend", action="store_true",
+                   help="day by day (local time): breathing rate, RMSSD and holds per side, with a small plot")
+    h.add_argument("--csv", metavar="OUT.csv", default=None, help="with --trend: also write the days to a new CSV file")
+    h.add_argument("--force", action="store_true", help="with --csv: replace an existing regular file")
     h.set_defaults(func=cmd_history)
 
 
@@ -37,6 +41,10 @@ def local_time(stamp: str) -> str:
 def cmd_history(args: argparse.Namespace) -> int:
     from psoas_sense.store import HistoryStore, default_path
 
+    if args.trend:
+        from psoas_sense.cli.trend import cmd_trend
+
+        return cmd_trend(args)
     path = default_path()
     if not path.exists():
         if not args.json:

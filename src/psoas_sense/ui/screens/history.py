@@ -105,6 +105,7 @@ class HistoryScreen(Screen[int | None]):
     HistoryScreen #history-title { text-style: bold; color: $text-primary; padding: 0 1; }
     HistoryScreen #history-note { padding: 0 1; }
     HistoryScreen SessionTable { height: 1fr; }
+    HistoryScreen #trend { height: 12; }
     """
 
     def __init__(self, path: Path | None = None, *, limit: int | None = None) -> None:
@@ -118,6 +119,11 @@ class HistoryScreen(Screen[int | None]):
         table = SessionTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.display = False
         yield table
+        from textual_plotext import PlotextPlot
+
+        plot = PlotextPlot(id="trend")
+        plot.display = False
+        yield plot
         yield Footer()
 
     def on_mount(self) -> None:
@@ -143,6 +149,37 @@ class HistoryScreen(Screen[int | None]):
         note.update(f"{n} session{'s' if n != 1 else ''}. Enter opens a summary; b or Escape goes back.")
         table.display = True
         table.focus()
+        await self._plot_trend()
+
+    async def _plot_trend(self) -> None:
+        """Breathing rate and RMSSD day by day (local time), when there are two days or more."""
+        from textual_plotext import PlotextPlot
+
+        from psoas_sense.cli.trend import trend_days
+
+        try:
+            days = await asyncio.to_thread(trend_days, self._path)
+        except Exception:  # noqa: BLE001 - the table is there; the plot is a bonus
+            return
+        rows = [d.row() for d in days]
+        if len(rows) < 2:
+            return
+        xs = [float(i) for i in range(len(rows))]
+        rates = [(x, r[2]) for x, r in zip(xs, rows, strict=True) if r[2] is not None]
+        rmssds = [(x, r[3]) for x, r in zip(xs, rows, strict=True) if r[3] is not None]
+        if len(rates) < 2 and len(rmssds) < 2:
+            return  # nothing to draw a trend of yet
+        plot = self.query_one("#trend", PlotextPlot)
+        plt = plot.plt
+        plt.clear_figure()
+        plt.title("day by day: breathing rate (/min) and RMSSD (ms)")
+        if rates:
+            plt.plot([p[0] for p in rates], [p[1] for p in rates], label="rate", marker="braille")
+        if rmssds:
+            plt.plot([p[0] for p in rmssds], [p[1] for p in rmssds], label="RMSSD", marker="braille")
+        plt.xticks(xs, [r[0][5:] for r in rows])
+        plot.display = True
+        plot.refresh()
 
     @on(DataTable.RowSelected, "#history-table")
     def on_session_selected(self, event: DataTable.RowSelected) -> None:
