@@ -123,3 +123,34 @@ async def test_summary_screen_shows_the_change_lines(replayed: tuple[SessionData
         heart = str(app.screen.query_one("#summary-heart", Static).content)
     assert shown.splitlines() == r["changes"]
     assert "RMSSD" in heart
+
+
+def test_breath_depth_relative_to_the_session() -> None:
+    """Where the signal has an amplitude, each hold says how deep its breaths were against the
+    session's usual breath (deeper breathing is one of the signs of letting go)."""
+    import numpy as np
+
+    from psoas_sense.events import BreathRecord, HoldEnded
+
+    t = np.arange(0.0, 120.0, 0.1)
+    amp = np.where(t < 60.0, 1.0, 2.0)  # breathing twice as deep in the second minute
+    y = amp * np.sin(2 * np.pi * t / 6.0)
+    breaths = []
+    for k in range(20):
+        t_in, t_ex = 6.0 * k - 1.5, 6.0 * k + 1.5  # the signal rises from -A (inhale) to +A (exhale)
+        for kind, tt in (("inhale", t_in), ("exhale", t_ex)):
+            if 0 <= tt < 120:
+                breaths.append(BreathRecord(tt, kind, tt + 0.3, "resp", 10.0, 0.9, "detector", "static", "left"))
+
+    def hold(t0: float, t1: float) -> HoldEnded:
+        return HoldEnded(t1, "static", "left", 1, t0, t1 - t0, 8, 10.0, 8, "time", False)
+
+    data = SessionData(meta={"file": "x", "t_start": 0.0, "t_end": 120.0}, breaths=breaths,
+                       holds=[hold(5.0, 55.0), hold(65.0, 115.0)], waveform=(t, y))
+    r = rep.build_report(data)
+    first, last = r["holds"][0]["depth_rel"], r["holds"][1]["depth_rel"]
+    assert first is not None and last is not None
+    assert last / first == pytest.approx(2.0, rel=0.05)
+    # no amplitude (the history): no depth
+    r2 = rep.build_report(SessionData(meta={"file": "x"}, breaths=breaths, holds=[hold(5.0, 55.0)]))
+    assert r2["holds"][0]["depth_rel"] is None

@@ -15,10 +15,40 @@ two minutes or more, so that the minutes do not overlap), and the first side aga
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
+
+import numpy as np
 
 from psoas_sense import insight
 from psoas_sense.report.data import SessionData
+
+MIN_DEPTH_BREATHS = 3
+"""Breaths a window needs before its depth is stated."""
+MAX_BREATH_S = 20.0
+"""An inhale onset further back than this before an exhale onset does not pair with it."""
+
+
+def breath_depths(
+    phases: list[tuple[float, str]], waveform: tuple[np.ndarray, np.ndarray] | None
+) -> list[tuple[float, float]]:
+    """Each detected breath's depth: the breathing signal's rise from an inhale onset to the next
+    exhale onset (the signal the detector read, so only where it has an amplitude: a recording
+    with a belt or an accelerometer, not the history)."""
+    if waveform is None or waveform[0].size < 2:
+        return []
+    t, y = waveform
+    out: list[tuple[float, float]] = []
+    last_in: float | None = None
+    for tp, kind in phases:
+        if kind == "inhale":
+            last_in = tp
+        elif last_in is not None and 0 < tp - last_in <= MAX_BREATH_S and t[0] <= last_in and tp <= t[-1]:
+            rise = float(np.interp(tp, t, y) - np.interp(last_in, t, y))
+            if rise > 0:
+                out.append((tp, rise))
+            last_in = None
+    return out
 
 
 def _r(x: float | None, nd: int = 3) -> float | None:
@@ -31,6 +61,16 @@ class Physio:
     def __init__(self, data: SessionData) -> None:
         self.phases = sorted((b.t_s, b.kind) for b in data.breaths if b.source == "detector")
         self.rr = None if data.rr is None else sorted(data.rr, key=lambda b: b[0])
+        self.depths = breath_depths(self.phases, data.waveform)
+        typical = statistics.median(d for _, d in self.depths) if self.depths else 0.0
+        self.typical_depth = typical if typical > 0 else None
+
+    def depth_rel(self, t0: float, t1: float) -> float | None:
+        """The window's median breath depth against the session's (1.0: as usual; None: no amplitude)."""
+        mine = [d for t, d in self.depths if t0 <= t <= t1]
+        if self.typical_depth is None or len(mine) < MIN_DEPTH_BREATHS:
+            return None
+        return statistics.median(mine) / self.typical_depth
 
     def stretch(self, t0: float, t1: float) -> insight.Stretch:
         """The figures of the window ``t0..t1``."""
@@ -42,6 +82,7 @@ class Physio:
         h = s.heart
         return {
             "ie_ratio": _r(s.breath.ie_ratio),
+            "depth_rel": _r(self.depth_rel(t0, t1), 2),
             "hr_bpm": _r(h.hr_bpm.value, 1) if h else None,
             "rmssd_ms": _r(h.rmssd_ms.value, 1) if h else None,
             "beats": h.beats if h else None,

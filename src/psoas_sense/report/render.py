@@ -63,6 +63,7 @@ def render_text(report: Mapping[str, Any]) -> str:
             + (", softened" if h["softened"] else "")
             + (f", heart {v(h['hr_bpm'], '/min')}, RMSSD {v(h.get('rmssd_ms'), ' ms')}"
                if h.get("hr_bpm") is not None else "")
+            + (f", breaths {h['depth_rel']:.2f}x the usual depth" if h.get("depth_rel") is not None else "")
         )
         if h["paced_breaths"]:
             out.append(f"  ({h['paced_breaths']} breaths paced by the clock: breathing signal lost)")
