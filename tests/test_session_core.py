@@ -215,6 +215,13 @@ def test_report_figures_are_the_sessions_own(tmp_path: Path) -> None:
     from_history, from_recording = reports
     assert [h["rmssd_ms"] for h in from_history["holds"]] == [h["rmssd_ms"] for h in from_recording["holds"]]
     assert all(h["rmssd_ms"] is not None and h["hr_bpm"] is not None for h in from_history["holds"])
+    # and the session's own hold_end lines carry the very same figures (computed once, by insight)
+    hold_lines = typing.cast(list[HoldEnded], holds)
+    assert [(h.hr_bpm, h.rmssd_ms) for h in hold_lines] == [
+        (h["hr_bpm"], h["rmssd_ms"]) for h in from_history["holds"]]
+    assert all(h.exhale_share is not None for h in hold_lines)
+    end_summary = typing.cast(SessionEnded, end).summary
+    assert end_summary.rmssd_ms is not None and end_summary.hr_bpm is not None
 
 
 # --------------------------------------------------------------------------- the session view

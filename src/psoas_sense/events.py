@@ -214,6 +214,12 @@ class HoldEnded:
     """The person said the spot softened."""
     exhales_s: tuple[float, ...] = ()
     """Times of the hold's exhales, session seconds (kept for reports, not printed)."""
+    exhale_share: float | None = None
+    """Share of the breaths spent breathing out (0-1), over the detected breaths."""
+    hr_bpm: float | None = None
+    """Mean heart rate over the beats, beats per minute (None without RR)."""
+    rmssd_ms: float | None = None
+    """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +247,13 @@ class SideEnded:
     ended_by: str
     """``time``, ``next``, ``pain``, ``quit``, ``end_of_input``."""
     mean_rate_bpm: float | None = None
-    """Breathing rate over the side's hold exhales, breaths per minute (not printed on the line)."""
+    """Breathing rate over the side's hold exhales, breaths per minute."""
+    exhale_share: float | None = None
+    """Share of the breaths spent breathing out (0-1), over the detected breaths."""
+    hr_bpm: float | None = None
+    """Mean heart rate over the beats, beats per minute (None without RR)."""
+    rmssd_ms: float | None = None
+    """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
 
 @dataclass(frozen=True, slots=True)

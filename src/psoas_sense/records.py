@@ -79,6 +79,12 @@ class SessionSummary:
     """Paced breathing: adherence to the pacer, percent (None: not scored)."""
     has_adherence: bool = False
     """Whether the session scores adherence at all (breathing practice)."""
+    exhale_share: float | None = None
+    """Share of the breaths spent breathing out (0-1), over the detected breaths."""
+    hr_bpm: float | None = None
+    """Mean heart rate over the beats, beats per minute (None without RR)."""
+    rmssd_ms: float | None = None
+    """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,19 @@ def _summary(s: SessionSummary) -> JsonObject:
     }
     if s.has_adherence:
         out["adherence"] = _opt(s.adherence_pct)
+    _physio_out(out, s)
     return out
+
+
+PHYSIO_KEYS = ("exhale_share", "hr_bpm", "rmssd_ms")
+"""Physiology a hold, a side and a session's summary carry when known."""
+
+
+def _physio_out(out: JsonObject, ev: Any) -> JsonObject:
+    for key in PHYSIO_KEYS:
+        _put(out, key, getattr(ev, key))
+    return out
+
 
 
 def _cue(ev: Cue) -> JsonObject:
@@ -148,19 +160,19 @@ def _hold_start(ev: HoldStarted) -> JsonObject:
 
 
 def _hold_end(ev: HoldEnded) -> JsonObject:
-    return {
+    return _physio_out({
         "event": "hold_end", "t": _r(ev.t_s), "kind": ev.kind, "side": ev.side, "point": ev.point,
         "duration_s": _r(ev.duration_s), "breaths": ev.breaths, "mean_rate_bpm": _opt(ev.mean_rate_bpm),
         "cues": ev.cues, "ended_by": ev.ended_by, "softened": ev.softened,
-    }
+    }, ev)
 
 
 def _side_end(ev: SideEnded) -> JsonObject:
-    return {
+    return _physio_out({
         "event": "side_end", "t": _r(ev.t_s), "side": ev.side, "index": ev.index, "duration_s": _r(ev.duration_s),
         "target_s": _r(ev.target_s), "holds": ev.holds, "hold_s": _r(ev.hold_s), "breaths": ev.breaths,
         "ended_by": ev.ended_by, "mean_rate_bpm": _opt(ev.mean_rate_bpm),
-    }
+    }, ev)
 
 
 _WRITERS: dict[type, Callable[[Any], JsonObject]] = {
@@ -285,6 +297,7 @@ def summary_from_json(d: Mapping[str, Any]) -> SessionSummary:
         pain_stops=_i(d, "pain_stops"),
         adherence_pct=_of(d, "adherence"),
         has_adherence="adherence" in d,
+        exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     )
 
 
@@ -330,11 +343,13 @@ _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
         t, _s(d, "kind"), _os(d, "side"), _n(d, "point", 1), t_start_s=t - _f(d, "duration_s"),
         duration_s=_f(d, "duration_s"), breaths=_n(d, "breaths"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
         cues=_n(d, "cues"), ended_by=_txt(d, "ended_by"), softened=bool(d.get("softened", False)),
+        exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     ),
     "side_end": lambda d, t: SideEnded(
         t, _s(d, "side"), _n(d, "index"), t_start_s=t - _f(d, "duration_s"), duration_s=_f(d, "duration_s"),
         target_s=_of(d, "target_s") or _f(d, "duration_s"), holds=_n(d, "holds"), hold_s=_of(d, "hold_s") or 0.0,
         breaths=_n(d, "breaths"), ended_by=_txt(d, "ended_by"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
+        exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     ),
     "pain_stop": lambda d, t: PainStopped(t, str(d.get("stage") or ""), _os(d, "side"), _os(d, "hold"),
                                           _s(d, "text")),

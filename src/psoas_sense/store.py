@@ -34,7 +34,7 @@ BUSY_TIMEOUT_S = 2.0
 """How long one attempt waits for another process's write lock (SQLite's busy timeout)."""
 LOCK_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
 """Pauses between attempts on a locked history; after the last, the session goes to a side file."""
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """2: sides carry the coach's mean breathing rate (``mean_rate_bpm``)."""
 
 _SCHEMA = """
@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS holds (
     cues INTEGER NOT NULL,
     ended_by TEXT NOT NULL,
     softened INTEGER NOT NULL,
+    exhale_share REAL,
+    hr_bpm REAL,
+    rmssd_ms REAL,
     PRIMARY KEY (session_id, seq)
 );
 CREATE TABLE IF NOT EXISTS sides (
@@ -81,6 +84,9 @@ CREATE TABLE IF NOT EXISTS sides (
     breaths INTEGER NOT NULL,
     ended_by TEXT NOT NULL,
     mean_rate_bpm REAL,
+    exhale_share REAL,
+    hr_bpm REAL,
+    rmssd_ms REAL,
     PRIMARY KEY (session_id, seq)
 );
 CREATE TABLE IF NOT EXISTS pain_stops (
@@ -118,12 +124,14 @@ CREATE INDEX IF NOT EXISTS breaths_by_session ON breaths(session_id, t);
 CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
 """
 
+_PHYSIO_COLS = ("exhale_share", "hr_bpm", "rmssd_ms")
 _HOLD_COLS = (
     "kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by",
-    "softened",
+    "softened", *_PHYSIO_COLS,
 )
 _SIDE_COLS = (
     "side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by", "mean_rate_bpm",
+    *_PHYSIO_COLS,
 )
 _BREATH_COLS = ("t", "kind", "detected_at", "signal", "rate_bpm", "quality", "source", "stage", "side")
 
@@ -184,6 +192,10 @@ class HistoryStore:
         if version < SCHEMA_VERSION:  # only then write: opening must not need the write lock
             if version == 1:  # a side's mean rate was added in schema 2
                 self.db.execute("ALTER TABLE sides ADD COLUMN mean_rate_bpm REAL")
+            if 1 <= version < 4:  # holds and sides carry their physiology from schema 4
+                for table in ("holds", "sides"):
+                    for col in ("exhale_share", "hr_bpm", "rmssd_ms"):
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {col} REAL")
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -246,9 +258,11 @@ class HistoryStore:
         (retried while the database is locked; then appended to the side file)."""
         rows = history_spool.progress_rows(
             holds=[dict(zip(_HOLD_COLS, (h.kind, h.side, h.point, h.t_start_s, h.t_s, h.duration_s, h.breaths,
-                                         h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened)))) for h in holds],
+                                         h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened), h.exhale_share,
+                                         h.hr_bpm, h.rmssd_ms))) for h in holds],
             sides=[dict(zip(_SIDE_COLS, (sd.side, sd.t_start_s, sd.t_s, sd.duration_s, sd.target_s, sd.holds,
-                                         sd.hold_s, sd.breaths, sd.ended_by, sd.mean_rate_bpm))) for sd in sides],
+                                         sd.hold_s, sd.breaths, sd.ended_by, sd.mean_rate_bpm, sd.exhale_share,
+                                         sd.hr_bpm, sd.rmssd_ms))) for sd in sides],
             pain_stops=[{"t": p.t_s, "stage": p.stage, "side": p.side, "hold": p.hold} for p in pain_stops],
             breaths=[dict(zip(_BREATH_COLS, (b.t_s, b.kind, b.detected_at_s, b.signal, b.rate_bpm, b.quality,
                                              b.source, b.stage, b.side))) for b in breaths],
@@ -333,13 +347,15 @@ class HistoryStore:
         holds = [
             HoldEnded(t_s=h["t_end"], kind=h["kind"], side=h["side"], point=int(h["point"] or 0),
                       t_start_s=h["t_start"], duration_s=h["duration_s"], breaths=h["breaths"], cues=h["cues"],
-                      mean_rate_bpm=h["mean_rate_bpm"], ended_by=h["ended_by"], softened=bool(h["softened"]))
+                      mean_rate_bpm=h["mean_rate_bpm"], ended_by=h["ended_by"], softened=bool(h["softened"]),
+                      exhale_share=h["exhale_share"], hr_bpm=h["hr_bpm"], rmssd_ms=h["rmssd_ms"])
             for h in s["holds"]
         ]
         sides = [
             SideEnded(t_s=d["t_end"], side=d["side"], index=i, t_start_s=d["t_start"], duration_s=d["duration_s"],
                       target_s=d["target_s"], holds=d["holds"], hold_s=d["hold_s"], breaths=d["breaths"],
-                      ended_by=d["ended_by"], mean_rate_bpm=d["mean_rate_bpm"])
+                      ended_by=d["ended_by"], mean_rate_bpm=d["mean_rate_bpm"], exhale_share=d["exhale_share"],
+                      hr_bpm=d["hr_bpm"], rmssd_ms=d["rmssd_ms"])
             for i, d in enumerate(s["sides"])
         ]
         breaths = [

@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from psoas_sense.coach.state import rate_of
-from psoas_sense.events import Cue
+from psoas_sense.events import Cue, HoldEnded, SideEnded
 from psoas_sense.report.data import SessionData
 from psoas_sense.report.physio import Physio
 
@@ -95,6 +95,13 @@ def _detail(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _own(ev: HoldEnded | SideEnded) -> dict[str, Any]:
+    """The figures the session itself gave a hold or side (as it ended), where it gave them: a
+    report never contradicts what the session said."""
+    own = {"exhale_share": ev.exhale_share, "hr_bpm": ev.hr_bpm, "rmssd_ms": ev.rmssd_ms}
+    return {k: v for k, v in own.items() if v is not None}
+
+
 def build_report(data: SessionData) -> dict[str, Any]:
     """The report: per side, per hold, breath by breath, with totals (the ``report --json`` object)."""
     idx = _Breaths(data)
@@ -108,7 +115,7 @@ def build_report(data: SessionData) -> dict[str, Any]:
             "ended_by": h.ended_by, "softened": h.softened,
             "breaths": h.breaths, "mean_rate_bpm": r3(h.mean_rate_bpm), **_detail(rows),
             "t_start_s": r3(h.t_start_s), "t_end_s": r3(h.t_s), "rate_bpm": r3(h.mean_rate_bpm),
-            **phys.fields(h.t_start_s, h.t_s), "breath_rows": rows,
+            **phys.fields(h.t_start_s, h.t_s), **_own(h), "breath_rows": rows,
         })
     sides = []
     for s in data.sides:
@@ -122,6 +129,7 @@ def build_report(data: SessionData) -> dict[str, Any]:
             "ended_by": s.ended_by, "holds": s.holds, "hold_s": r3(s.hold_s),
             "breaths": s.breaths, "mean_rate_bpm": r3(rate), **_detail(rows),
             "t_start_s": r3(s.t_start_s), "t_end_s": r3(s.t_s), "rate_bpm": r3(rate), **phys.fields(s.t_start_s, s.t_s),
+            **_own(s),
         })
     t0 = float(data.meta.get("t_start") or (idx.exhales[0] if idx.exhales else 0.0))
     t1 = float(data.meta.get("t_end") or (idx.exhales[-1] if idx.exhales else 0.0))

@@ -18,8 +18,10 @@ from psoas_sense.events import (
     COMMIT_EVENTS,
     ErrorReported,
     HeartRate,
+    HoldEnded,
     SessionEnded,
     SessionEvent,
+    SideEnded,
 )
 from psoas_sense.model import BreathEvent, RRFrame, SampleFrame, SignalNotice, Status
 from psoas_sense.session.sinks import Sink
@@ -59,6 +61,9 @@ class HistorySink(Sink):
         self._n = {"holds": 0, "sides": 0, "pain_stops": 0, "breaths": 0}
         self._pending: list[SessionEvent] = []
         self._beats: list[tuple[float, float]] = []
+        self._holds: list[HoldEnded] = []
+        self._sides: list[SideEnded] = []
+        """Holds and sides as the session said them (with their physiology), since the last commit."""
 
     def event(self, event: SessionEvent) -> None:
         e = self.engine
@@ -68,6 +73,10 @@ class HistorySink(Sink):
             return
         if not isinstance(event, _NOT_SAVED_AS_LINES) and not isinstance(event, SessionEnded):
             self._pending.append(event)
+        if isinstance(event, HoldEnded):
+            self._holds.append(event)
+        elif isinstance(event, SideEnded):
+            self._sides.append(event)
         if isinstance(event, COMMIT_EVENTS):
             self._commit(event)
 
@@ -125,8 +134,8 @@ class HistorySink(Sink):
             self._store.commit_progress(
                 self.session_id,
                 t_last=t_last,
-                holds=e.holds[n["holds"]:],
-                sides=e.sides[n["sides"]:],
+                holds=self._holds,
+                sides=self._sides,
                 pain_stops=e.pain_stops[n["pain_stops"]:],
                 breaths=e.breaths[n["breaths"]:],
                 lines=self._pending,
@@ -139,5 +148,7 @@ class HistorySink(Sink):
         n.update(holds=len(e.holds), sides=len(e.sides), pain_stops=len(e.pain_stops), breaths=len(e.breaths))
         self._pending = []
         self._beats = []
+        self._holds = []
+        self._sides = []
         if end is not None:
             self.close()
