@@ -215,11 +215,6 @@ def to_json(event: SessionEvent) -> JsonObject:
     return writer(event)
 
 
-def event_name(event: SessionEvent) -> str:
-    """The ``event`` field of an event's line (``exhale``, ``cue``, ``hold_end``...)."""
-    return str(to_json(event)["event"])
-
-
 # --------------------------------------------------------------------------- from JSON
 
 
@@ -397,6 +392,9 @@ def marker_to_event(name: str, t_s: float, data: Mapping[str, Any]) -> SessionEv
     return from_json({**{k: v for k, v in data.items() if k != "at"}, "event": name, "t": t})
 
 
-def marker_data(event: SessionEvent) -> JsonObject:
-    """The data of an event's marker in a recording: its line without ``event`` and ``t``."""
-    return {k: v for k, v in to_json(event).items() if k not in ("event", "t")}
+def to_marker(event: SessionEvent) -> tuple[str, JsonObject]:
+    """An event as a recording's marker: its name, and its line without ``event`` and ``t``."""
+    data = to_json(event)
+    name = str(data.pop("event"))
+    del data["t"]
+    return name, data

@@ -58,7 +58,7 @@ class HistorySink(Sink):
         """What went wrong writing the history (the session went on)."""
         self._store: HistoryStore | None = None
         self._disabled = False
-        self._n = {"holds": 0, "sides": 0, "pain_stops": 0, "breaths": 0}
+        self._n = {"pain_stops": 0, "breaths": 0}
         self._pending: list[SessionEvent] = []
         self._beats: list[tuple[float, float]] = []
         self._holds: list[HoldEnded] = []
@@ -145,7 +145,7 @@ class HistorySink(Sink):
         except Exception as exc:  # noqa: BLE001
             self._fail(t_last, exc)
             return
-        n.update(holds=len(e.holds), sides=len(e.sides), pain_stops=len(e.pain_stops), breaths=len(e.breaths))
+        n.update(pain_stops=len(e.pain_stops), breaths=len(e.breaths))
         self._pending = []
         self._beats = []
         self._holds = []

@@ -18,7 +18,7 @@ from typing import IO
 from psoas_sense.events import MARKED_EVENTS, BreathingTrace, ErrorReported, HeartRate, SessionEvent
 from psoas_sense.model import BreathEvent, Item, Marker, SampleFrame
 from psoas_sense.recording.format import Header, RecordingWriter
-from psoas_sense.serialize import event_name, marker_data, to_json
+from psoas_sense.serialize import to_json, to_marker
 
 
 class Sink:
@@ -130,12 +130,12 @@ class Recorder(Sink):
         if self.writer is None or not isinstance(event, MARKED_EVENTS):
             return
         t = max(self._t_s, float(event.t_s))
-        data = marker_data(event)
+        name, data = to_marker(event)
         if t > event.t_s:  # the line keeps time order; the event's own time travels with it
             data["at"] = round(float(event.t_s), 3)
         with self._lock:
-            self.writer.write(Marker(t_s=float(event.t_s), marker=event_name(event), data=data), t_s=t)
-            if event_name(event) in ("pain_stop", "session_end"):
+            self.writer.write(Marker(t_s=float(event.t_s), marker=name, data=data), t_s=t)
+            if name in ("pain_stop", "session_end"):
                 self.writer.sync()
         self._arm()
 

@@ -54,6 +54,16 @@ def trace_columns(trace: BreathingTrace | None, width: int, t_end_s: float | Non
     return [None if m is None else (m - lo) / rng for m in means]
 
 
+def block_rows(levels: list[float | None], rows: int) -> list[str]:
+    """Levels 0-1 drawn as a filled curve ``rows`` high in eighth blocks (None: an empty column)."""
+    out = []
+    for r in range(rows):
+        row_lo = (rows - 1 - r) / rows
+        out.append("".join(
+            " " if v is None else BLOCKS[int(min(1.0, max(0.0, (v - row_lo) * rows)) * 8)] for v in levels))
+    return out
+
+
 def spark_rows(values: tuple[float, ...] | list[float], width: int, rows: int, min_span: float) -> list[str]:
     """A multi-row sparkline of the newest ``width`` values, autoscaled to at least ``min_span``."""
     vals = list(values)[-width:]
@@ -63,15 +73,7 @@ def spark_rows(values: tuple[float, ...] | list[float], width: int, rows: int, m
     if hi - lo < min_span:
         mid = (hi + lo) / 2
         lo, hi = mid - min_span / 2, mid + min_span / 2
-    out = []
-    for r in range(rows):
-        row_lo = (rows - 1 - r) / rows
-        line = []
-        for v in vals:
-            fill = ((v - lo) / (hi - lo) - row_lo) * rows
-            line.append(BLOCKS[int(min(1.0, max(0.0, fill)) * 8)])
-        out.append("".join(line).rjust(width))
-    return out
+    return [line.rjust(width) for line in block_rows([(v - lo) / (hi - lo) for v in vals], rows)]
 
 
 class BreathTrace(Widget):
@@ -103,18 +105,7 @@ class BreathTrace(Widget):
     def render(self) -> Text:
         width = max(1, self.size.width)
         rows = max(2, self.size.height) - 1  # the last row carries the marks
-        cols = trace_columns(self._trace, width)
-        lines: list[str] = []
-        for r in range(rows):
-            row_lo = (rows - 1 - r) / rows
-            chars = []
-            for v in cols:
-                if v is None:
-                    chars.append(" ")
-                    continue
-                fill = (v - row_lo) * rows  # how much of this cell is under the curve
-                chars.append(BLOCKS[int(min(1.0, max(0.0, fill)) * 8)])
-            lines.append("".join(chars))
+        lines = block_rows(trace_columns(self._trace, width), rows)
         marks = [" "] * width
         tr = self._trace
         if tr is not None and tr.times_s:

@@ -17,6 +17,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.style import Style
 from textual.widgets import Button, Checkbox, Footer, Label, RadioButton, Static
+from textual.widgets._toggle_button import ToggleButton
 
 from psoas_sense.coach.safety import CONDITIONS
 from psoas_sense.coach.texts import NOT_MEDICAL_ADVICE, PAIN_STOP
@@ -27,16 +28,21 @@ BREATHING_ONLY_WHY = (
 )
 
 
+def _glyph_button(button: ToggleButton, on: str, off: str) -> Content:
+    """A toggle's button showing ``on`` or ``off``: told apart without colour."""
+    style = button.get_visual_style("toggle--button")
+    side = Style(foreground=style.background, background=button.background_colors[1])
+    return Content.assemble((button.BUTTON_LEFT, side), (on if button.value else off, style),
+                            (button.BUTTON_RIGHT, side))
+
+
 class YesBox(Checkbox):
     """A checkbox that shows a tick only when ticked (Textual's shows an X either way, told apart by
     colour alone: unreadable without colour)."""
 
     @property
     def _button(self) -> Content:
-        style = self.get_visual_style("toggle--button")
-        side = Style(foreground=style.background, background=self.background_colors[1])
-        return Content.assemble((self.BUTTON_LEFT, side), ("✓" if self.value else " ", style),
-                                (self.BUTTON_RIGHT, side))
+        return _glyph_button(self, "✓", " ")
 
 
 class ChoiceButton(RadioButton):
@@ -44,10 +50,7 @@ class ChoiceButton(RadioButton):
 
     @property
     def _button(self) -> Content:
-        style = self.get_visual_style("toggle--button")
-        side = Style(foreground=style.background, background=self.background_colors[1])
-        return Content.assemble((self.BUTTON_LEFT, side), ("●" if self.value else "○", style),
-                                (self.BUTTON_RIGHT, side))
+        return _glyph_button(self, "●", "○")
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,10 @@ class SessionScreen(Screen[None]):
             self.show(self._pending[0], sound_on=self._pending[1])
 
     def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The room goes to what matters from the floor: the band and the trace, not the log."""
         self.set_class(self.size.height >= 36, "-tall")
         self.set_class(self.size.height >= 50, "-huge")
 
@@ -108,9 +112,7 @@ class SessionScreen(Screen[None]):
             self._ready = False
 
     def _draw(self, v: SessionView, sound_on: bool) -> None:
-        # the room goes to what matters from the floor: the band and the trace, not the log
-        self.set_class(self.size.height >= 36, "-tall")
-        self.set_class(self.size.height >= 50, "-huge")
+        self._fit()
         width = max(20, self.size.width - 2)
         self.query_one("#status", Static).update(
             f"{v.source_words}  ·  {mmss(v.t_s)}  ·  {'sound on' if sound_on else 'muted'}  ·  ? help"
