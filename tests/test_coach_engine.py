@@ -596,6 +596,61 @@ def test_poor_quality_falls_back_and_good_quality_returns() -> None:
     assert 160 < back["t"] < 163.5
 
 
+def test_only_confident_events_are_cued_on() -> None:
+    """Quality >= 0.5 means "confident enough to cue on": an unsure event is recorded, never cued."""
+    evs = phases(0, 600, quality=0.9)
+    for i, ev in enumerate(evs):
+        if i % 5 == 3:  # one event in five is unsure (never four in a row)
+            evs[i] = BreathEvent(ev.kind, ev.t_s, ev.detected_at_s, signal=ev.signal, quality=0.3)
+    unsure = {round(ev.t_s, 3) for ev in evs if ev.quality == 0.3}
+    run = drive(manual(), evs, 600)
+    cued = [c for c in run.cues() if c.get("source") == "detector"]
+    assert len(cued) > 50
+    assert not [c for c in cued if c["breath_t"] in unsure]
+    assert not run.cues("fallback_pacer") and not run.cues("keep_breathing")
+    # the old threshold (0.15) cued on them; the setting still allows it
+    lax = drive(manual(min_quality=0.15), evs, 600)
+    seen = [e for e in evs if e.kind == "exhale" and e.detected_at_s <= run.end["t"]]
+    assert run.end["summary"]["breaths"] == len(seen)  # the unsure ones are recorded too
+    assert [c for c in lax.cues() if c.get("source") == "detector" and c["breath_t"] in unsure]
+
+
+def test_unsure_events_hand_over_to_the_pacer_and_confident_ones_take_back() -> None:
+    evs = phases(0, 100, quality=0.9) + phases(100, 160, quality=0.35) + phases(160, 400, quality=0.8)
+    run = drive(manual(), evs, 400)
+    (fb,) = run.cues("fallback_pacer")
+    assert fb["reason"] == "signal_poor" and 100 < fb["t"] < 112  # the fourth unsure event in a row
+    assert "can't follow your breathing" in fb["text"]
+    paced = [c for c in run.cues() if c.get("source") == "pacer"]
+    assert paced and all(fb["t"] <= c["t"] <= 163.5 for c in paced)
+    assert not [c for c in run.cues() if c.get("source") == "detector" and 100 <= c["breath_t"] < 160]
+    (back,) = run.cues("signal_restored")
+    assert 160 < back["t"] < 163.5
+
+
+def test_a_settling_detector_does_not_start_the_session_on_the_pacer() -> None:
+    """The first events after a start carry quality 0 while the detector settles: no pacer for that."""
+    evs = phases(0, 12, quality=0.0) + phases(12, 300, quality=0.9)
+    run = drive(manual(), evs, 300)
+    assert not run.cues("fallback_pacer")
+    first = [c for c in run.cues() if c.get("source") == "detector"][0]
+    assert first["breath_t"] >= 12.0
+    never = drive(manual(), phases(0, 300, quality=0.2), 300)  # never confident: the silence rule
+    (fb,) = never.cues("fallback_pacer")
+    assert fb["reason"] == "no_breaths" and fb["t"] == pytest.approx(30.0, abs=STEP_S)
+
+
+def test_calibration_counts_unsure_accelerometer_exhales() -> None:
+    """The calibration breath is what makes the polarity confident, so it cannot wait for confidence."""
+    coach = CoachEngine(CoachSettings(), SafetyCheck.answered([]), signal="acc")
+    run = drive(coach, phases(0, 60, signal="acc", quality=0.1) + phases(60, 200, signal="acc", quality=0.9), 200)
+    (done,) = run.cues("calibrated")
+    assert done["t"] < 20.0
+    # a source whose kind shows up with its first (unsure) accelerometer breath also calibrates
+    late = drive(manual(), phases(5, 60, signal="acc", quality=0.1) + phases(60, 200, signal="acc", quality=0.9), 200)
+    assert late.cues("calibrate")[0]["t"] == pytest.approx(5.3) and late.cues("calibrated")[0]["t"] < 25.0
+
+
 def test_detector_signal_lost_notice_falls_back() -> None:
     evs: list[Any] = phases(0, 100) + [SignalNotice("signal_lost", 101.0)] + phases(130, 300)
     run = drive(manual(), evs, 300)

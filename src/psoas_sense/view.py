@@ -239,8 +239,6 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
             signal_lost=False, recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
-            hold_exhales_s=(*view.hold_exhales_s, event.t_s)[-MAX_HOLD_BEATS:]
-            if view.hold_kind is not None and event.kind == "exhale" else view.hold_exhales_s,
             source_state="streaming" if event.signal == "acc" and view.source_state == "waiting_for_acc"
             else _receiving(view.source_state),
         )
@@ -294,15 +292,19 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
 
 
 def count_breath(view: SessionView, event: SessionEvent) -> SessionView:
-    """Count an exhale into the hold under way: a detected one, or the pacer's while following it."""
+    """Count an exhale into the hold under way as the coach does: a detected one (confident or
+    not), or the pacer's while following it."""
     if view.hold_kind is None:
         return view
-    counted = (
-        isinstance(event, BreathEvent) and event.kind == "exhale" and not view.following_pacer
-    ) or (
-        isinstance(event, Cue) and event.source == "pacer" and event.kind in PACED_EXHALE_CUE_KINDS
+    if isinstance(event, BreathEvent) and event.kind == "exhale" and not view.following_pacer:
+        at = event.t_s
+    elif isinstance(event, Cue) and event.source == "pacer" and event.kind in PACED_EXHALE_CUE_KINDS:
+        at = event.breath_t_s if event.breath_t_s is not None else event.t_s
+    else:
+        return view
+    return dataclasses.replace(
+        view, hold_breaths=view.hold_breaths + 1, hold_exhales_s=(*view.hold_exhales_s, at)[-MAX_HOLD_BEATS:]
     )
-    return dataclasses.replace(view, hold_breaths=view.hold_breaths + 1) if counted else view
 
 
 PACED_EXHALE_CUE_KINDS = frozenset({"sink_deeper", "tool_sink", "slide_foot", "leg_straight", "release"})

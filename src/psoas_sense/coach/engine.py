@@ -214,6 +214,9 @@ class CoachEngine(StageLogic):
     # ------------------------------------------------------------------ breathing input
 
     def _on_breath(self, ev: BreathEvent, t: float) -> None:
+        # only events the detector is confident of (quality >= min_quality) are cued on; the rest are
+        # recorded, and a run of them hands the session to the clock pacer, which says so. The
+        # accelerometer's calibration counts every exhale: it is what makes the polarity confident.
         poor = ev.quality is not None and ev.quality < self.settings.min_quality
         self._poor = self._poor + 1 if poor else 0
         self._good = 0 if poor else self._good + 1
@@ -223,21 +226,35 @@ class CoachEngine(StageLogic):
             quality=None if ev.quality is None else r3(ev.quality),
             source="detector", stage=self.stage, side=self._side_name(),
         ))
+        if (ev.signal == "acc" and self.signal != "acc" and self.stage == "preparation" and self.side is None
+                and not self._fallback):
+            # the breathing now comes from an accelerometer (its header came late, or RR carried
+            # the first seconds): calibrate its polarity before going on, unsure events included
+            self.signal = "acc"
+            self._enter("calibration", t)
+            self._cue("calibrate", t)
         if self._fallback:
             if self._link_lost or self._good < self.settings.good_events:
                 return
             self._stop_fallback(t)
-        elif self._poor >= self.settings.poor_events:
-            self._start_fallback(t, "signal_poor")
+        elif poor and self.stage != "calibration":
+            if self._poor >= self.settings.poor_events and self._exhales:
+                # (before the first confident exhale the detector is still settling: the silence
+                # timer, not this run, hands a session that never gets going to the pacer)
+                self._start_fallback(t, "signal_poor")
+                return
+            # not confident enough to cue on, but a breath of the hold all the same (its figures
+            # count every detected exhale); the person is still breathing, so no breath-hold cue
+            if self.hold is not None and ev.kind == "exhale":
+                self.hold.breaths += 1
+                self.hold.exhales_s.append(r3(ev.t_s))
+            self._breath_hold = False
+            self._last_breath_t = t
+            if "breath_hold" in self._timers:
+                self._timers["breath_hold"] = t + self._quiet_limits()[0]
             return
         self._last_breath_t = t
         self._breath_hold = False
-        if ev.signal == "acc" and self.signal != "acc" and self.stage == "preparation" and self.side is None:
-            # the breathing now comes from an accelerometer (its header came late, or RR carried
-            # the first seconds): calibrate its polarity before going on
-            self.signal = "acc"
-            self._enter("calibration", t)
-            self._cue("calibrate", t)
         if ev.kind == "exhale":
             self._exhales.append(ev.t_s)
             self._stage_exhales.append(ev.t_s)

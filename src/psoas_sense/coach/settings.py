@@ -73,10 +73,11 @@ class CoachSettings:
     """No breath for this long (while the signal is good) is taken as a breath hold."""
     signal_silence_s: float = 30.0
     """No breath for this long is taken as a lost signal: the clock pacer takes over."""
-    min_quality: float = 0.15
-    """Breath events below this signal quality count as a poor signal."""
+    min_quality: float = 0.5
+    """Only breath events of at least this quality (the detector's "confident enough to cue on") are
+    cued on; the others are recorded but give no cue."""
     poor_events: int = 4
-    """This many poor events in a row switch to the clock pacer."""
+    """This many events below ``min_quality`` in a row switch to the clock pacer, which says so."""
     good_events: int = 2
     """This many good events in a row (link up) switch back from the pacer to the breathing."""
     fast_factor: float = 1.5
