@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from conftest import RECORDINGS, Gate
 from psoas_sense.events import Cue, HoldStarted, PainStopped, StageEntered
@@ -116,6 +117,33 @@ def test_no_player_falls_back_to_the_bell(tmp_path):
     audio.enabled = False
     audio.play("exhale")
     assert bells == [1]
+
+
+def test_without_a_player_the_cues_still_differ_by_ear(tmp_path):
+    """Bells by count: one on the exhale, none on the inhale, three for attention, four to stop."""
+    bells: list[float] = []
+    pending: list[tuple[float, Any]] = []
+    audio = CuePlayer(player=None, speaker=None, bell=lambda: bells.append(0.0), cache_dir=tmp_path,
+                      later=lambda delay_s, fn: pending.append((delay_s, fn)))
+
+    def rings(kind: str) -> tuple[int, list[float]]:
+        bells.clear()
+        pending.clear()
+        audio.on_event(Cue(1.0, kind, "words", "static"), coached=True)
+        for _, fn in pending:
+            fn()
+        return len(bells), [d for d, _ in pending]
+
+    assert rings("sink_deeper") == (1, [])
+    assert rings("hold_breathe") == (0, [])
+    assert rings("fallback_pacer") == (3, [0.3, 0.6])
+    bells.clear()
+    pending.clear()
+    audio.on_event(PainStopped(2.0, "static", "left", None, "Stop."), coached=True)
+    audio.enabled = False  # muted between the bells of one cue: the rest stay silent
+    for _, fn in pending:
+        fn()
+    assert len(bells) == 1 and len(pending) == 3
 
 
 def test_spoken_cues_only_when_asked(tmp_path):

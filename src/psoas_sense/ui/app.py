@@ -105,7 +105,8 @@ class PsoasApp(App[int]):
         self._make_source = make_source
         self._start_screen = start_screen
         self.audio = audio or CuePlayer(enabled=not (config and config.mute), speak=bool(config and config.speak),
-                                        bell=self.bell)
+                                        bell=self.bell,
+                                        later=lambda delay_s, ring: self.set_timer(delay_s, ring))
         self._commands: asyncio.Queue[str | None] = asyncio.Queue()
         self.view = SessionView()
         """What the session screen shows: folded from the session's events, nothing else."""

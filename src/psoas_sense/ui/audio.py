@@ -48,6 +48,13 @@ TONES: Mapping[str, list[tuple[float, float, float, float]]] = {
     "end": [(523.0, 392.0, 1.2, 0.4)],
 }
 
+BELLS: Mapping[str, int] = {"exhale": 1, "inhale": 0, "chime": 2, "switch": 2, "attention": 3, "stop": 4, "end": 2}
+"""Terminal bells per tone when no player exists, so the cues still differ by ear: one on the
+exhale, none on the inhale (two alike sounds a breath apart would be confused), more for what
+needs attention, four for the pain stop."""
+BELL_GAP_S = 0.3
+"""Between the bells of one cue (terminals merge bells rung closer together)."""
+
 EXHALE_CUES = frozenset({"sink_deeper", "slide_foot", "leg_straight", "tool_sink", "pace_exhale", "belly_out"})
 INHALE_CUES = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_inhale", "belly_in"})
 ATTENTION_CUES = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate"})
@@ -133,7 +140,9 @@ class CuePlayer:
         speak: also speak cue texts when a speech synthesiser is present.
         cache_dir: where the tone WAVs live (default: the user cache directory).
         run: starts a command without waiting (injected in tests).
-        bell: fallback when no player exists (the app's terminal bell).
+        bell: fallback when no player exists (the app's terminal bell), rung :data:`BELLS` times.
+        later: ``later(delay_s, fn)`` runs ``fn`` after a delay without blocking (the app's timer);
+            without it a cue rings its bell once.
     """
 
     def __init__(
@@ -144,6 +153,7 @@ class CuePlayer:
         cache_dir: Path | None = None,
         run: Callable[[list[str]], Any] | None = None,
         bell: Callable[[], None] | None = None,
+        later: Callable[[float, Callable[[], None]], Any] | None = None,
         player: list[str] | None | bool = True,
         speaker: list[str] | None | bool = True,
     ) -> None:
@@ -153,6 +163,7 @@ class CuePlayer:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._run = run or self._spawn
         self._bell = bell
+        self._later = later
         self._player = find_player() if player is True else (player or None)
         self._speaker = find_speaker() if speaker is True else (speaker or None)
         self.played: list[str] = []
@@ -185,8 +196,7 @@ class CuePlayer:
             return
         self.played.append(name)
         if self._player is None:
-            if self._bell is not None:
-                self._bell()
+            self._ring(BELLS.get(name, 1))
             return
         if sys.platform == "win32":  # pragma: no cover - no Windows here
             import winsound
@@ -194,6 +204,20 @@ class CuePlayer:
             winsound.PlaySound(str(self._wav(name)), winsound.SND_FILENAME | winsound.SND_ASYNC)
             return
         self._run([*self._player, str(self._wav(name))])
+
+    def _ring(self, times: int) -> None:
+        bell = self._bell
+        if bell is None or times <= 0:
+            return
+        bell()
+        later = self._later
+        for k in range(1, times if later is not None else 1):
+            assert later is not None
+            later(k * BELL_GAP_S, self._bell_if_unmuted)
+
+    def _bell_if_unmuted(self) -> None:
+        if self.enabled and self._bell is not None:
+            self._bell()
 
     def say(self, text: str) -> None:
         if self.enabled and self.speak and self._speaker is not None and text:

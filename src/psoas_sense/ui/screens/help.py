@@ -73,6 +73,8 @@ class HelpScreen(ModalScreen[None]):
                         for _name, sound, meaning in SOUNDS:
                             yield Static(sound, classes="what")
                             yield Static(meaning)
+                    yield Static("No audio player: terminal bells, 1 = breathe out, 2 = a hold, stage or side "
+                                 "changes, 3 = attention, 4 = pain stop.", id="help-bells")
             yield Static("Press any key to close.", id="help-close")
 
     def on_key(self, event: events.Key) -> None:
