@@ -69,7 +69,7 @@ class SessionScreen(Screen[None]):
             yield Static("", id="side")
             yield Static("", id="sides-done")
             yield Static("", id="rates")
-            yield RichLog(id="log", max_lines=200, wrap=True, markup=False)
+            yield RichLog(id="log", max_lines=200, wrap=True, markup=False, min_width=20)  # wrap to the width shown
         yield Footer()
 
     def __init__(self) -> None:
@@ -81,7 +81,7 @@ class SessionScreen(Screen[None]):
     def on_show(self) -> None:
         self._ready = True
         for line in self._log:
-            self.query_one("#log", RichLog).write(line)
+            self.query_one("#log", RichLog).write(line, expand=True)  # wrap to the width shown
         self._log = []
         if self._pending is not None:
             self.show(self._pending[0], sound_on=self._pending[1])
@@ -99,7 +99,7 @@ class SessionScreen(Screen[None]):
         if not self._ready:
             self._log.append(text)
             return
-        self.query_one("#log", RichLog).write(text)
+        self.query_one("#log", RichLog).write(text, expand=True)
 
     def show(self, v: SessionView, *, sound_on: bool) -> None:
         """Draw the view."""
