@@ -41,6 +41,18 @@ PREDICT_MIN_QUALITY = 0.5
 SETTLE_EXHALES = 2
 """After a reset (gap, motion, posture shift) the first exhales carry no confidence: quality 0
 until this many have been confirmed (the half-breath and the amplitude are re-learnt)."""
+PERIOD_CV_GAIN = 1.5
+"""Quality = (1 - this x CV of the recent periods) x ..."""
+AMPLITUDE_CV_GAIN = 0.5
+"""... (1 - this x CV of the recent half-breath excursions), each clipped to 0-1. The excursions
+mix inhales and exhales, and a resting belt's breaths vary in depth (CV 0.1-0.3) while its
+periods stay steady, so the amplitude term is the lenient one: with a gain of 1 a clean resting
+belt reached 0.5 on only 68 % of its breaths (DEV: the confident events keep a PPV of 0.96-0.98
+on the belts and ICU impedance either way; wrong events come with irregular periods)."""
+APPROX_CV_GAINS = (3.0, 1.5)
+"""The two gains for approximate (RR-derived) events: a breath seen through the heart's
+response is noisier, and the same gains as for waveforms left a PPV of 0.82 at quality >= 0.5
+on the DEV RR set; these give 0.91."""
 POLARITY_CONFIDENT = 0.7
 """Accelerometers: a polarity confidence below this scales the quality down (an event of
 uncertain polarity may be the other phase)."""
@@ -55,9 +67,12 @@ class BreathStats:
 
     Args:
         fs_hz: rate of the breathing signal (for the running RMS), Hz.
+        approximate: the breaths are seen through RR intervals (stricter quality).
     """
 
-    def __init__(self, fs_hz: float) -> None:
+    def __init__(self, fs_hz: float, *, approximate: bool = False) -> None:
+        self.cv_gains = APPROX_CV_GAINS if approximate else (PERIOD_CV_GAIN, AMPLITUDE_CV_GAIN)
+        """Gains of the period and amplitude CVs in the quality (see ``PERIOD_CV_GAIN``)."""
         self.rms_alpha = 1.0 / (RMS_TIME_CONSTANT_S * fs_hz)
         """Weight of a new sample in the running mean square."""
         self.ms = 0.0
@@ -139,7 +154,8 @@ class BreathStats:
         a = np.asarray(self.excursions)
         cv_p = float(np.std(p) / (np.mean(p) + 1e-12))
         cv_a = float(np.std(a) / (np.mean(a) + 1e-12))
-        self.quality = float(np.clip(1.0 - 1.5 * cv_p, 0.0, 1.0) * np.clip(1.0 - cv_a, 0.0, 1.0))
+        gp, ga = self.cv_gains
+        self.quality = float(np.clip(1.0 - gp * cv_p, 0.0, 1.0) * np.clip(1.0 - ga * cv_a, 0.0, 1.0))
 
     def event_quality(self, settled: int, polarity_confidence: float | None) -> float:
         """The quality put on an event (>= 0.5: confident enough to cue on): breath regularity,

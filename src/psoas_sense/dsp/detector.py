@@ -16,7 +16,11 @@ it):
   level only grows quadratically, which is what makes the confirmation fast.
 * A half-breath must be real: its excursion from the previous confirmed extreme must exceed
   ``RISE_SHARE`` of the recent amplitude and last at least ``MIN_HALF_SHARE`` of the recent
-  period. This rejects heartbeat ripple and short motion spikes.
+  period. This rejects heartbeat ripple and short motion spikes. A shallow half-breath (under
+  ``SHALLOW_SHARE`` of the amplitude: often a pause halfway up an inspiration, before the real
+  peak) needs the signal to leave its extreme by ``SHALLOW_DROP_SHARE`` of the amplitude before
+  it is confirmed (waveforms and RR; not accelerometers, whose polarity evidence was tuned
+  without it).
 * The amplitude and period adapt from the medians of recent breaths (the online form of
   NeuroKit's ``amplitude_min x median``). When nothing is confirmed for longer than
   ``DECAY_AFTER_PERIODS`` periods, the amplitude decays so shallower breathing is picked up,
@@ -69,6 +73,12 @@ WARMUP_S = 3.0
 """No events in the first seconds: filters settle and the amplitude estimate forms."""
 NEAR_SHARE = 0.1
 """Samples within this share of the amplitude of an extreme count as its plateau."""
+SHALLOW_SHARE = 0.45
+"""A half-breath whose excursion is below this share of the amplitude is shallow: often a pause
+on the way (a two-stage inspiration, an end-inspiratory bump before the real peak) ..."""
+SHALLOW_DROP_SHARE = 0.2
+"""... so its extreme is confirmed only once the signal has left it by this share of the
+amplitude, whatever the slope."""
 
 
 class PhaseDetector:
@@ -91,9 +101,12 @@ class PhaseDetector:
         self.slope_share = slope_share
         self.drop_share = drop_share
         self.rise_share = rise_share
+        # accelerometers: their polarity evidence (the asymmetry of half-breaths) was tuned with
+        # the plain rule; the shallow rule is for waveforms and RR
+        self.shallow_share = 0.0 if signal == "acc" else SHALLOW_SHARE
         self._lag = max(1, int(round(SLOPE_LAG_S * fs_hz)))
         self._hist: deque[float] = deque(maxlen=self._lag + 1)
-        self.stats = BreathStats(fs_hz)
+        self.stats = BreathStats(fs_hz, approximate=approximate)
         """What the detector has learnt from recent breaths (amplitude, period, quality)."""
         self.hold = HoldWatch(fs_hz, hold_after_s, signal)
         """The breath-hold watch."""
@@ -290,6 +303,8 @@ class PhaseDetector:
             left = s * (self._ext_v - yi)
             cau = self._caution[s]
             need = max(self.drop_share * amp * (1.0 + CAUTION_GAIN * cau), RIPPLE_MARGIN * cau * r_l[i])
+            if excursion < self.shallow_share * amp:
+                need = max(need, SHALLOW_DROP_SHARE * amp)
             turned = (-s * slope > self.slope_share * typical_slope and left > need) or (
                 left > FALLBACK_DROP_SHARE * amp
             )

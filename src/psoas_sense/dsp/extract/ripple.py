@@ -46,6 +46,10 @@ RESP_RIPPLE_CANCEL = "notch"
 frequencies, with the comb on top only for the ripple they leave) or ``comb`` (moving average
 over one heart period: cancels every harmonic exactly, but delays the breath by half a heart
 period)."""
+ENVELOPE_RATIO = (0.3, 0.5)
+"""Ripple/breathing power ratio at which the envelope path (when given) starts / is fully faded
+in: ripple this strong is the case where a patient's breathing shows mostly as a change of the
+heartbeat's shape rather than of the signal's mean (see :mod:`psoas_sense.dsp.extract.resp`)."""
 NOTCH_Q = 2.0
 """Quality factor of the ripple notches (bandwidth = heart rate / Q, wide enough for the beat-to-beat
 variation of the heart rate and the error of its estimate)."""
@@ -84,6 +88,8 @@ class RippleGuard:
         self._pow = ExpWeightedMean(RIPPLE_TC_S, fs_hz, channels=4)
         self._fade = ExpWeightedMean(RIPPLE_FADE_TC_S, fs_hz, channels=2)  # any cancellation, comb
         self._p_res = ExpWeightedMean(RIPPLE_RES_TC_S, fs_hz)
+        self._fade_env = ExpWeightedMean(RIPPLE_FADE_TC_S, fs_hz)
+        self._ratio = np.zeros(0)  # ripple/breathing power ratio of the last chunk
         self.fast_delay_s = base_delay_s
         self._lmin = max(2, int(round(fs_hz * 60.0 / COMB_MAX_BPM)))
         self._lmax = int(round(fs_hz * 60.0 / COMB_MIN_BPM))
@@ -151,8 +157,31 @@ class RippleGuard:
                 frac = float(np.clip(0.5 * (r[j - 1] - r[j + 1]) / den, -0.5, 0.5))
         self.heart_period_s = (self._L + frac) / self.fs_hz
 
-    def process(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Returns (signal, delay per sample, RMS of the ripple left per sample)."""
+    def process(
+        self, y: np.ndarray, envelope: np.ndarray | None = None, envelope_delay_s: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns (signal, delay per sample, RMS of the ripple left per sample).
+
+        Args:
+            y: the signal on the grid.
+            envelope: a ripple-free alternative on the same grid (the midline of the raw
+                envelope), faded in instead of everything else when the ripple is very strong
+                (``ENVELOPE_RATIO``).
+            envelope_delay_s: its delay beyond the fast path's.
+        """
+        out, delay, left = self._process(y)
+        if envelope is None or y.shape[0] == 0:
+            return out, delay, left
+        we = self._fade_env.process(
+            np.clip((self._ratio - ENVELOPE_RATIO[0]) / (ENVELOPE_RATIO[1] - ENVELOPE_RATIO[0]), 0.0, 1.0), init=0.0
+        )
+        return (
+            (1.0 - we) * out + we * envelope,
+            (1.0 - we) * delay + we * (self.fast_delay_s + envelope_delay_s),
+            (1.0 - we) * left,
+        )
+
+    def _process(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         m = y.shape[0]
         if m == 0:
             return y, np.zeros(0), np.zeros(0)
@@ -205,6 +234,7 @@ class RippleGuard:
         sq *= sq
         pw = self._pow.process(sq, init=0.0)
         ratio = pw[:, ::2] / (pw[:, 1::2] + 1e-12)
+        self._ratio = ratio[:, 0]
         lo, hi = np.array([RIPPLE_RATIO, RIPPLE_RATIO_NOTCHED]).T
         want = np.clip((ratio - lo) / (hi - lo), 0.0, 1.0)
         # the comb share starts full: the notches must first show that they are enough, once the
