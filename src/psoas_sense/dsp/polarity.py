@@ -52,6 +52,15 @@ RR_EXPECTED_LAG_S = 1.0
 lag (heart rate peaks around the end of inspiration) plus about half a beat for the interval
 averaging. The sign of the correlation at this lag is the evidence; it stays right while the
 true lag is within a quarter breath period of it (+-0.75 s at 20 breaths/min)."""
+RR_FAST_LAG_SHARE = (1.0 / 3.0, 0.5)
+"""RR evidence is weighted down as ``RR_EXPECTED_LAG_S`` becomes a large share of the breath
+period: full weight up to a third of it (20 breaths/min), none from a half (30 breaths/min).
+Near half a period the correlation's sign at the fixed lag depends on whether the true RSA lag
+is a little shorter or longer than expected, a coin toss; and RSA itself fades at fast
+breathing. On the hexoskin DEV chests, resting after walking at 20-29 breaths/min, the
+heart rate correlates with the reference lung volume by |r| <= 0.3 at any lag, of either sign
+from one stretch to the next, yet this evidence gave polarity confidences of 0.55-0.7 there
+(confident events of either phase)."""
 FLIP_MARGIN = 1.0
 """The score must be this far past zero, on the other side, to flip the polarity (a confidence
 of 0.5 for the other side). 0.4 let noise flip it: on the real DEV chests (hexoskin) RSA is
@@ -125,13 +134,20 @@ class PolarityTracker:
         k = int(np.argmin(np.abs(np.asarray(RR_LAGS_S) - RR_EXPECTED_LAG_S)))
         return float(c[k])
 
+    @property
+    def rr_trust(self) -> float:
+        """Weight (0-1) of the RR evidence at the current breath period (``RR_FAST_LAG_SHARE``)."""
+        lo, hi = RR_FAST_LAG_SHARE
+        share = RR_EXPECTED_LAG_S / max(self.period_s, 1e-6)
+        return min(1.0, max(0.0, (hi - share) / (hi - lo)))
+
     def score(self) -> float:
         """The weighted evidence (positive: the axis direction is the inhale); updates :attr:`source`."""
         asym = ASYM_WEIGHT * sum(self._asym)
         r = max(-0.99, min(0.99, self.rr_correlation))
         n = min(self._rr_s, RR_TIME_CONSTANT_S) / max(self.period_s, 1.0)
         z = math.copysign(max(0.0, abs(math.atanh(r)) - RR_R_FLOOR), r) * math.sqrt(max(0.0, n - 2.0))
-        rr = RR_WEIGHT * max(-RR_Z_CLIP, min(RR_Z_CLIP, z)) * min(1.0, self._rr_s / RR_MIN_S)
+        rr = RR_WEIGHT * max(-RR_Z_CLIP, min(RR_Z_CLIP, z)) * min(1.0, self._rr_s / RR_MIN_S) * self.rr_trust
         cal = CAL_WEIGHT * self._cal
         parts = {"asymmetry": abs(asym), "rr": abs(rr), "calibration": abs(cal)}
         best = max(parts, key=lambda k: parts[k])
