@@ -152,3 +152,23 @@ def test_spoken_cues_only_when_asked(tmp_path):
     audio.on_event(Cue(1.0, "sink_deeper", "Sink deeper as you breathe out.", "static"), coached=True)
     assert ["say", "Sink deeper as you breathe out."] in ran
     assert (tmp_path / "exhale.wav").exists()
+
+
+def test_start_screen_runs_take_the_command_line_options(tmp_path):
+    """`psoas-sense --speed 4 --duration 60 --save --mute` applies to what the start screen starts."""
+    from psoas_sense.ui.choices import StartChoice, StartOptions, config_for
+
+    opts = StartOptions(speed=4.0, duration_s=60.0, save=True, mute=True)
+    demo = config_for(StartChoice("demo", protocol="tool"), opts)
+    assert (demo.speed, demo.duration_s, demo.coach.save_history, demo.mute) == (4.0, 60.0, True, True)
+    assert demo.coach.protocol == "tool" and demo.loop
+    rec = tmp_path / "r.jsonl"
+    replay = config_for(StartChoice("recording", file=rec), StartOptions(speed=None))
+    assert replay.speed is None and replay.file == rec and not replay.coach.save_history  # not saved unless asked
+    live = config_for(StartChoice("emulated", device="emulated:h10"), opts)
+    assert live.coach.save_history and live.device == "emulated:h10"  # live sessions are always saved
+    plain = config_for(StartChoice("demo"))
+    assert plain.speed == 1.0 and plain.duration_s is None and not plain.coach.save_history
+    # the app made for the start screen has the bell fallback (and its timer) and the asked mute
+    app = make_app(None, start_options=StartOptions(mute=True))
+    assert not app.audio.enabled and app.audio._bell is not None and app.audio._later is not None

@@ -50,8 +50,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from psoas_sense.cli.running import run_headless, run_tui, tui_possible
     from psoas_sense.session.setup import CoachConfig
 
-    if tui_possible() and args.speed is not None:
-        return run_tui(None, mute=args.mute, speak=args.speak)  # the start screen, the demo focused
+    if tui_possible():
+        from psoas_sense.ui.choices import StartOptions
+
+        start = StartOptions(speed=args.speed, duration_s=args.duration, save=args.save, mute=args.mute,
+                             speak=args.speak)
+        return run_tui(None, start=start)  # the start screen, the demo focused
     config = demo_config(args)
     print(
         f"{PROG}: demo: replaying {config.file.name if config.file else ''} at real pace; one JSON line per "

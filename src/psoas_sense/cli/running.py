@@ -15,6 +15,7 @@ from psoas_sense.errors import PsoasError
 
 if TYPE_CHECKING:
     from psoas_sense.session.setup import RunConfig
+    from psoas_sense.ui.choices import StartOptions
 
 
 LINK_LOST_EXIT = 3
@@ -151,14 +152,12 @@ def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
     return run_with_signals(go)
 
 
-def run_tui(config: RunConfig | None, *, mute: bool = False, speak: bool = False) -> int:
-    """The terminal UI on the configured source (None: the start screen asks); the coach starts
-    after the safety check."""
+def run_tui(config: RunConfig | None, *, start: StartOptions | None = None) -> int:
+    """The terminal UI on the configured source (None: the start screen asks, and its runs take
+    ``start``); the coach starts after the safety check."""
     from psoas_sense.ui.app import make_app
-    from psoas_sense.ui.audio import CuePlayer
 
-    audio = None if config is not None else CuePlayer(enabled=not mute, speak=speak)
-    app = make_app(config, audio=audio)
+    app = make_app(config, start_options=start)
     rc = app.run()
     app.audio.close()
     return int(rc or 0)

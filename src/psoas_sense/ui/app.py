@@ -37,10 +37,10 @@ from psoas_sense.events import (
     StageEntered,
 )
 from psoas_sense.model import Status
-from psoas_sense.session.setup import CoachConfig, RunConfig
+from psoas_sense.session.setup import RunConfig
 from psoas_sense.sources.base import Source
 from psoas_sense.ui.audio import CuePlayer
-from psoas_sense.ui.choices import StartChoice
+from psoas_sense.ui.choices import StartChoice, StartOptions, config_for
 from psoas_sense.ui.messages import DataTimeAdvanced, EventEmitted, SessionFinished
 from psoas_sense.ui.screens.modals import PainScreen, QuitScreen, SafetyAnswer, SafetyScreen
 from psoas_sense.ui.screens.session import SessionScreen, mmss
@@ -52,20 +52,6 @@ TRACE_EVERY_S = 0.25
 """How often the breathing trace is redrawn, session seconds."""
 REDRAW_EVERY_S = 0.2
 """Between events, the timers and the pacer are redrawn this often (session seconds)."""
-
-
-def config_for(choice: StartChoice, *, speed: float | None = 1.0) -> RunConfig:
-    """The run a start-screen choice asks for."""
-    coach = CoachConfig(protocol=choice.protocol, save_history=choice.kind not in ("demo", "recording"))
-    if choice.kind == "demo":
-        from psoas_sense.cli.demo import demo_recording
-
-        path = demo_recording()
-        return RunConfig("demo", file=path, speed=speed, loop=True, coach=coach, subtitle=f"demo: {path.name}")
-    if choice.kind == "recording" and choice.file is not None:
-        return RunConfig("replay", file=choice.file, speed=speed, coach=coach, subtitle=f"replay: {choice.file.name}")
-    return RunConfig("session", device=choice.device or "emulated:h10", coach=coach,
-                     subtitle=f"device: {choice.device}")
 
 
 class PsoasApp(App[int]):
@@ -99,12 +85,16 @@ class PsoasApp(App[int]):
         make_source: Callable[[], Source] | None = None,
         audio: CuePlayer | None = None,
         start_screen: Callable[[], Any] | None = None,
+        start_options: StartOptions | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self._make_source = make_source
         self._start_screen = start_screen
-        self.audio = audio or CuePlayer(enabled=not (config and config.mute), speak=bool(config and config.speak),
+        self._start_options = start_options or StartOptions()
+        mute = config.mute if config is not None else self._start_options.mute
+        speak = config.speak if config is not None else self._start_options.speak
+        self.audio = audio or CuePlayer(enabled=not mute, speak=speak,
                                         bell=self.bell,
                                         later=lambda delay_s, ring: self.set_timer(delay_s, ring))
         self._commands: asyncio.Queue[str | None] = asyncio.Queue()
@@ -148,7 +138,7 @@ class PsoasApp(App[int]):
         if choice is None:
             self.exit(0)
             return
-        self._prepare(config_for(choice))
+        self._prepare(config_for(choice, self._start_options))
 
     def _prepare(self, config: RunConfig) -> None:
         self.config = config
@@ -415,6 +405,9 @@ def make_app(
     make_source: Callable[[], Source] | None = None,
     audio: CuePlayer | None = None,
     start_screen: Callable[[], Any] | None = None,
+    start_options: StartOptions | None = None,
 ) -> PsoasApp:
-    """The terminal UI for a run (None: start on the start screen): the CLI and tests build it here."""
-    return PsoasApp(config, make_source=make_source, audio=audio, start_screen=start_screen)
+    """The terminal UI for a run (None: start on the start screen, whose runs take ``start_options``):
+    the CLI and tests build it here."""
+    return PsoasApp(config, make_source=make_source, audio=audio, start_screen=start_screen,
+                    start_options=start_options)
