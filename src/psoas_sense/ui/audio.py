@@ -173,8 +173,8 @@ class CuePlayer:
         """One line saying what to install when sound or speech cannot play (None: all is there)."""
         parts = []
         if self._player is None and sys.platform != "win32":
-            parts.append("no audio player found, so cues are the terminal bell: install pulseaudio-utils (paplay), "
-                         "pipewire (pw-play) or alsa-utils (aplay)")
+            parts.append("no audio player found, so cues are terminal bells (counted: ? explains); "
+                         "install pulseaudio-utils (paplay), pipewire (pw-play) or alsa-utils (aplay)")
         if self.speak and self._speaker is None:
             parts.append("--speak needs a speech engine: install espeak-ng")
         return "; ".join(parts) or None
