@@ -137,3 +137,59 @@ def test_bidmc_record_unchanged_by_envelope_path_dev():
     assert r["f1"] >= 0.99
     assert r["lat_med_s"] <= 0.4
 
+
+
+def _sighing_belt(seconds: float = 300.0, fs: float = 25.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Regular breaths (4 s, unit depth) with a two-stage sigh every 40 s: a first stage a little
+    deeper than a breath, a pause with a small dip, then a second stage to 2.5x and a long
+    exhale. Returns (t, y, true exhale onsets = the real peaks)."""
+    pieces: list[np.ndarray] = []
+    ref: list[float] = []
+    n = 0
+    k = 0
+    while n < seconds * fs:
+        if k % 10 == 9:
+            up1 = 1.2 * (0.5 - 0.5 * np.cos(np.pi * np.arange(40) / 40))
+            dip = 1.2 - 0.15 * np.sin(np.pi * np.arange(12) / 12)
+            up2 = 1.2 + 1.3 * (0.5 - 0.5 * np.cos(np.pi * np.arange(25) / 25))
+            down = 2.5 * (0.5 + 0.5 * np.cos(np.pi * np.arange(150) / 150))
+            seg = np.concatenate((up1, dip, up2, down))
+            ref.append((n + 40 + 12 + 24) / fs)
+        else:
+            seg = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(100) / 100)
+            ref.append((n + 50) / fs)
+        pieces.append(seg)
+        n += seg.shape[0]
+        k += 1
+    y = np.concatenate(pieces)
+    return np.arange(y.shape[0]) / fs, y, np.asarray(ref)
+
+
+def test_two_stage_sigh_reports_the_real_peak():
+    """A sigh's first stage is confirmed as the maximum; when the signal then rises well past it,
+    the dip is reported as an inhale (quality 0, events still alternate) and the real peak as
+    the exhale. Without this every sigh cost a false exhale and a missed one."""
+    fs = 25.0
+    t, y, ref = _sighing_belt()
+    ev = [e for e in PhaseDetector(fs, signal="resp").process(t, y, t) if isinstance(e, BreathEvent)]
+    kinds = [e.kind for e in ev]
+    assert all(a != b for a, b in zip(kinds, kinds[1:]))  # exhales and inhales alternate
+    ex = np.asarray([e.t_s for e in ev if e.kind == "exhale"])
+    ref = ref[ref > 20.0]
+    hits = sum(1 for r in ref if np.min(np.abs(ex - r)) <= 0.5)
+    assert hits == ref.size  # every sigh's real peak is found
+    assert sum(1 for e in ev if e.kind == "inhale" and e.quality == 0.0 and e.t_s > 20.0) >= 5
+    # accelerometers do not re-arm (their polarity evidence was tuned without it)
+    acc = PhaseDetector(fs, signal="acc").process(t, y, t)
+    acc_ex = np.asarray([e.t_s for e in acc if isinstance(e, BreathEvent) and e.kind == "exhale"])
+    assert sum(1 for r in ref if np.min(np.abs(acc_ex - r)) <= 0.5) < ref.size
+
+
+def test_two_stage_sigh_is_chunk_invariant():
+    fs = 25.0
+    t, y, _ = _sighing_belt(120.0)
+    whole = PhaseDetector(fs, signal="resp").process(t, y, t)
+    for chunk in (1, 7, 25):
+        det = PhaseDetector(fs, signal="resp")
+        parts = [det.process(t[i : i + chunk], y[i : i + chunk], t[i : i + chunk]) for i in range(0, t.shape[0], chunk)]
+        assert [e for p in parts for e in p] == whole

@@ -21,6 +21,9 @@ it):
   peak) needs the signal to leave its extreme by ``SHALLOW_DROP_SHARE`` of the amplitude before
   it is confirmed (waveforms and RR; not accelerometers, whose polarity evidence was tuned
   without it).
+* A confirmed maximum that the signal then passes by ``REARM_SHARE`` of the amplitude was the
+  first stage of a two-stage inspiration (a sigh): the dip since is reported as an inhale of
+  quality 0 and the real peak as a further exhale, so events still alternate (waveforms only).
 * The amplitude and period adapt from the medians of recent breaths (the online form of
   NeuroKit's ``amplitude_min x median``). When nothing is confirmed for longer than
   ``DECAY_AFTER_PERIODS`` periods, the amplitude decays so shallower breathing is picked up,
@@ -79,6 +82,10 @@ on the way (a two-stage inspiration, an end-inspiratory bump before the real pea
 SHALLOW_DROP_SHARE = 0.2
 """... so its extreme is confirmed only once the signal has left it by this share of the
 amplitude, whatever the slope."""
+REARM_SHARE = 0.3
+"""A confirmed maximum that the signal then passes by this share of the amplitude was the first
+stage of a two-stage inspiration (a sigh): the dip between the stages is reported as an inhale
+and the real peak as the exhale (waveforms only)."""
 
 
 class PhaseDetector:
@@ -104,6 +111,9 @@ class PhaseDetector:
         # accelerometers: their polarity evidence (the asymmetry of half-breaths) was tuned with
         # the plain rule; the shallow rule is for waveforms and RR
         self.shallow_share = 0.0 if signal == "acc" else SHALLOW_SHARE
+        # a two-stage inspiration is a waveform's shape: not re-armed on accelerometers (see above)
+        # nor on RR (a resonator's output has no such shape)
+        self.rearm_share = math.inf if signal == "acc" or approximate else REARM_SHARE
         self._lag = max(1, int(round(SLOPE_LAG_S * fs_hz)))
         self._hist: deque[float] = deque(maxlen=self._lag + 1)
         self.stats = BreathStats(fs_hz, approximate=approximate)
@@ -127,6 +137,9 @@ class PhaseDetector:
         self._confirmed_v = 0.0  # value of the last confirmed extreme, as confirmed
         self._caution = {1: 0.0, -1: 0.0}  # per kind (+1 maxima, -1 minima): 0-1
         self._last_exhale_t: float | None = None
+        self._exhale_before_t: float | None = None  # the exhale before the last one
+        self._trough_v, self._trough_grid_t = 0.0, 0.0  # the extreme before the last maximum
+        self._dip_v, self._dip_t, self._dip_d = math.inf, 0.0, 0.0  # lowest since that maximum
         self._last_inhale_t: float | None = None
         self._last_inhale_s: float | None = None  # duration of the last inhale
         self._settled = 0  # exhales confirmed since the last reset
@@ -293,6 +306,14 @@ class PhaseDetector:
                     self._premature = True
                     self._caution[-s] = min(1.0, self._caution[-s] + CAUTION_STEP)
                 self._prev_v = yi
+                if s < 0 and yi - self._confirmed_v > self.rearm_share * amp and self._dip_v < yi:
+                    ev_c = self._rearm(yi, ti, di, a_l[i])
+                    events.append(ev_c)
+                    if self.on_event is not None:
+                        events.extend(self.on_event(self, ev_c))
+                    continue
+            if s < 0 and yi < self._dip_v:
+                self._dip_v, self._dip_t, self._dip_d = yi, ti, di
             if s * yi > s * self._ext_v:
                 self._ext_v, self._ext_t, self._ext_d = yi, ti, di
                 self._near_t = ti
@@ -335,11 +356,30 @@ class PhaseDetector:
         self._near_t = ti
         self._last_confirm_at = ti
 
-    def _confirm(self, s: int, ti: float, yi: float, di: float, available: float, amp: float) -> BreathEvent:
+    def _rearm(self, yi: float, ti: float, di: float, available: float) -> BreathEvent:
+        """The signal rose well past the last confirmed maximum: that was the first stage of a
+        two-stage inspiration. Report the lowest point since as an inhale (so events still
+        alternate; it teaches nothing and carries quality 0) and seek the real peak, measured from
+        the trough before the first stage (one inspiration); the real peak's inhale and period
+        run from the inhale and exhale before the first stage."""
+        last_inhale_t, last_inhale_s = self._last_inhale_t, self._last_inhale_s
+        trough_v, trough_t = self._trough_v, self._trough_grid_t
+        self._ext_v, self._ext_t, self._ext_d = self._dip_v, self._dip_t, self._dip_d
+        self._near_t = self._dip_t
+        ev = self._confirm(-1, ti, yi, di, available, 0.0, learn=False)
+        self._last_inhale_t, self._last_inhale_s = last_inhale_t, last_inhale_s
+        self._last_exhale_t = self._exhale_before_t
+        self._prev_v, self._prev_grid_t = trough_v, trough_t
+        return ev
+
+    def _confirm(
+        self, s: int, ti: float, yi: float, di: float, available: float, amp: float, *, learn: bool = True
+    ) -> BreathEvent:
         assert self._prev_v is not None
         st = self.stats
-        st.add_excursion(s * (self._ext_v - self._prev_v))
-        self._caution[s] *= CAUTION_DECAY
+        if learn:
+            st.add_excursion(s * (self._ext_v - self._prev_v))
+            self._caution[s] *= CAUTION_DECAY
         self._premature = False
         t_ext_grid = self._ext_t
         # the middle of a flat (clipped, held) extreme, the extreme itself when it is sharp
@@ -347,6 +387,9 @@ class PhaseDetector:
         kind = "exhale" if s == 1 else "inhale"
         inhale_s = exhale_s = ie = None
         if kind == "exhale":
+            self._exhale_before_t = self._last_exhale_t
+            self._trough_v, self._trough_grid_t = self._prev_v, self._prev_grid_t
+            self._dip_v = math.inf
             if self._last_exhale_t is not None:
                 st.add_period(t_phase - self._last_exhale_t)
             if self._last_inhale_t is not None:
@@ -361,8 +404,9 @@ class PhaseDetector:
                 if self._last_inhale_s is not None and exhale_s > 0:
                     ie = self._last_inhale_s / exhale_s
             self._last_inhale_t = t_phase
-        st.refresh()
-        st.update_quality()
+        if learn:
+            st.refresh()
+            st.update_quality()
         ev = BreathEvent(
             kind=kind,  # type: ignore[arg-type]
             # rounded so that sub-microsecond float noise of chunked filtering cannot show
@@ -371,7 +415,7 @@ class PhaseDetector:
             signal=self.signal,
             approximate=self.approximate,
             rate_bpm=None if self.rate_bpm is None else round(self.rate_bpm, 4),
-            quality=round(self.stats.event_quality(self._settled, self.polarity_confidence), 3),
+            quality=round(st.event_quality(self._settled, self.polarity_confidence), 3) if learn else 0.0,
             inhale_s=None if inhale_s is None else round(inhale_s, 6),
             exhale_s=None if exhale_s is None else round(exhale_s, 6),
             ie_ratio=None if ie is None else round(ie, 6),
