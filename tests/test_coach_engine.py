@@ -651,6 +651,32 @@ def test_calibration_counts_unsure_accelerometer_exhales() -> None:
     assert late.cues("calibrate")[0]["t"] == pytest.approx(5.3) and late.cues("calibrated")[0]["t"] < 25.0
 
 
+def _with_motion(t0: float, t1: float, t_end: float = 600.0) -> list[Any]:
+    """Confident breathing, none seen while the body moves from t0 to t1 (as the detector does)."""
+    evs: list[Any] = [e for e in phases(0, t_end, quality=0.9) if not t0 <= e.t_s <= t1 + 3.0]
+    return evs + [SignalNotice("motion", t0, {}, t0), SignalNotice("motion_ended", t1, {}, t1)]
+
+
+def test_rolling_over_in_a_still_stage_hands_over_to_the_pacer_and_says_so() -> None:
+    plain = drive(manual(), phases(0, 600, quality=0.9), 600)
+    static = plain.of("stage", stage="static")[0]["t"]
+    run = drive(manual(), _with_motion(static + 5.0, static + 15.0), 600)
+    (fb,) = run.cues("fallback_pacer")
+    assert fb["reason"] == "motion" and fb["t"] == pytest.approx(static + 10.0, abs=STEP_S)
+    assert not [c for c in run.cues() if c.get("source") == "detector" and static + 5 <= c["t"] < static + 18]
+    assert run.cues("signal_restored")[0]["t"] > static + 18.0  # confident breaths again after it
+    # a short shift (fingers, a cough) says nothing
+    short = drive(manual(), _with_motion(static + 5.0, static + 7.0), 600)
+    assert not short.cues("fallback_pacer")
+
+
+def test_moving_is_the_exercise_in_active_release() -> None:
+    plain = drive(manual(), phases(0, 600, quality=0.9), 600)
+    active = plain.of("stage", stage="active")[0]["t"]
+    run = drive(manual(), _with_motion(active + 1.0, active + 9.0), 600)
+    assert not [c for c in run.cues("fallback_pacer") if c["reason"] == "motion"]
+
+
 def test_detector_signal_lost_notice_falls_back() -> None:
     evs: list[Any] = phases(0, 100) + [SignalNotice("signal_lost", 101.0)] + phases(130, 300)
     run = drive(manual(), evs, 300)

@@ -35,6 +35,7 @@ from psoas_sense.coach.state import (
     QUIET_HOLD_FACTOR,
     QUIET_PERIODS,
     QUIET_SILENCE_FACTOR,
+    STILL_STAGES,
     TIMER_ORDER,
     drop_healed_gaps,
     notice_time,
@@ -211,6 +212,10 @@ class CoachEngine(StageLogic):
         if not self._fallback:
             self._start_fallback(t, "no_breaths")
 
+    def _fire_motion(self, t: float) -> None:
+        if not self._fallback and self.stage in STILL_STAGES:
+            self._start_fallback(t, "motion")
+
     # ------------------------------------------------------------------ breathing input
 
     def _on_breath(self, ev: BreathEvent, t: float) -> None:
@@ -277,6 +282,12 @@ class CoachEngine(StageLogic):
                 self._cue("keep_breathing", t, reason="breath_hold")
         elif ev.kind == "breathing_resumed":
             self._breath_hold = False
+        elif ev.kind == "motion":
+            # no breath is seen while the body moves; a long movement where stillness is meant
+            # (rolling over, sitting up) is said, and the pacer guides until breaths are confident again
+            self._timers.setdefault("motion", t + self.settings.motion_pacer_s)
+        elif ev.kind == "motion_ended":
+            self._timers.pop("motion", None)
         elif ev.kind == "signal_lost":
             if not self._fallback:
                 self._start_fallback(t, "signal_lost")

@@ -78,6 +78,9 @@ class CoachSettings:
     cued on; the others are recorded but give no cue."""
     poor_events: int = 4
     """This many events below ``min_quality`` in a row switch to the clock pacer, which says so."""
+    motion_pacer_s: float = 5.0
+    """Body motion (rolling over, sitting up) lasting this long while the body is meant to be still
+    hands over to the pacer, which says so."""
     good_events: int = 2
     """This many good events in a row (link up) switch back from the pacer to the breathing."""
     fast_factor: float = 1.5
@@ -131,6 +134,7 @@ class CoachSettings:
         need(self.breath_hold_s > 0, "breath_hold_s", "must be positive")
         need(self.signal_silence_s > self.breath_hold_s, "signal_silence_s", "must be longer than breath_hold_s")
         need(0 <= self.min_quality <= 1, "min_quality", "must be between 0 and 1")
+        need(self.motion_pacer_s > 0, "motion_pacer_s", "must be positive")
         need(self.poor_events >= 1, "poor_events", "must be at least 1")
         need(self.good_events >= 1, "good_events", "must be at least 1")
         need(self.fast_factor > 1, "fast_factor", "must be above 1")

@@ -35,6 +35,9 @@ from psoas_sense.model import CoreEvent, SignalNotice
 LINK_DOWN_STATES = ("lost", "reconnecting", "stopped")
 LINK_UP_STATES = ("streaming", "connected", "reconnected")
 HOLD_STAGES = ("static", "active", "tool")
+STILL_STAGES = ("preparation", "calibration", "static", "tool", "breathing")
+"""Stages in which the body is meant to be still: body motion there means the breathing cannot be
+followed (elsewhere moving is the exercise: sliding the leg out, moving the fingers, switching sides)."""
 FAST_WINDOW_EXHALES = 4
 """Exhales (three intervals) over which the current breathing rate is measured."""
 FAST_WINDOW_MAX_S = 40.0
@@ -48,7 +51,9 @@ QUIET_SILENCE_FACTOR = 3.0
 CALIBRATION_EXHALES = 2
 """Detected exhales after which the accelerometer calibration is taken as done."""
 
-TIMER_ORDER = ("hold_target", "hold_cap", "stage", "side_warn", "side_end", "side_cap", "breath_hold", "silence")
+TIMER_ORDER = (
+    "hold_target", "hold_cap", "stage", "side_warn", "side_end", "side_cap", "breath_hold", "silence", "motion",
+)
 """Timer order when several fall due at the same time."""
 
 
