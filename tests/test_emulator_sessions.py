@@ -308,3 +308,26 @@ async def test_device_restart_resets_the_clock_mapping(tmp_path: Path) -> None:
     # no ALREADY_IN_STATE after a restart: the streams died with the device
     assert all(resp[3] == 0 for _, _, resp in src.strap.cp_log)
     assert any(line["event"] == "exhale" and line["t"] > 70 and line["signal"] == "acc" for line in lines)
+
+
+async def test_rolling_over_mid_hold_is_said_and_the_breathing_is_followed_again() -> None:
+    """``move_at``: body motion on the accelerometer. No cue is given on it; the coach says it cannot
+    follow and guides by the pacer, and follows the breathing again a few breaths after it."""
+    from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
+
+    src = open_device_source("emulated:h10?move_at=150&move_for=10", speed=None)
+    lines: list[dict] = []
+    coach = CoachEngine(CoachSettings(), SafetyCheck.answered([]), signal="acc")
+    await run_session(src, sinks=[lines_sink(lines.append)], coach=coach, duration_s=240.0)
+    (motion,) = [ln for ln in lines if ln["event"] == "motion"]
+    (ended,) = [ln for ln in lines if ln["event"] == "motion_ended"]
+    assert 150.0 <= motion["t"] < 151.0 and 160.0 <= ended["t"] < 165.0
+    moving = [ln for ln in lines if ln["event"] in ("exhale", "inhale") and motion["t"] <= ln["t"] <= ended["t"]]
+    assert not moving  # no breath is claimed while the body moves
+    falls = [ln for ln in lines if ln["event"] == "cue" and ln["kind"] == "fallback_pacer"]
+    assert [f["reason"] for f in falls] == ["motion"] and falls[0]["t"] == pytest.approx(motion["t"] + 5.0, abs=0.3)
+    cued = [ln for ln in lines if ln["event"] == "cue" and ln.get("source") == "detector"]
+    assert not [c for c in cued if motion["t"] <= c["t"] <= ended["t"]]
+    (back,) = [ln for ln in lines if ln["event"] == "cue" and ln["kind"] == "signal_restored"]
+    breaths_after = [ln for ln in lines if ln["event"] == "exhale" and ended["t"] < ln["t"] <= back["t"]]
+    assert len(breaths_after) <= 3  # followed again within a few breaths of stillness

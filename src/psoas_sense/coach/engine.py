@@ -220,8 +220,7 @@ class CoachEngine(StageLogic):
 
     def _on_breath(self, ev: BreathEvent, t: float) -> None:
         # only events the detector is confident of (quality >= min_quality) are cued on; the rest are
-        # recorded, and a run of them hands the session to the clock pacer, which says so. The
-        # accelerometer's calibration counts every exhale: it is what makes the polarity confident.
+        # recorded, and a run of them hands the session to the clock pacer, which says so
         poor = ev.quality is not None and ev.quality < self.settings.min_quality
         self._poor = self._poor + 1 if poor else 0
         self._good = 0 if poor else self._good + 1
@@ -242,7 +241,13 @@ class CoachEngine(StageLogic):
             if self._link_lost or self._good < self.settings.good_events:
                 return
             self._stop_fallback(t)
-        elif poor and self.stage != "calibration":
+        elif poor and self.stage == "calibration":
+            # the calibration breath counts unsure exhales (it is what makes the polarity
+            # confident), but they do not count as followed breathing
+            self._start_calibration_clock(t)
+            self._phase(ev.kind, t, ev.t_s, "detector")
+            return
+        elif poor:
             if self._poor >= self.settings.poor_events and self._exhales:
                 # (before the first confident exhale the detector is still settling: the silence
                 # timer, not this run, hands a session that never gets going to the pacer)
@@ -267,13 +272,16 @@ class CoachEngine(StageLogic):
         if len(self._exhales) >= 2:  # a hold is judged against the user's own rhythm
             self._timers["breath_hold"] = t + hold_s
         self._timers["silence"] = t + silence_s
+        self._start_calibration_clock(t)
+        self._phase(ev.kind, t, ev.t_s, "detector")
+        if ev.kind == "exhale" and not self.finished:
+            self._check_fast(t)
+
+    def _start_calibration_clock(self, t: float) -> None:
         if self.stage == "calibration" and not self._calib_started:
             # the calibration breath can only start once breathing shows up (ACC takes a while)
             self._calib_started = True
             self._timers["stage"] = t + self.settings.calibration_max_s
-        self._phase(ev.kind, t, ev.t_s, "detector")
-        if ev.kind == "exhale" and not self.finished:
-            self._check_fast(t)
 
     def _on_notice(self, ev: SignalNotice, t: float) -> None:
         if ev.kind == "breath_hold":

@@ -15,6 +15,12 @@ from psoas_sense.sources.emulator.options import EmulatorOptions
 SYNTH_CHUNK_S = 300.0
 """The synthetic breather is generated in chunks of this length, as the session needs them."""
 SYNTH_RATE_HZ = 200.0
+MOVE_SWAY_MG = 250.0
+"""Body motion (``move_at``): a sway of this amplitude..."""
+MOVE_SWAY_HZ = 1.3
+"""... at this frequency (a roll, a sit-up: well above breathing), ..."""
+MOVE_NOISE_MG = 80.0
+"""... plus jolts of this size."""
 
 
 class BreathingSignal:
@@ -76,12 +82,28 @@ class BreathingSignal:
         self.exhale_onsets_s.extend(float(x) + off for x in syn.exhale_onsets_s)
         return syn.acc_mg, (syn.beat_t_s + off, syn.rr_ms)
 
+    def _moved(self, k: int, acc: np.ndarray) -> np.ndarray:
+        """The chunk's acceleration with the wearer's movements (``move_at``) added."""
+        t = k * SYNTH_CHUNK_S + np.arange(acc.shape[0]) / SYNTH_RATE_HZ
+        acc = acc.copy()
+        for i, t0 in enumerate(self._opts.move_at_s):
+            m = (t >= t0) & (t < t0 + self._opts.move_for_s)
+            if not m.any():
+                continue
+            rng = np.random.default_rng([self._opts.seed, 7, i])
+            axis = rng.standard_normal(3)
+            axis /= np.linalg.norm(axis)
+            tm = t[m] - t0
+            sway = MOVE_SWAY_MG * np.sin(2 * np.pi * MOVE_SWAY_HZ * tm)
+            acc[m] += sway[:, None] * axis[None, :] + MOVE_NOISE_MG * rng.standard_normal((int(m.sum()), 3))
+        return acc
+
     def _chunk(self, k: int) -> None:
         if k in self._acc_chunks:
             return
         if self._rec is None:
             acc, beats = self._synth_chunk(k)
-            self._acc_chunks[k] = acc
+            self._acc_chunks[k] = self._moved(k, acc)
             self._beats[k] = beats
             return
         at, av, bt, rv, span = self._rec
@@ -91,7 +113,7 @@ class BreathingSignal:
             acc = np.stack([np.interp(tt, at, av[:, i]) for i in range(3)], axis=1)
         else:
             acc = np.tile(np.array([0.0, 0.0, 1000.0]), (t.size, 1))
-        self._acc_chunks[k] = acc
+        self._acc_chunks[k] = self._moved(k, acc)
         t0, t1 = k * SYNTH_CHUNK_S, (k + 1) * SYNTH_CHUNK_S
         if bt.size:
             reps = range(int(t0 // span), int(t1 // span) + 1)

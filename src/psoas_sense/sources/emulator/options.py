@@ -53,6 +53,10 @@ class EmulatorOptions:
     """Session times starting 10 s without skin contact."""
     restart_at_s: tuple[float, ...] = ()
     """Session times at which the strap reboots."""
+    move_at_s: tuple[float, ...] = ()
+    """Session times at which the wearer moves (rolls over, sits up) for ``move_for_s``."""
+    move_for_s: float = 8.0
+    """Seconds each movement lasts."""
     latency_s: tuple[float, float] = (0.010, 0.040)
     """(min, max) delay from sample to notification arrival, s."""
 
@@ -74,6 +78,8 @@ emulated:h10 | emulated:hrs, with options after '?' joined by '&' (quote it in t
   restart_at=S[,S..]  the strap reboots: the link drops for drop_for, streams stop, and its
                    clock restarts from 2019-01-01 (as an H10 whose battery was pulled)
   no_contact_at=S[,S..]  10 s without skin contact (contact bits; straps that report them)
+  move_at=S[,S..]  the wearer moves (rolls over, sits up: body motion on the accelerometer) for
+                   move_for=S seconds (default 8)
   recording=PATH   drive the strap from a recording or CSV (acc and/or RR) instead of the
                    synthetic breather; seed=N, rate_bpm=X, hr_bpm=X tune the synthetic one
   acc_frames=delta|raw   ACC frame type: delta-compressed 0x81 (default) or raw int16 0x01 (what
@@ -126,6 +132,10 @@ def parse_emulator_spec(spec: str) -> EmulatorOptions:
                 opts.restart_at_s = _floats(value, key)
             elif key == "no_contact_at":
                 opts.no_contact_at_s = _floats(value, key)
+            elif key == "move_at":
+                opts.move_at_s = _floats(value, key)
+            elif key == "move_for":
+                opts.move_for_s = float(value)
             elif key == "recording":
                 if not value or not Path(value).exists():
                     raise PsoasError(f"emulated device recording not found: {value!r}")
@@ -152,7 +162,8 @@ def parse_emulator_spec(spec: str) -> EmulatorOptions:
                 raise PsoasError(f"unknown emulated device option {key!r} (see --help for the list)")
         except ValueError:
             raise PsoasError(f"emulated device option {key}={value!r} is not a number") from None
-    durations = (("start_delay", opts.start_delay_s), ("drop_for", opts.drop_for_s), ("stall_for", opts.stall_for_s))
+    durations = (("start_delay", opts.start_delay_s), ("drop_for", opts.drop_for_s), ("stall_for", opts.stall_for_s),
+                 ("move_for", opts.move_for_s))
     for name, v in durations:
         if not (v >= 0 and math.isfinite(v)):
             raise PsoasError(f"emulated device option {name} must be a non-negative number of seconds")
