@@ -1,4 +1,6 @@
-"""Readers of every input the tools accept, into ``(header, [(t, item), ...])``.
+"""Readers of every input the tools accept: :func:`open_input` gives the header at once and the
+``(t, item)`` pairs as a stream (memory bounded whatever the length of the file);
+:func:`load_input` gives them as a list.
 
 - a format-v1 recording (``.jsonl`` or ``.jsonl.gz``);
 - a generic CSV: a header row with ``t`` (seconds) and ``resp``, or ``ax,ay,az`` (mG), or
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +40,33 @@ MS2_TO_MG = 1000.0 / 9.80665
 
 
 def load_input(path: str | os.PathLike[str]) -> tuple[Header, list[tuple[float, Item]]]:
-    """Read any supported input; raises :class:`InputError` with file and line on a problem.
+    """Read any supported input whole; raises :class:`InputError` with file and line on a problem.
+
+    Every item is held in memory: for long inputs prefer :func:`open_input`.
+    """
+    header, items = open_input(path)
+    return header, list(items)
+
+
+def open_input(
+    path: str | os.PathLike[str], *, frame_s: float = FRAME_S
+) -> tuple[Header, Iterator[tuple[float, Item]]]:
+    """Any supported input as its header and a lazy iterator of ``(t, item)`` pairs.
 
     The file is streamed (bounded by :mod:`.bounded`): a recording line by line, a table one
-    block of rows at a time; only the frames are kept.
+    block of rows at a time, so memory does not grow with the length of the file. A table's
+    header needs its nominal rate, so up to :data:`RATE_SAMPLES` rows are read ahead (and kept)
+    before this returns; problems in those rows (and in a recording's header) are raised here.
+
+    Problems further on are raised by the iterator when it reaches them: an
+    :class:`InputError` naming the file and line, after the items before it were given out
+    (so a consumer may already have acted on them).
+
+    Args:
+        path: a recording or a supported table.
+        frame_s: a table's samples are grouped into frames of this many seconds (a recording
+            keeps its own frames; a table of several streams always has frames of
+            :data:`FRAME_S`, so its streams interleave as in a live stream).
     """
     from psoas_sense.recording.bounded import InputStream
 
@@ -62,15 +88,17 @@ def load_input(path: str | os.PathLike[str]) -> tuple[Header, list[tuple[float, 
         if FORMAT_NAME not in first_line:
             raise InputError(p, "unknown format: a JSON line, but not a psoas-sense recording header", 1)
         rec = Recording(p)
-        return rec.header, list(rec.timed_items())
-    return _load_table(p)
+        return rec.header, rec.timed_items()
+    return _open_table(p, frame_s)
 
 
 class _Frames:
-    """Turns blocks of rows into frames of about :data:`FRAME_S`, checking time as it goes."""
+    """Turns blocks of rows into frames of about ``frame_s``, checking time as it goes; the
+    frames made so far wait in :attr:`items` until :meth:`take` hands them out."""
 
-    def __init__(self, p: Path, shift_to_zero: bool, rr_first_offset: bool) -> None:
+    def __init__(self, p: Path, shift_to_zero: bool, rr_first_offset: bool, frame_s: float = FRAME_S) -> None:
         self.p = p
+        self.frame_s = frame_s
         self.shift_to_zero = shift_to_zero
         self.rr_first_offset = rr_first_offset
         self.offset: float | None = None
@@ -111,7 +139,7 @@ class _Frames:
         block = {"t": t, **{k: v for k, v in cols.items() if k != "t"}}
         if self.carry:
             block = {k: np.concatenate([self.carry[k], v]) for k, v in block.items()}
-        key = np.floor((block["t"] - self.t0) / FRAME_S).astype(np.int64)
+        key = np.floor((block["t"] - self.t0) / self.frame_s).astype(np.int64)
         cuts = np.nonzero(np.diff(key))[0] + 1
         bounds = [0, *cuts.tolist(), key.size]
         for lo, hi in zip(bounds[:-2], bounds[1:-1]):
@@ -134,12 +162,17 @@ class _Frames:
             if "rr" in block:
                 self.items.append((t_arr, RRFrame(t_s=ts, rr_ms=block["rr"][start:end])))
 
+    def take(self) -> list[tuple[float, Item]]:
+        """The frames made since the last call (the one still open stays)."""
+        out, self.items = self.items, []
+        return out
+
     def finish(self) -> list[tuple[float, Item]]:
-        """Every frame, the last one included."""
+        """The frames not taken yet, the last one included."""
         if self.carry and self.carry["t"].size:
             self._emit(self.carry, 0, self.carry["t"].size)
             self.carry = {}
-        return self.items
+        return self.take()
 
     def nominal_rate(self) -> float | None:
         """The rate from the median spacing of distinct sample times (None with under 3 times)."""
@@ -149,17 +182,21 @@ class _Frames:
         return float(round(1.0 / float(np.median(dt)), 3))
 
 
-def _load_table(p: Path) -> tuple[Header, list[tuple[float, Item]]]:
+def _open_table(p: Path, frame_s: float) -> tuple[Header, Iterator[tuple[float, Item]]]:
     table = TableReader(p)
     names = table.names
     kind, mapping = _identify(p, names, [n.lower() for n in names], table.header_lineno)
     use = sorted(set(mapping.values()))
     time_kind = {"polar_acc": NANOSECONDS, "polar_rr": ISO_TIME}.get(kind, "")
     kinds = [time_kind if j == mapping["t"] else "" for j in use]
+    if sum(k in mapping for k in ("resp", "ax", "rr_ms")) > 1:
+        frame_s = FRAME_S  # several streams interleave second by second, as in a live stream
     frames = _Frames(p, shift_to_zero=kind in ("polar_acc", "sensorlogger", "polar_rr"),
-                     rr_first_offset=kind == "polar_rr")
+                     rr_first_offset=kind == "polar_rr", frame_s=frame_s)
     scale = MS2_TO_MG if kind in ("phyphox", "sensorlogger") else 1.0
-    for line_of, vals in table.blocks(use, kinds):
+    blocks = table.blocks(use, kinds)
+
+    def add(line_of: np.ndarray, vals: np.ndarray) -> None:
         col = {name: np.ascontiguousarray(vals[:, use.index(j)]) for name, j in mapping.items()}
         cols = {"t": col["t"]}
         if "resp" in col:
@@ -170,8 +207,16 @@ def _load_table(p: Path) -> tuple[Header, list[tuple[float, Item]]]:
         if "rr_ms" in col:
             cols["rr"] = col["rr_ms"]
         frames.add(line_of, cols)
-    items = frames.finish()
-    rate = frames.nominal_rate()
+
+    rate: float | None = None
+    if "resp" in mapping or "ax" in mapping:
+        # the header's nominal rate: read ahead (a bounded number of rows) until it is known
+        for line_of, vals in blocks:
+            add(line_of, vals)
+            if frames.n_dt >= RATE_SAMPLES:
+                break
+        rate = frames.nominal_rate()
+    frames.positive_dt, frames.n_dt = [], RATE_SAMPLES  # no more spacings kept
     streams: dict[str, dict[str, object]] = {}
     if "resp" in mapping:
         streams["resp"] = {"unit": "au", "rate_hz": rate}
@@ -180,7 +225,15 @@ def _load_table(p: Path) -> tuple[Header, list[tuple[float, Item]]]:
     if "rr_ms" in mapping:
         streams["rr"] = {"unit": "ms", "rate_hz": None}
     device = {"source": "import", "format": kind, "file": p.name}
-    return Header(streams=streams, device=device), items
+
+    def items() -> Iterator[tuple[float, Item]]:
+        yield from frames.take()
+        for line_of, vals in blocks:
+            add(line_of, vals)
+            yield from frames.take()
+        yield from frames.finish()
+
+    return Header(streams=streams, device=device), items()
 
 
 _PHYPHOX_ACC = re.compile(r"^(linear )?acceleration ([xyz]) \(m/s\^2\)$")

@@ -9,6 +9,7 @@ whatever the length of the file.
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import warnings
 from collections.abc import Iterator, Sequence
@@ -92,7 +93,7 @@ class TableReader:
         kinds = list(kinds) or [""] * len(use)
         rows_seen = False
         pending = [self._rest] if self._rest is not None and self._rest[1] else []
-        for first, block in [*pending, *self._blocks]:
+        for first, block in itertools.chain(pending, self._blocks):  # one block at a time
             out = self._parse(first, block, use, kinds)
             if out[0].size:
                 rows_seen = True

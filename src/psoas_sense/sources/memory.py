@@ -7,7 +7,7 @@ commands and signals get through.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable
 
 from psoas_sense.model import Item
 from psoas_sense.recording.format import Header
@@ -17,9 +17,10 @@ YIELD_EVERY = 64
 
 
 class MemorySource:
-    """A list of ``(t_s, item)`` pairs as a :class:`~psoas_sense.sources.base.Source`."""
+    """A list (or a stream, iterated once) of ``(t_s, item)`` pairs as a
+    :class:`~psoas_sense.sources.base.Source`."""
 
-    def __init__(self, header: Header, items: Sequence[tuple[float, Item]]) -> None:
+    def __init__(self, header: Header, items: Iterable[tuple[float, Item]]) -> None:
         self.header = header
         self._items = items
 

@@ -7,8 +7,9 @@ breathing period tracked from the signal itself (:class:`RateTracker`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy import signal as sps
 
 from psoas_sense.dsp.extract.base import Extracted, phase_delay_s
 from psoas_sense.dsp.filters import GridResampler, StreamingSOS, design_bandpass
@@ -35,66 +36,107 @@ RR_TRACK_MIN_PEAK = 3.0
 """The spectral peak must stand this many times above the band's mean to be trusted."""
 RR_RESONATOR_Q = 1.5
 """Quality factor of the resonator tuned to the breathing period (RR input)."""
+ESTIMATES_AT_ONCE = 512
+"""Period estimates computed together (one batch of FFTs); bounds the memory of a long chunk."""
 
 
 class RateTracker:
     """Causal dominant-period tracker: the peak of the recent signal's periodogram, re-estimated at
-    fixed sample indexes (so the result does not depend on chunking)."""
+    fixed sample indexes (so the result does not depend on chunking).
+
+    The estimates that fall within one chunk are computed together, as one batch of FFTs over
+    the windows ending at each estimate's sample index (the same numbers as one at a time).
+    """
 
     def __init__(self, fs_hz: float, window_s: float, min_period_s: float, max_period_s: float, every_s: float) -> None:
         self.fs_hz = fs_hz
-        self._buf = np.zeros(int(window_s * fs_hz))
-        self._filled = 0
+        self._nb = int(window_s * fs_hz)
+        self._buf = np.zeros(0)
+        """The last (up to) ``window_s`` of samples."""
         self._lmin = max(1, int(min_period_s * fs_hz))
         self._lmax = int(max_period_s * fs_hz)
         self._every = max(1, int(every_s * fs_hz))
         self._n = 0
+        self._nfft = 1024
+        self._f = np.fft.rfftfreq(self._nfft, 1.0 / fs_hz)
+        band = (self._f >= 1.0 / (self._lmax / fs_hz)) & (self._f <= 1.0 / (self._lmin / fs_hz))
+        self._idx = np.nonzero(band)[0]
+        self._fw = self._f ** RR_TRACK_F_POWER
+        self._hann = np.hanning(self._nb)
         self.period_s: float | None = None
         """Current dominant period, once the signal has shown one."""
 
-    def _estimate(self) -> None:
+    def _estimate(self, x: np.ndarray) -> None:
         """Peak of the Hann-windowed periodogram weighted by f^2 (the derivative's spectrum):
-        slow heart-rate swings (Mayer waves, drift) would otherwise outweigh breathing."""
-        x = self._buf[-self._filled :] if self._filled < self._buf.shape[0] else self._buf
-        if x.shape[0] < 2 * self._lmax // 3:
+        slow heart-rate swings (Mayer waves, drift) would otherwise outweigh breathing. ``x`` is
+        the signal before the estimate's sample index (shorter than the window at the start)."""
+        if x.shape[0] < 2 * self._lmax // 3 or not self._idx.size:
             return
         x = (x - x.mean()) * np.hanning(x.shape[0])
-        nfft = 1024
-        p = np.abs(np.fft.rfft(x, nfft)) ** 2
-        f = np.fft.rfftfreq(nfft, 1.0 / self.fs_hz)
-        band = (f >= 1.0 / (self._lmax / self.fs_hz)) & (f <= 1.0 / (self._lmin / self.fs_hz))
-        if not band.any():
-            return
-        w = p * f ** RR_TRACK_F_POWER
-        idx = np.nonzero(band)[0]
-        j = int(idx[np.argmax(w[idx])])
-        if w[j] <= 0 or w[j] < RR_TRACK_MIN_PEAK * float(np.sum(w[idx])) / idx.size:
-            return
-        off = 0.0
-        if 0 < j < w.shape[0] - 1:
-            den = w[j - 1] - 2 * w[j] + w[j + 1]
-            off = 0.5 * (w[j - 1] - w[j + 1]) / den if den != 0 else 0.0
-        fj = f[j] + off * (f[1] - f[0])
-        if fj > 0:
-            self.period_s = float(1.0 / fj)
+        p = np.abs(np.fft.rfft(x, self._nfft)) ** 2
+        found = self._peaks(p[None, :])
+        if not np.isnan(found[0]):
+            self.period_s = float(found[0])
+
+    def _peaks(self, p: np.ndarray) -> np.ndarray:
+        """The period of each row's weighted periodogram peak (NaN where none stands out)."""
+        w = p * self._fw
+        idx = self._idx
+        wb = w[:, idx]
+        j = idx[np.argmax(wb, axis=1)]
+        rows = np.arange(w.shape[0])
+        wj = w[rows, j]
+        ok = (wj > 0) & ~(wj < RR_TRACK_MIN_PEAK * np.sum(wb, axis=1) / idx.size)
+        inner = (j > 0) & (j < w.shape[1] - 1)
+        jm, jp = np.where(inner, j - 1, j), np.where(inner, j + 1, j)
+        wm, wp = w[rows, jm], w[rows, jp]
+        den = wm - 2 * wj + wp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            off = np.where(inner & (den != 0), 0.5 * (wm - wp) / den, 0.0)
+            fj = self._f[j] + off * (self._f[1] - self._f[0])
+            return np.where(ok & (fj > 0), 1.0 / fj, np.nan)
 
     def process(self, y: np.ndarray) -> np.ndarray:
         """Feed samples; returns the period in force at each sample (NaN until known)."""
         m = y.shape[0]
         out = np.empty(m)
-        first = (-self._n) % self._every
-        cuts = sorted({0, m, *range(first, m, self._every)})
-        nb = self._buf.shape[0]
-        for a, b in zip(cuts[:-1], cuts[1:]):
-            if a != 0 or first == 0:
-                if (self._n + a) % self._every == 0 and self._n + a > 0:
-                    self._estimate()
-            out[a:b] = np.nan if self.period_s is None else self.period_s
-            seg = y[a:b]
-            self._buf = np.concatenate((self._buf, seg))[-nb:]
-            self._filled = min(nb, self._filled + seg.shape[0])
-        self._n += m
+        n0, nb, every = self._n, self._nb, self._every
+        hist = np.concatenate((self._buf, y))  # samples n0 - len(buf) ... n0 + m - 1
+        base = n0 - self._buf.shape[0]
+        # estimates are made at the positive multiples of ``every`` in [n0, n0 + m)
+        gs = np.arange(max(every, -(-n0 // every) * every), n0 + m, every)
+        k = 0
+        prev = n0
+        while k < gs.size:
+            if gs[k] < nb or nb < 2 * self._lmax // 3 or not self._idx.size:  # one at a time
+                self._fill(out, prev - n0, int(gs[k]) - n0)
+                self._estimate(hist[max(0, int(gs[k]) - nb) - base : int(gs[k]) - base])
+                prev = int(gs[k])
+                k += 1
+                continue
+            batch = gs[k : k + ESTIMATES_AT_ONCE]
+            ends = batch - base
+            wins = np.lib.stride_tricks.sliding_window_view(hist, nb)[ends - nb]
+            x = (wins - wins.mean(axis=1, keepdims=True)) * self._hann
+            found = self._peaks(np.abs(np.fft.rfft(x, self._nfft, axis=1)) ** 2)
+            # the period in force after each estimate: the last one found (NaN: none yet)
+            last = np.maximum.accumulate(np.where(np.isnan(found), -1, np.arange(found.size)))
+            before = np.nan if self.period_s is None else self.period_s
+            held = np.where(last >= 0, found[np.maximum(last, 0)], before)
+            self._fill(out, prev - n0, int(batch[0]) - n0)
+            k += batch.size
+            stop = int(gs[k]) if k < gs.size else n0 + m
+            out[int(batch[0]) - n0 : stop - n0] = np.repeat(held, np.diff(np.append(batch, stop)))
+            if last[-1] >= 0:
+                self.period_s = float(held[-1])
+            prev = stop
+        self._fill(out, prev - n0, m)
+        self._buf = hist[-nb:].copy() if hist.shape[0] > nb else hist
+        self._n = n0 + m
         return out
+
+    def _fill(self, out: np.ndarray, a: int, b: int) -> None:
+        out[a:b] = np.nan if self.period_s is None else self.period_s
 
 
 class RRExtractor:
@@ -119,10 +161,9 @@ class RRExtractor:
         self.delay_s = phase_delay_s([(bp, RR_GRID_HZ)])
         self._recent: list[float] = []
         self._track = RateTracker(RR_GRID_HZ, RR_TRACK_WINDOW_S, *RR_TRACK_PERIOD_S, RR_TRACK_EVERY_S)
-        self._res_zi = np.zeros(2)
-        self._last_y = 0.0
+        self._res_zi = (0.0, 0.0)
         self._res_period: float | None = None
-        self._res_ba: tuple[np.ndarray, np.ndarray] | None = None
+        self._res_coef = (0.0, 0.0, 0.0, 0.0)
 
     @property
     def gaps(self) -> list[tuple[float, float]]:
@@ -130,47 +171,74 @@ class RRExtractor:
         return self._rs.gaps
 
     def _resonate(self, y: np.ndarray, period: np.ndarray) -> np.ndarray:
-        out = np.empty_like(y)
+        """``y`` through the peak filter tuned to each sample's period (passed on where the
+        period is NaN, the filter's state kept).
+
+        The period changes every few samples, so the filter is run here sample by sample, in
+        direct form II transposed with the same operations as ``scipy.signal.lfilter`` and the
+        coefficients of ``scipy.signal.iirpeak`` (same numbers, without a call per run).
+        """
         m = y.shape[0]
+        if not m:
+            return y.copy()
+        out = y.tolist()
+        per = period.tolist()
+        change = np.flatnonzero(period[1:] != period[:-1]) + 1  # NaN != NaN: cut between NaNs too
+        bounds = [0, *change.tolist(), m]
+        z0, z1 = self._res_zi
+        for i, j in zip(bounds[:-1], bounds[1:]):
+            p = per[i]
+            if p != p:  # NaN: no period yet
+                continue
+            if self._res_period != p:
+                self._res_coef = _peak_coefficients(1.0 / p, RR_RESONATOR_Q, RR_GRID_HZ)
+                self._res_period = p
+            b0, b2, a1, a2 = self._res_coef
+            b1 = 0.0
+            for k in range(i, j):
+                x = out[k]
+                yk = z0 + b0 * x
+                z0 = z1 + x * b1 - yk * a1
+                z1 = x * b2 - yk * a2
+                out[k] = yk
+        self._res_zi = (z0, z1)
+        return np.asarray(out, dtype=np.float64)
+
+    def _beats(self, t: np.ndarray, rr_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The times and heart rates of the plausible, non-ectopic beats among ``t``, ``rr_ms``.
+
+        A beat is ectopic when it differs from the median of the 7 plausible beats before it
+        (ectopic ones included; fewer at the start, none judged before the 4th) by more than
+        :data:`RR_MAX_JUMP` of it.
+        """
+        t = np.asarray(t, dtype=np.float64)
+        rr = np.asarray(rr_ms, dtype=np.float64)
+        ok = (rr >= RR_MIN_MS) & (rr <= RR_MAX_MS)
+        t, rr = t[ok], rr[ok]
+        keep = np.ones(rr.shape[0], dtype=bool)
+        recent = self._recent
         i = 0
-        while i < m:
-            p = period[i]
-            j = i + 1
-            while j < m and (period[j] == p or (np.isnan(p) and np.isnan(period[j]))):
-                j += 1
-            if np.isnan(p):
-                out[i:j] = y[i:j]
-            else:
-                if self._res_period != p:
-                    b, a = sps.iirpeak(1.0 / p, RR_RESONATOR_Q, fs=RR_GRID_HZ)
-                    self._res_ba = (b, a)
-                    self._res_period = float(p)
-                assert self._res_ba is not None
-                b, a = self._res_ba
-                out[i:j], self._res_zi = sps.lfilter(b, a, y[i:j], zi=self._res_zi)
-            i = j
-        return out
+        while i < rr.shape[0] and len(recent) < 7:  # the first beats of the stream
+            if len(recent) >= 3:
+                med = float(np.median(recent))
+                keep[i] = not abs(rr[i] - med) > RR_MAX_JUMP * med
+            recent = [*recent, float(rr[i])]
+            i += 1
+        if i < rr.shape[0]:
+            hist = np.concatenate((np.asarray(recent[-7:]), rr[i:]))
+            med = np.median(np.lib.stride_tricks.sliding_window_view(hist, 7)[:-1], axis=1)
+            keep[i:] = ~(np.abs(rr[i:] - med) > RR_MAX_JUMP * med)
+            recent = hist[-7:].tolist()
+        self._recent = recent
+        return t[keep], 60000.0 / rr[keep]
 
     def process(self, t: np.ndarray, rr_ms: np.ndarray) -> Extracted:
         """Feed RR intervals ``rr_ms`` ending at beat times ``t``; see
         :class:`~psoas_sense.dsp.extract.base.Extractor`."""
-        keep_t: list[float] = []
-        keep_hr: list[float] = []
-        for ti, rr in zip(np.asarray(t, dtype=np.float64), np.asarray(rr_ms, dtype=np.float64)):
-            if not (RR_MIN_MS <= rr <= RR_MAX_MS):
-                continue
-            if len(self._recent) >= 3:
-                med = float(np.median(self._recent))
-                if abs(rr - med) > RR_MAX_JUMP * med:
-                    # ectopic or missed beat: keep it out of the rate, let the median adapt
-                    self._recent = (self._recent + [rr])[-7:]
-                    continue
-            self._recent = (self._recent + [rr])[-7:]
-            keep_t.append(float(ti))
-            keep_hr.append(60000.0 / rr)
-        if not keep_t:
+        keep_t, keep_hr = self._beats(t, rr_ms)
+        if not keep_t.shape[0]:
             return Extracted.empty()
-        gt, gy, ga, gaps = self._rs.process(np.asarray(keep_t), np.asarray(keep_hr))
+        gt, gy, ga, gaps = self._rs.process(keep_t, keep_hr)
         if gt.shape[0] == 0:
             return Extracted(gt, np.zeros(0), ga, gaps, self.delay_s)
         y = self._bp.process(gy)
@@ -178,3 +246,14 @@ class RRExtractor:
         ex = Extracted(gt, self._resonate(y, period), ga, gaps, self.delay_s)
         ex.period = period
         return ex
+
+
+def _peak_coefficients(f0_hz: float, q: float, fs_hz: float) -> tuple[float, float, float, float]:
+    """``(b0, b2, a1, a2)`` of ``scipy.signal.iirpeak(f0_hz, q, fs=fs_hz)`` (``b1`` is 0,
+    ``a0`` is 1), computed as SciPy does."""
+    w0 = 2 * f0_hz / fs_hz
+    bw = w0 / q * math.pi
+    w0 = w0 * math.pi
+    beta = math.tan(bw / 2.0)
+    gain = 1.0 / (1.0 + beta)
+    return 1.0 - gain, -(1.0 - gain), -2.0 * gain * math.cos(w0), 2.0 * gain - 1.0
