@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from psoas_sense import insight
@@ -79,10 +79,9 @@ class Coach(Protocol):
 
 @dataclass
 class SessionResult:
-    """What a run produced, for callers and tests."""
+    """What a run produced, for callers and tests (counts only: a long run's events go to the sinks,
+    never into memory; a :class:`~psoas_sense.session.sinks.Collector` keeps them when asked)."""
 
-    events: list[CoreEvent] = field(default_factory=list)
-    """The detector's events (phase changes and notices)."""
     lines: int = 0
     """Events handed to the sinks."""
     items: int = 0
@@ -220,7 +219,6 @@ class _Run:
                 self._heart_rate(frame)
                 events.extend(self.pipe.feed(frame))
         self.emit(events)
-        res.events.extend(events)
         if self.trace_every_s is not None and t_s - self._trace_t >= self.trace_every_s:
             self._trace_t = t_s
             trace = getattr(self.pipe, "trace", None)  # the pipeline's recent extracted signal
