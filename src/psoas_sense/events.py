@@ -54,7 +54,8 @@ COMMAND_NAMES: tuple[str, ...] = tuple(c.value for c in Command)
 """Every command name, in the order help texts list them."""
 
 EndReason = str
-"""How a session ended: ``done``, ``quit``, ``pain``, ``end_of_input``."""
+"""How a session ended: ``done``, ``quit``, ``pain``, ``end_of_input``, ``link_lost``, ``signal``
+(SIGTERM, Ctrl-C, the front end closing), ``input_error`` (a replayed file bad part-way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +352,7 @@ class SessionEnded:
     t_s: float
     """Session seconds."""
     ended_by: str
-    """``done``, ``quit``, ``pain``, ``end_of_input``."""
+    """``done``, ``quit``, ``pain``, ``end_of_input``, ``link_lost``, ``signal``, ``input_error``."""
     summary: SessionSummary
     """What the session did."""
 

@@ -26,6 +26,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     A headless replay runs the coach on recorded breathing: a simulation, nobody is pressing on
     anything, so the safety check is not asked (the terminal UI and live sessions always ask).
+
+    The file is streamed (:class:`~psoas_sense.sources.replay.ReplaySource`): a problem in its
+    first lines is refused before the session starts; one further on (a bad value on line
+    9,000,000) ends the session there, as at the end of its input (its end said, and saved with
+    ``--save``), then gives the one-line ``FILE:LINE`` error and exit status 2.
     """
     from psoas_sense.cli.running import tui_possible
 

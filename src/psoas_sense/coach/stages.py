@@ -33,7 +33,7 @@ from psoas_sense.events import (
 )
 from psoas_sense.events import Note as NoteEvent
 
-_END_REASONS_KEPT = ("pain", "quit", "end_of_input")
+_END_REASONS_KEPT = ("pain", "quit", "end_of_input", "input_error")
 """Session ends that a hold closed with its side keeps as its own reason."""
 
 

@@ -365,7 +365,9 @@ async def run_session(
             if tasks[0].done() and not tasks[0].cancelled() and tasks[0].exception() is not None:
                 raise tasks[0].exception()  # type: ignore[misc]
             await _cancel(tasks)
-            run.finish()
+            # a replay whose file turns out bad part-way ends on what came before it, saying so;
+            # the source raises the one-line error when it is left
+            run.finish("input_error" if getattr(source, "error", None) is not None else None)
     except asyncio.CancelledError:
         run.result.stopped_by = "cancelled"
         await _cancel(tasks)

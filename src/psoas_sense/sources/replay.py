@@ -5,6 +5,13 @@ again by the core), stamped with their line times, so the same file always gives
 events. Pacing waits on an injected ``sleep``/``clock`` pair (asyncio's by default), so tests can
 replay at "real pace" without waiting. With ``loop`` the recording repeats, shifted in time, for
 sessions longer than the recording.
+
+The file is streamed (:func:`~psoas_sense.recording.importers.open_input`): items are read as
+they are played, never held, so memory does not grow with the length of the file; a loop
+reads the file again for each pass. A problem found late in the file (a bad value on line
+9,000,000) ends the stream there: the session closes as at the end of its input (its summary
+said, recorded and saved), then leaving the source raises the one-line ``FILE:LINE``
+:class:`~psoas_sense.errors.InputError` (see :class:`ReplaySource`).
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from psoas_sense.errors import PsoasError
 from psoas_sense.model import (
     AccFrame,
     HRFrame,
@@ -26,12 +35,17 @@ from psoas_sense.model import (
     RRFrame,
     Status,
 )
-from psoas_sense.recording.importers import load_input
+from psoas_sense.recording.importers import open_input
 
 T = TypeVar("T")
 
 LOOP_GAP_S = 0.5
 """Silence between the end of one pass of a looped recording and the start of the next."""
+READ_AHEAD_ITEMS = 32
+"""Items read when the source is made (at most; see :data:`READ_AHEAD_SAMPLES`): a file broken
+in its first lines is refused before a session starts on it, as a wholly bad file is."""
+READ_AHEAD_SAMPLES = 1 << 16
+"""The read-ahead stops once its items hold this many samples."""
 
 
 def shift_item(item: Item, dt: float) -> Item:
@@ -49,18 +63,38 @@ def shift_item(item: Item, dt: float) -> Item:
     raise TypeError(type(item).__name__)
 
 
-def _oldest_sample(items: list[tuple[float, Item]]) -> float:
-    for _, item in items:
-        if isinstance(item, (RespFrame, AccFrame, RRFrame)) and item.t_s.size:
-            return float(item.t_s[0])
-    return items[0][0]
+class PassSpan:
+    """The time one pass spans, seen as it streams by: from its first sample (which may precede
+    its first line's time) to its last sample (or line, if later)."""
 
+    def __init__(self) -> None:
+        self.first_t: float | None = None
+        """The first line's time."""
+        self.last_t = 0.0
+        self.oldest: float | None = None
+        """The first sample of the first sample frame."""
+        self.newest: float | None = None
+        """The last sample of the last sample frame."""
 
-def _newest_sample(items: list[tuple[float, Item]]) -> float:
-    for _, item in reversed(items):
+    def see(self, t: float, item: Item) -> None:
+        if self.first_t is None:
+            self.first_t = t
+        self.last_t = t
         if isinstance(item, (RespFrame, AccFrame, RRFrame)) and item.t_s.size:
-            return float(item.t_s[-1])
-    return items[-1][0]
+            if self.oldest is None:
+                self.oldest = float(item.t_s[0])
+            self.newest = float(item.t_s[-1])
+
+    @property
+    def empty(self) -> bool:
+        return self.first_t is None
+
+    def length(self) -> float:
+        """Last sample (or line) minus first sample (or line)."""
+        assert self.first_t is not None
+        oldest = self.first_t if self.oldest is None else self.oldest
+        newest = self.last_t if self.newest is None else self.newest
+        return max(self.last_t, newest) - min(self.first_t, oldest)
 
 
 class PacedClock:
@@ -95,13 +129,23 @@ class PacedClock:
 
 
 class ReplaySource:
-    """A recording (or any supported input file) played back as a :class:`Source`.
+    """A recording (or any supported input file) played back as a :class:`Source`, streamed.
+
+    The header and the first few items (:data:`READ_AHEAD_ITEMS`) are read at once: a problem
+    in them raises here, before any session starts. The other items are read as they are
+    played; a problem further on ends the stream where it is found: inside ``async with`` (as
+    the session loop runs a source) the error is kept in :attr:`error` and raised when the
+    context is left, after the session has closed on the items before it; iterated without
+    entering the context, it is raised by the iteration itself.
 
     Args:
-        path: a format-v1 recording (``.jsonl``/``.jsonl.gz``) or any file :func:`load_input`
-            reads (generic CSV, supported exports).
+        path: a format-v1 recording (``.jsonl``/``.jsonl.gz``) or any file
+            :func:`~psoas_sense.recording.importers.open_input` reads (generic CSV, supported
+            exports).
         speed: 1 = real pace, 4 = four times faster, ``None`` = as fast as possible.
-        loop: repeat the recording until the consumer stops.
+        loop: repeat the recording until the consumer stops (the file is read again for each
+            pass; each pass starts :data:`LOOP_GAP_S` after the previous pass's last sample, or
+            last line if later).
         sleep, clock: injected for tests (default ``asyncio.sleep`` and ``time.monotonic``).
     """
 
@@ -121,41 +165,107 @@ class ReplaySource:
         self.loop = loop
         self._sleep = sleep
         self._clock = clock
-        self.header, self._items = load_input(path)
+        self.header, stream = open_input(path)
+        self._stream: Iterator[tuple[float, Item]] | None = _ReadAhead(stream)
+        """The first pass, opened with the header (later passes open the file again)."""
         self.passes = 0
+        self.error: PsoasError | None = None
+        """The problem that ended the stream early (raised when the context is left)."""
+        self._entered = False
         self.clock: PacedClock | None = None if speed is None else PacedClock(speed, wall=clock)
         """Session time while playing at a pace (None as fast as possible: data time only)."""
 
     async def __aenter__(self) -> ReplaySource:
+        self._entered = True
+        self.error = None
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        return None
+        self._entered = False
+        _close(self._stream)
+        self._stream = None
+        if self.error is not None and (not exc or exc[0] is None):
+            raise self.error
+
+    def _open(self) -> Iterator[tuple[float, Item]]:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            return stream
+        return open_input(self.path)[1]
 
     async def __aiter__(self) -> AsyncIterator[tuple[float, Item]]:
-        items = self._items
-        if not items:
-            return
-        first_t = items[0][0]
-        # a pass spans from its first sample (which may precede its line's time) to its last
-        span = max(items[-1][0], _newest_sample(items)) - min(first_t, _oldest_sample(items))
         offset = 0.0
-        start_wall = self._clock()
-        if self.clock is not None:
-            self.clock.start(first_t, start_wall)
+        first_t = 0.0
+        start_wall: float | None = None
         while True:
-            self.passes += 1
-            for t, item in items:
-                t_out = t + offset
-                if self.speed is not None:
-                    due = start_wall + (t_out - first_t) / self.speed
-                    wait = due - self._clock()
-                    if wait > 0:
-                        await self._sleep(wait)
-                else:
-                    # yield to the event loop now and then so commands and signals get through
-                    await asyncio.sleep(0)
-                yield t_out, shift_item(item, offset)
-            if not self.loop:
+            span = PassSpan()
+            stream: Iterator[tuple[float, Item]] | None = None
+            try:
+                stream = self._open()
+                for t, item in stream:
+                    if span.empty:
+                        self.passes += 1
+                    span.see(t, item)
+                    t_out = t + offset
+                    if start_wall is None:
+                        first_t, start_wall = t, self._clock()
+                        if self.clock is not None:
+                            self.clock.start(first_t, start_wall)
+                    if self.speed is not None:
+                        due = start_wall + (t_out - first_t) / self.speed
+                        wait = due - self._clock()
+                        if wait > 0:
+                            await self._sleep(wait)
+                    else:
+                        # yield to the event loop now and then so commands and signals get through
+                        await asyncio.sleep(0)
+                    yield t_out, shift_item(item, offset)
+            except PsoasError as exc:
+                if not self._entered:
+                    raise
+                self.error = exc  # the session ends on what came before; raised on leaving
                 return
-            offset += span + LOOP_GAP_S if span > 0 else LOOP_GAP_S
+            finally:
+                _close(stream)
+            if not self.loop or span.empty:
+                return
+            length = span.length()
+            offset += length + LOOP_GAP_S if length > 0 else LOOP_GAP_S
+
+
+class _ReadAhead:
+    """An input's items, the first few read at once (a problem in them raises at once; see
+    :data:`READ_AHEAD_ITEMS`) and given out first."""
+
+    def __init__(self, stream: Iterator[tuple[float, Item]]) -> None:
+        self._stream = stream
+        self._head: deque[tuple[float, Item]] = deque()
+        samples = 0
+        try:
+            for t, item in stream:
+                self._head.append((t, item))
+                if isinstance(item, (RespFrame, AccFrame, RRFrame)):
+                    samples += item.t_s.size
+                if len(self._head) >= READ_AHEAD_ITEMS or samples >= READ_AHEAD_SAMPLES:
+                    break
+        except BaseException:
+            _close(stream)
+            raise
+
+    def __iter__(self) -> _ReadAhead:
+        return self
+
+    def __next__(self) -> tuple[float, Item]:
+        if self._head:
+            return self._head.popleft()
+        return next(self._stream)
+
+    def close(self) -> None:
+        self._head.clear()
+        _close(self._stream)
+
+
+def _close(stream: Iterator[tuple[float, Item]] | None) -> None:
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()

@@ -21,7 +21,8 @@ COLUMNS = ("Started", "Source", "Protocol", "Time", "Holds", "Ended", "Device or
 """The table's columns (the last, widest one may scroll out of sight on a narrow terminal)."""
 DETAIL_WIDTH = 40
 """Longest device or file name shown (longer ones end in an ellipsis)."""
-ENDED_WORDS = {"done": "finished", "quit": "quit", "pain": "pain stop", "end_of_input": "end of input"}
+ENDED_WORDS = {"done": "finished", "quit": "quit", "pain": "pain stop", "end_of_input": "end of input",
+               "link_lost": "sensor lost", "signal": "stopped by the system", "input_error": "bad input line"}
 """How a session ended, in words (``None`` in the history: interrupted)."""
 EMPTY = (
     "No sessions saved yet. Sessions on a strap or a phone are saved here; "

@@ -24,6 +24,7 @@ ENDINGS = {
     "quit": "ended early (you asked)",
     "pain": "STOPPED on pain",
     "end_of_input": "ended: the recording ran out",
+    "input_error": "ended: the recording has a bad line",
     "link_lost": "ended: the sensor was lost",
     "signal": "ended: stopped by the system",
     None: "interrupted",
