@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
+from psoas_sense.dsp.hold import hold_limit
 from psoas_sense.model import BreathEvent, SignalNotice
 
 AMPLITUDE_HISTORY = 8
@@ -58,12 +60,72 @@ POLARITY_CONFIDENT = 0.7
 uncertain polarity may be the other phase)."""
 
 
+def np_sum(values: Sequence[float]) -> float:
+    """``np.sum(values)`` to the last bit, in plain Python for up to 8 values (NumPy adds fewer
+    than 8 one by one from 0.0, and 8 as a tree of pairs)."""
+    n = len(values)
+    if n < 8:
+        total = 0.0
+        for v in values:
+            total += v
+        return total
+    if n == 8:
+        a, b, c, d, e, f, g, h = values
+        return ((a + b) + (c + d)) + ((e + f) + (g + h))
+    return float(np.sum(np.asarray(values, dtype=np.float64)))
+
+
+def median(values: Sequence[float]) -> float:
+    """``float(np.median(values))`` to the last bit, without building an array for a few values."""
+    s = sorted(values)
+    n = len(s)
+    h = n // 2
+    m = s[h] if n % 2 else (0.0 + s[h - 1] + s[h]) / 2  # NumPy's mean of the middle two
+    total = sum(s)
+    if total != total or (m == 0.0 and n % 2):
+        return float(np.median(np.asarray(values, dtype=np.float64)))  # a NaN, or which zero (+/-)
+    return m
+
+
+def cv(values: Sequence[float]) -> float:
+    """``np.std(values) / (np.mean(values) + 1e-12)`` to the last bit (coefficient of variation)."""
+    n = len(values)
+    if n < 8:  # (np_sum inlined: one by one from 0.0)
+        total = 0.0
+        for v in values:
+            total += v
+        mean, acc = total / n, 0.0
+        for v in values:
+            acc += (v - mean) * (v - mean)
+    else:
+        vals = list(values)
+        mean = np_sum(vals) / n
+        acc = np_sum([(v - mean) * (v - mean) for v in vals])
+    std = math.sqrt(acc / n)
+    den = mean + 1e-12
+    if den == 0.0:
+        return float(np.float64(std) / np.float64(den))  # NumPy's inf or NaN (and its warning)
+    return std / den
+
+
+def round6(x: float | None) -> float | None:
+    """``x`` rounded to 6 decimals (None stays None)."""
+    return None if x is None else round(x, 6)
+
+
+def clip01(x: float) -> float:
+    """``np.clip(x, 0.0, 1.0)`` (NaN stays NaN)."""
+    return min(max(x, 0.0), 1.0)
+
+
 class BreathStats:
     """Running statistics of the breaths one detector has confirmed.
 
-    The detector reads the plain attributes in its per-sample loop (they are attributes, not
-    properties, for speed) and reports each confirmed half-breath through the ``add_*`` methods,
-    then calls :meth:`refresh` and :meth:`update_quality`.
+    The detector reads the plain attributes (they are attributes, not properties, for speed; its
+    per-sample loop takes what it needs from :meth:`loop_view` after each confirmation) and
+    reports each confirmed half-breath through the ``add_*`` methods, then calls :meth:`refresh`
+    and :meth:`update_quality`. The medians and CVs are those of NumPy to the last bit, computed
+    in plain Python (a NumPy call on a few values costs more than the arithmetic).
 
     Args:
         fs_hz: rate of the breathing signal (for the running RMS), Hz.
@@ -112,6 +174,22 @@ class BreathStats:
             return self.amp
         return 2.0 * math.sqrt(2.0) * math.sqrt(self.ms)
 
+    def loop_view(self) -> tuple[float | None, float, bool, float]:
+        """What the detector's loop reads until the next confirmation: the amplitude (None: from
+        the running RMS), the idle time after which it decays, whether the hold watch runs
+        (``long_amp`` and ``long_period`` known) and the hold watch's slope limit."""
+        on = self.long_amp > 0 and self.long_period > 0
+        lim = hold_limit(self.long_amp, self.long_period) if on else 0.0
+        return self.amp, DECAY_AFTER_PERIODS * self.period_s, on, lim
+
+    def track_period(self, periods: list[float], upto: int) -> None:
+        """The extractor's tracked period becomes the last known (not NaN) one in
+        ``periods[: upto + 1]``, if any."""
+        for j in range(upto, -1, -1):
+            if not math.isnan(periods[j]):
+                self.tracked_period_s = periods[j]
+                return
+
     def effective_amplitude(self, t_now: float, last_confirm_at: float) -> float:
         """The amplitude, decayed when nothing has been confirmed since ``last_confirm_at``."""
         amp = self.amplitude
@@ -142,20 +220,16 @@ class BreathStats:
 
     def refresh(self) -> None:
         """Recompute the medians after a confirmation."""
-        self.period_s = float(np.median(self.periods)) if self.periods else DEFAULT_PERIOD_S
-        self.amp = float(np.median(self.excursions)) if len(self.excursions) >= 3 else None
+        self.period_s = median(self.periods) if self.periods else DEFAULT_PERIOD_S
+        self.amp = median(self.excursions) if len(self.excursions) >= 3 else None
 
     def update_quality(self) -> None:
         """Quality from the regularity of recent periods and amplitudes (1 = steady breathing)."""
         if len(self.periods) < 2 or len(self.excursions) < 3:
             self.quality = 0.3
             return
-        p = np.asarray(self.periods)
-        a = np.asarray(self.excursions)
-        cv_p = float(np.std(p) / (np.mean(p) + 1e-12))
-        cv_a = float(np.std(a) / (np.mean(a) + 1e-12))
         gp, ga = self.cv_gains
-        self.quality = float(np.clip(1.0 - gp * cv_p, 0.0, 1.0) * np.clip(1.0 - ga * cv_a, 0.0, 1.0))
+        self.quality = clip01(1.0 - gp * cv(self.periods)) * clip01(1.0 - ga * cv(self.excursions))
 
     def event_quality(self, settled: int, polarity_confidence: float | None) -> float:
         """The quality put on an event (>= 0.5: confident enough to cue on): breath regularity,
@@ -179,7 +253,7 @@ class BreathStats:
         """
         if len(self.inhale_durations) < PREDICT_MIN_BREATHS or self.quality < PREDICT_MIN_QUALITY:
             return None
-        at = inhale.t_s + float(np.median(self.inhale_durations))
+        at = inhale.t_s + median(self.inhale_durations)
         if at <= inhale.detected_at_s:
             return None
         return SignalNotice(

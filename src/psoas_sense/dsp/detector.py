@@ -24,10 +24,8 @@ it):
 * A confirmed maximum that the signal then passes by ``REARM_SHARE`` of the amplitude was the
   first stage of a two-stage inspiration (a sigh): the dip since is reported as an inhale of
   quality 0 and the real peak as a further exhale, so events still alternate (waveforms only).
-* The amplitude and period adapt from the medians of recent breaths (the online form of
-  NeuroKit's ``amplitude_min x median``). When nothing is confirmed for longer than
-  ``DECAY_AFTER_PERIODS`` periods, the amplitude decays so shallower breathing is picked up,
-  down to a floor tied to the long-term amplitude.
+* The amplitude and period adapt from the medians of recent breaths; when nothing is confirmed
+  for a while, the amplitude decays so shallower breathing is picked up (``BreathStats``).
 * ``t_s`` is the time of the extreme minus the known delay of the causal filters, so it
   estimates the phase change in the sensor's time.
 
@@ -44,8 +42,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from psoas_sense.dsp.breath_stats import DECAY_AFTER_PERIODS, BreathStats
-from psoas_sense.dsp.hold import HOLD_AFTER_S, HoldWatch
+from psoas_sense.dsp.breath_stats import BreathStats, round6
+from psoas_sense.dsp.hold import HOLD_AFTER_S, HoldWatch, float_list, lagged_differences
 from psoas_sense.model import BreathEvent, CoreEvent
 
 SLOPE_LAG_S = 0.12
@@ -129,7 +127,7 @@ class PhaseDetector:
         self._near_t = 0.0  # last time the signal was within NEAR_SHARE of the extreme
         self._hi_v, self._hi_t, self._hi_d = -math.inf, 0.0, 0.0  # undecided: running max and min
         self._lo_v, self._lo_t, self._lo_d = math.inf, 0.0, 0.0
-        self._prev_v: float | None = None  # value of the last confirmed extreme
+        self._prev_v = math.nan  # value of the last confirmed extreme (NaN: undecided)
         self._prev_t = -math.inf  # sensor time of the last confirmed extreme
         self._prev_grid_t = -math.inf  # grid time of the last confirmed extreme
         self._last_confirm_at = -math.inf  # grid time of the last confirmation
@@ -187,7 +185,7 @@ class PhaseDetector:
         self._seeking = 0
         self._ext_v = -math.inf
         self._hi_v, self._lo_v = -math.inf, math.inf
-        self._prev_v = None
+        self._prev_v = math.nan
         self._hist.clear()
         self.hold.reset()
         self._last_exhale_t = None
@@ -200,14 +198,10 @@ class PhaseDetector:
         self._seeking = -self._seeking
         self._ext_v = -self._ext_v
         self._confirmed_v = -self._confirmed_v
-        if self._prev_v is not None:
-            self._prev_v = -self._prev_v
-        self._hi_v, self._lo_v = -self._lo_v, -self._hi_v
-        self._hi_t, self._lo_t = self._lo_t, self._hi_t
+        self._prev_v = -self._prev_v
+        self._hi_v, self._lo_v, self._hi_t, self._lo_t = -self._lo_v, -self._hi_v, self._lo_t, self._hi_t
         self._hi_d, self._lo_d = self._lo_d, self._hi_d
-        vals = [-x for x in self._hist]
-        self._hist.clear()
-        self._hist.extend(vals)
+        self._hist = deque((-x for x in self._hist), maxlen=self._lag + 1)
         self.hold.flip()
         self._last_exhale_t, self._last_inhale_t = self._last_inhale_t, self._last_exhale_t
         self._last_inhale_s = None
@@ -236,125 +230,154 @@ class PhaseDetector:
         """
         events: list[CoreEvent] = []
         n = t.shape[0]
-        d_arr = np.broadcast_to(np.asarray(delay_s, dtype=np.float64), (n,))
-        r_arr = np.broadcast_to(np.asarray(ripple, dtype=np.float64), (n,))
-        st = self.stats
-        hold = self.hold
-        alpha = st.rms_alpha
-        fs = self.fs_hz
-        lag_s = self._lag / fs
-        hist = self._hist
-        hist_long = hold.history
+        if n == 0:
+            return events
+        st, hold = self.stats, self.hold
+        y_arr = np.asarray(y, dtype=np.float64)
+        pol = self.polarity
+        # the slopes do not depend on the state: vectorised, in the input's own polarity (a flip
+        # only changes their sign), reaching back into earlier calls
+        slope_l = (lagged_differences(self._hist, pol, y_arr)[0] / (self._lag / self.fs_hz)).tolist()
+        hold_l = hold.slopes(pol, y_arr)
         # Python lists: element access in the loop is several times faster than on arrays
-        t_l = np.asarray(t, dtype=np.float64).tolist()
-        y_l = np.asarray(y, dtype=np.float64).tolist()
-        d_l = d_arr.tolist()
-        r_l = r_arr.tolist()
-        a_l = np.asarray(available_s, dtype=np.float64).tolist()
+        y_l = y_arr.tolist()
+        t_l, a_l, d_l, r_l = (float_list(v, n) for v in (t, available_s, delay_s, ripple))
         p_l = None if period_s is None else np.asarray(period_s, dtype=np.float64).tolist()
+        self._t_first = t_l[0] if self._t_first is None else self._t_first
+        t_first, alpha, rms_amp = self._t_first, st.rms_alpha, 2.0 * math.sqrt(2.0)
+        ms, started = st.ms, self._n > 0
+        self._n += n
+        # the state lives in locals in the loop; it is put back before anything else sees it
+        s, ext_v, ext_t, ext_d, near_t, prev_v, dip_v, dip_t, dip_d, last_conf = self._state()
+        amp_fix, decay_at, hold_on, lim = st.loop_view()
+        h_since, h_in, h_after = hold.still_since, hold.in_hold, hold.hold_after_s
+        c_amp, near_thr, low_bar, start = math.nan, 0.0, 0.0, (0, 0.0, 0.0)
         for i in range(n):
             ti = t_l[i]
-            yi = y_l[i] * self.polarity
-            if p_l is not None and not math.isnan(p_l[i]):
-                st.tracked_period_s = p_l[i]
-            di = d_l[i]
-            if self._t_first is None:
-                self._t_first = ti
-            self._n += 1
-            st.ms = st.ms + alpha * (yi * yi - st.ms) if self._n > 1 else yi * yi
-            hist.append(yi)
-            hist_long.append(yi)
-            slope = (yi - hist[0]) / lag_s if len(hist) > self._lag else 0.0
-            if ti - self._t_first < WARMUP_S:
+            yi = y_l[i] * pol
+            if started:
+                ms = ms + alpha * (yi * yi - ms)
+            else:
+                ms, started = yi * yi, True
+            if ti - t_first < WARMUP_S:
                 if yi > self._hi_v:
-                    self._hi_v, self._hi_t, self._hi_d = yi, ti, di
+                    self._hi_v, self._hi_t, self._hi_d = yi, ti, d_l[i]
                 if yi < self._lo_v:
-                    self._lo_v, self._lo_t, self._lo_d = yi, ti, di
+                    self._lo_v, self._lo_t, self._lo_d = yi, ti, d_l[i]
                 continue
             # (inlined BreathStats.effective_amplitude for the common case: breathing goes on)
-            amp = st.amp if st.amp is not None else 2.0 * math.sqrt(2.0) * math.sqrt(st.ms)
-            if ti - self._last_confirm_at > DECAY_AFTER_PERIODS * st.period_s:
-                amp = st.effective_amplitude(ti, self._last_confirm_at)
+            amp = amp_fix if amp_fix is not None else rms_amp * math.sqrt(ms)
+            if ti - last_conf > decay_at:
+                st.ms = ms
+                amp = st.effective_amplitude(ti, last_conf)
             if amp <= 0:
                 continue
-            # breath hold: the signal stays within a small range for hold_after_s
-            if st.long_amp > 0:
-                ev = hold.step(ti, yi, a_l[i], st.long_amp, st.long_period)
-                if ev is not None:
-                    events.append(ev)
-            per = st.period_s
-            typical_slope = math.pi * amp / per
-            min_half = max(MIN_HALF_S, MIN_HALF_SHARE * per)
-            if self._seeking == 0:
+            # breath hold: the signal stays within a small range (the watch only sees samples that
+            # may change its state)
+            if hold_on:
+                hv = hold_l[i]
+                if (h_in or h_since is not None) if hv > lim else (
+                    not hv < 0.0 and (h_since is None or (not h_in and ti - h_since >= h_after))
+                ):
+                    ev = hold.step_slope(ti, hv, a_l[i], lim)
+                    h_since, h_in = hold.still_since, hold.in_hold
+                    if ev is not None:
+                        events.append(ev)
+            if amp != c_amp:
+                c_amp, near_thr = amp, NEAR_SHARE * amp
+                cau = self._caution[s] if s else 0.0
+                # no turn can be confirmed without leaving the extreme by at least this much
+                low_bar = min(self.drop_share * amp * (1.0 + CAUTION_GAIN * cau), FALLBACK_DROP_SHARE * amp)
+            act = 0  # 1 start, 2 re-arm, 3 confirm
+            if s == 0:
                 if yi > self._hi_v:
-                    self._hi_v, self._hi_t, self._hi_d = yi, ti, di
+                    self._hi_v, self._hi_t, self._hi_d = yi, ti, d_l[i]
                 if yi < self._lo_v:
-                    self._lo_v, self._lo_t, self._lo_d = yi, ti, di
+                    self._lo_v, self._lo_t, self._lo_d = yi, ti, d_l[i]
                 # the first turn decides the phase; it is not reported
                 if self._hi_v - yi > FALLBACK_DROP_SHARE * amp and self._hi_t > self._lo_t:
-                    self._start(-1, self._hi_v, self._hi_t, ti, yi, di)
+                    act, start = 1, (-1, self._hi_v, self._hi_t)
                 elif yi - self._lo_v > FALLBACK_DROP_SHARE * amp and self._lo_t > self._hi_t:
-                    self._start(1, self._lo_v, self._lo_t, ti, yi, di)
-                continue
-            s = self._seeking
-            assert self._prev_v is not None
-            if s * (yi - self._prev_v) < 0:
+                    act, start = 1, (1, self._lo_v, self._lo_t)
+                else:
+                    continue
+            if s and s * (yi - prev_v) < 0:
                 # beyond the last confirmed extreme: that one was not the end of the half-breath
                 if s * (self._confirmed_v - yi) > PREMATURE_SHARE * amp and not self._premature:
                     # the last (opposite) extreme was confirmed too early: be more careful with
                     # that kind of extreme from now on
                     self._premature = True
                     self._caution[-s] = min(1.0, self._caution[-s] + CAUTION_STEP)
-                self._prev_v = yi
-                if s < 0 and yi - self._confirmed_v > self.rearm_share * amp and self._dip_v < yi:
-                    ev_c = self._rearm(yi, ti, di, a_l[i])
-                    events.append(ev_c)
-                    if self.on_event is not None:
-                        events.extend(self.on_event(self, ev_c))
+                prev_v = yi
+                if s < 0 and yi - self._confirmed_v > self.rearm_share * amp and dip_v < yi:
+                    act = 2
+            if act == 0:
+                if s < 0 and yi < dip_v:
+                    dip_v, dip_t, dip_d = yi, ti, d_l[i]
+                if s * yi > s * ext_v:
+                    ext_v, ext_t, ext_d, near_t = yi, ti, d_l[i], ti
+                    continue  # at the extreme: no turn
+                left = s * (ext_v - yi)
+                if left <= near_thr:
+                    near_t = ti  # still on the plateau of the extreme
+                if left <= low_bar:
                     continue
-            if s < 0 and yi < self._dip_v:
-                self._dip_v, self._dip_t, self._dip_d = yi, ti, di
-            if s * yi > s * self._ext_v:
-                self._ext_v, self._ext_t, self._ext_d = yi, ti, di
-                self._near_t = ti
-            elif s * (self._ext_v - yi) <= NEAR_SHARE * amp:
-                self._near_t = ti  # still on the plateau of the extreme
-            assert self._prev_v is not None
-            excursion = s * (self._ext_v - self._prev_v)
-            left = s * (self._ext_v - yi)
-            cau = self._caution[s]
-            need = max(self.drop_share * amp * (1.0 + CAUTION_GAIN * cau), RIPPLE_MARGIN * cau * r_l[i])
-            if excursion < self.shallow_share * amp:
-                need = max(need, SHALLOW_DROP_SHARE * amp)
-            turned = (-s * slope > self.slope_share * typical_slope and left > need) or (
-                left > FALLBACK_DROP_SHARE * amp
-            )
-            if not turned:
-                continue
-            if excursion < self.rise_share * amp or self._ext_t - self._prev_grid_t < min_half:
-                # ripple, a shallow wiggle or a spike too soon after the last extreme: not a
-                # breath; search the extreme again from here
-                self._ext_v, self._ext_t, self._ext_d = yi, ti, di
-                self._near_t = ti
-                continue
-            ev_c = self._confirm(s, ti, yi, di, a_l[i], amp)
-            events.append(ev_c)
-            if ev_c.kind == "inhale":
-                pred = st.predict_exhale(ev_c, self.signal)
+                excursion = s * (ext_v - prev_v)
+                cau = self._caution[s]
+                need = max(self.drop_share * amp * (1.0 + CAUTION_GAIN * cau), RIPPLE_MARGIN * cau * r_l[i])
+                if excursion < self.shallow_share * amp:
+                    need = max(need, SHALLOW_DROP_SHARE * amp)
+                per = st.period_s
+                typical_slope = math.pi * amp / per
+                turned = (-s * slope_l[i] * pol > self.slope_share * typical_slope and left > need) or (
+                    left > FALLBACK_DROP_SHARE * amp)
+                if not turned:
+                    continue
+                min_half = max(MIN_HALF_S, MIN_HALF_SHARE * per)
+                if excursion < self.rise_share * amp or ext_t - self._prev_grid_t < min_half:
+                    # ripple, a shallow wiggle or a spike too soon after the last extreme: not a
+                    # breath; search the extreme again from here
+                    ext_v, ext_t, ext_d, near_t = yi, ti, d_l[i], ti
+                    continue
+                act = 3
+            self._put(s, ext_v, ext_t, ext_d, near_t, prev_v, dip_v, dip_t, dip_d)
+            st.ms = ms
+            if p_l is not None:
+                st.track_period(p_l, i)
+            if act == 1:
+                self._start(*start, ti, yi, d_l[i])
+            else:
+                ev_c = (self._rearm(yi, ti, d_l[i], a_l[i]) if act == 2
+                        else self._confirm(s, ti, yi, d_l[i], a_l[i], amp))
+                events.append(ev_c)
+                pred = st.predict_exhale(ev_c, self.signal) if act == 3 and ev_c.kind == "inhale" else None
                 if pred is not None:
                     events.append(pred)
-            if self.on_event is not None:
-                events.extend(self.on_event(self, ev_c))
+                if self.on_event is not None:
+                    events.extend(self.on_event(self, ev_c))  # (may flip)
+            s, ext_v, ext_t, ext_d, near_t, prev_v, dip_v, dip_t, dip_d, last_conf = self._state()
+            (amp_fix, decay_at, hold_on, lim), pol, c_amp = st.loop_view(), self.polarity, math.nan
+        self._put(s, ext_v, ext_t, ext_d, near_t, prev_v, dip_v, dip_t, dip_d)
+        st.ms = ms
+        if p_l is not None:
+            st.track_period(p_l, n - 1)
+        for h in (self._hist, hold.history):
+            h.extend((y_arr[-(h.maxlen or 1) :] * pol).tolist())
         return events
 
+    def _state(self) -> tuple[int, float, float, float, float, float, float, float, float, float]:
+        """The state :meth:`process` keeps in locals."""
+        return (self._seeking, self._ext_v, self._ext_t, self._ext_d, self._near_t, self._prev_v, self._dip_v,
+                self._dip_t, self._dip_d, self._last_confirm_at)
+
+    def _put(self, s: int, *state: float) -> None:
+        """Put back the state of :meth:`_state` (but the last confirmation's time: the loop keeps it)."""
+        self._seeking = s
+        self._ext_v, self._ext_t, self._ext_d, self._near_t, self._prev_v, self._dip_v, self._dip_t, self._dip_d = state
+
     def _start(self, seeking: int, v: float, t_ext: float, ti: float, yi: float, di: float) -> None:
-        self._prev_v = v
-        self._prev_grid_t = t_ext
-        self._prev_t = t_ext
-        self._seeking = seeking
-        self._ext_v, self._ext_t, self._ext_d = yi, ti, di
-        self._near_t = ti
-        self._last_confirm_at = ti
+        self._prev_v, self._prev_grid_t, self._prev_t, self._seeking = v, t_ext, t_ext, seeking
+        self._ext_v, self._ext_t, self._ext_d, self._near_t, self._last_confirm_at = yi, ti, di, ti, ti
 
     def _rearm(self, yi: float, ti: float, di: float, available: float) -> BreathEvent:
         """The signal rose well past the last confirmed maximum: that was the first stage of a
@@ -375,7 +398,6 @@ class PhaseDetector:
     def _confirm(
         self, s: int, ti: float, yi: float, di: float, available: float, amp: float, *, learn: bool = True
     ) -> BreathEvent:
-        assert self._prev_v is not None
         st = self.stats
         if learn:
             st.add_excursion(s * (self._ext_v - self._prev_v))
@@ -407,27 +429,18 @@ class PhaseDetector:
         if learn:
             st.refresh()
             st.update_quality()
+        # rounded so that sub-microsecond float noise of chunked filtering cannot show
+        t6, rate = round(t_phase, 6), self.rate_bpm
         ev = BreathEvent(
             kind=kind,  # type: ignore[arg-type]
-            # rounded so that sub-microsecond float noise of chunked filtering cannot show
-            t_s=round(t_phase, 6),
-            detected_at_s=max(available, round(t_phase, 6)),
-            signal=self.signal,
-            approximate=self.approximate,
-            rate_bpm=None if self.rate_bpm is None else round(self.rate_bpm, 4),
+            t_s=t6, detected_at_s=max(available, t6), signal=self.signal, approximate=self.approximate,
+            rate_bpm=None if rate is None else round(rate, 4),
             quality=round(st.event_quality(self._settled, self.polarity_confidence), 3) if learn else 0.0,
-            inhale_s=None if inhale_s is None else round(inhale_s, 6),
-            exhale_s=None if exhale_s is None else round(exhale_s, 6),
-            ie_ratio=None if ie is None else round(ie, 6),
+            inhale_s=round6(inhale_s), exhale_s=round6(exhale_s), ie_ratio=round6(ie),
             polarity_confidence=self.polarity_confidence,
         )
         # the new half-breath starts at the confirmed extreme
-        self._prev_v = self._ext_v
-        self._confirmed_v = self._ext_v
-        self._prev_grid_t = t_ext_grid
-        self._prev_t = t_phase
-        self._seeking = -s
-        self._ext_v, self._ext_t, self._ext_d = yi, ti, di
-        self._near_t = ti
-        self._last_confirm_at = ti
+        self._prev_v = self._confirmed_v = self._ext_v
+        self._prev_grid_t, self._prev_t, self._seeking = t_ext_grid, t_phase, -s
+        self._ext_v, self._ext_t, self._ext_d, self._near_t, self._last_confirm_at = yi, ti, di, ti, ti
         return ev

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
+
 from psoas_sense.model import SignalNotice
 
 HOLD_AFTER_S = 10.0
@@ -21,11 +23,39 @@ HOLD_SLOPE_LAG_S = 0.6
 """Span of the slope that tells movement from stillness, seconds."""
 
 
+def float_list(v: np.ndarray | float, n: int) -> list[float]:
+    """``v`` (one value or ``n`` values) as a list of ``n`` floats."""
+    a = np.asarray(v, dtype=np.float64)
+    out: list[float] = (a if a.shape == (n,) else np.broadcast_to(a, (n,))).tolist()
+    return out
+
+
+def lagged_differences(history: deque[float], polarity: float, y: np.ndarray) -> tuple[np.ndarray, int]:
+    """``y[i] - y[i - lag]`` for each sample of ``y`` (vectorised, in the input's own polarity),
+    reaching back into ``history``: the samples before ``y``, times ``polarity`` (+1/-1), of
+    which the last ``lag + 1`` are kept (its ``maxlen``). Returns the differences and the index
+    from which they exist (0 before it)."""
+    assert history.maxlen is not None
+    lag, m = history.maxlen - 1, len(history)
+    ext = np.concatenate([np.array(history, dtype=np.float64) * polarity, y])
+    k0 = min(max(0, lag - m), y.shape[0])
+    out = np.zeros(y.shape[0])
+    out[k0:] = ext[m + k0 :] - ext[m + k0 - lag : ext.shape[0] - lag]
+    return out, k0
+
+
+def hold_limit(long_amp: float, long_period: float) -> float:
+    """The slope below which the signal counts as still (see ``HOLD_SLOPE_SHARE``)."""
+    return HOLD_SLOPE_SHARE * math.pi * long_amp / long_period
+
+
 class HoldWatch:
     """Reports ``breath_hold`` and ``breathing_resumed`` notices.
 
     The owner appends every sample (already multiplied by its polarity) to :attr:`history`
-    and calls :meth:`step` once it knows the long-term amplitude.
+    and calls :meth:`step` once it knows the long-term amplitude; or, a chunk at a time, takes
+    the chunk's :meth:`slopes`, calls :meth:`step_slope` on the samples that may change the
+    state (the others leave it as it is) and appends the chunk to :attr:`history` after it.
 
     Args:
         fs_hz: rate of the breathing signal, Hz.
@@ -70,7 +100,20 @@ class HoldWatch:
         if long_amp <= 0 or long_period <= 0 or len(self.history) <= self.lag:
             return None
         slope = abs(yi - self.history[0]) * self.fs_hz / self.lag
-        lim = HOLD_SLOPE_SHARE * math.pi * long_amp / long_period
+        return self.step_slope(ti, slope, available, hold_limit(long_amp, long_period))
+
+    def slopes(self, polarity: float, y: np.ndarray) -> list[float]:
+        """The slope :meth:`step` computes for each sample of ``y`` (before ``y`` is appended to
+        :attr:`history`, which holds samples times ``polarity``), vectorised; -1 where the
+        history is too short (no step)."""
+        diff, k0 = lagged_differences(self.history, polarity, y)
+        out = np.full(y.shape[0], -1.0)
+        out[k0:] = np.abs(diff[k0:]) * self.fs_hz / self.lag
+        slopes: list[float] = out.tolist()
+        return slopes
+
+    def step_slope(self, ti: float, slope: float, available: float, lim: float) -> SignalNotice | None:
+        """:meth:`step` with its slope and limit (:func:`hold_limit`) known."""
         if slope > lim:
             was = self.in_hold
             self.still_since = None
