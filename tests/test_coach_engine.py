@@ -670,6 +670,20 @@ def test_rolling_over_in_a_still_stage_hands_over_to_the_pacer_and_says_so() -> 
     assert not short.cues("fallback_pacer")
 
 
+def test_moving_is_never_taken_for_a_breath_hold() -> None:
+    """No breath is seen while the body moves: "keep breathing" would be wrong there."""
+    plain = drive(manual(), phases(0, 600, quality=0.9), 600)
+    locate = plain.of("stage", stage="locate")[0]["t"]
+    run = drive(manual(), _with_motion(locate + 1.0, locate + 16.0), 600)  # moving is fine in locate
+    assert not run.cues("keep_breathing") and not run.cues("fallback_pacer")
+    # no breath after the movement ended is noticed as before, counted from the end of the movement
+    evs = [e for e in _with_motion(locate + 1.0, locate + 16.0)
+           if not (isinstance(e, BreathEvent) and locate < e.t_s < locate + 60)]
+    paused = drive(manual(), evs, 600)
+    (hold,) = paused.cues("keep_breathing")
+    assert hold["t"] == pytest.approx(locate + 16.0 + CoachSettings().breath_hold_s, abs=0.5)
+
+
 def test_moving_is_the_exercise_in_active_release() -> None:
     plain = drive(manual(), phases(0, 600, quality=0.9), 600)
     active = plain.of("stage", stage="active")[0]["t"]

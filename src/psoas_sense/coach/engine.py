@@ -291,11 +291,15 @@ class CoachEngine(StageLogic):
         elif ev.kind == "breathing_resumed":
             self._breath_hold = False
         elif ev.kind == "motion":
-            # no breath is seen while the body moves; a long movement where stillness is meant
-            # (rolling over, sitting up) is said, and the pacer guides until breaths are confident again
+            # no breath is seen while the body moves: that silence is not a breath hold. A long
+            # movement where stillness is meant (rolling over, sitting up) is said, and the pacer
+            # guides until breaths are confident again
             self._timers.setdefault("motion", t + self.settings.motion_pacer_s)
+            self._timers.pop("breath_hold", None)
         elif ev.kind == "motion_ended":
             self._timers.pop("motion", None)
+            if len(self._exhales) >= 2 and not self._fallback:
+                self._timers["breath_hold"] = t + self._quiet_limits()[0]
         elif ev.kind == "signal_lost":
             if not self._fallback:
                 self._start_fallback(t, "signal_lost")
