@@ -331,3 +331,21 @@ async def test_rolling_over_mid_hold_is_said_and_the_breathing_is_followed_again
     (back,) = [ln for ln in lines if ln["event"] == "cue" and ln["kind"] == "signal_restored"]
     breaths_after = [ln for ln in lines if ln["event"] == "exhale" and ended["t"] < ln["t"] <= back["t"]]
     assert len(breaths_after) <= 3  # followed again within a few breaths of stillness
+
+
+async def test_the_view_says_moving_while_the_body_moves() -> None:
+    """The screen's "you:" line must not keep showing the last breath phase through a movement."""
+    from psoas_sense.session.sinks import Collector
+    from psoas_sense.view import view_of
+
+    src = open_device_source("emulated:h10?move_at=60&move_for=10", speed=None)
+    col = Collector()
+    await run_session(src, sinks=[col], duration_s=100.0)
+    events = col.events
+
+    def at(t: float):  # the view from the events known by then
+        return view_of([e for e in events if (getattr(e, "detected_at_s", None) or e.t_s) <= t], t)
+
+    assert at(55.0).phase_words in ("breathing in", "breathing out")
+    assert at(65.0).phase_words == "moving"
+    assert at(95.0).phase_words in ("breathing in", "breathing out")

@@ -105,6 +105,8 @@ class SessionView:
     """The source's state identifier."""
     signal_lost: bool = False
     """The detector reports a gap in the samples."""
+    moving: bool = False
+    """The detector reports body motion (no breath is read until it ends)."""
     adherence_pct: float | None = None
     """Paced breathing: adherence so far, percent."""
     protocol_note: str = ""
@@ -176,7 +178,10 @@ class SessionView:
 
     @property
     def phase_words(self) -> str:
-        """The detected phase described: ``breathing out``, ``breathing in``, or empty."""
+        """The detected phase described: ``breathing out``, ``breathing in``, ``moving`` (no
+        breath can be read while the body moves), or empty."""
+        if self.moving:
+            return "moving"
         return PHASE_WORDS.get(self.phase, "")
 
     @property
@@ -238,7 +243,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         return rep(
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
-            signal_lost=False, recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
+            signal_lost=False, moving=False,
+            recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
             source_state="streaming" if event.signal == "acc" and view.source_state == "waiting_for_acc"
             else _receiving(view.source_state),
         )
@@ -249,6 +255,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
             return rep(view, signal_lost=True)
         if event.kind == "signal_restored":
             return rep(view, signal_lost=False)
+        if event.kind in ("motion", "motion_ended"):
+            return rep(view, moving=event.kind == "motion")
         return view
     if isinstance(event, Status):
         return rep(view, source_state=event.state)
