@@ -177,3 +177,13 @@ def test_a_recording_cut_by_a_crash_reads_with_one_warning_line(tmp_path):
     assert r.stderr.count("\n") == 1
     assert r.stderr.startswith(f"psoas-sense: warning: {cut}:") and "incomplete" in r.stderr
     assert sum(e["event"] == "exhale" for e in events(r.stdout)) >= 3
+
+
+def test_coach_settings_without_a_protocol_say_they_do_nothing(capsys):
+    """`--set` with no coach would be silently ignored: say so, in one line, and still run."""
+    from psoas_sense.cli import main
+
+    rc = main(["replay", str(RECORDINGS / "h10-rr-10min.jsonl.gz"), "--headless", "--speed", "max",
+               "--duration", "5", "--set", "hold_s=40"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 0 and len(err) == 1 and "--protocol" in err[0] and "note" in err[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -140,6 +141,9 @@ def coach_config(args: argparse.Namespace, *, simulated_safety: bool = False) ->
     if ns.get("pace") is not None:
         overrides.update(zip(PACE_KEYS, ns["pace"]))
     overrides.update(parse_overrides(ns.get("coach_set") or []))
+    if ns.get("protocol") is None and (overrides or ns.get("preset") or ns.get("config")):
+        print(f"{PROG}: note: coach settings apply to a coached session; add --protocol manual, tool or "
+              "breathing (without it only the breathing is detected)", file=sys.stderr)
     return CoachConfig(
         protocol=ns.get("protocol"),
         preset=ns.get("preset"),
