@@ -75,6 +75,29 @@ def test_import_then_detect_gives_the_same_events(tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_an_import_that_fails_part_way_leaves_nothing_behind(tmp_path):
+    """The input streams into a hidden file that becomes OUT only when complete."""
+    t = np.arange(0, 120, 0.04)
+    csv = tmp_path / "belt.csv"
+    csv.write_text("t,resp\n" + "\n".join(f"{a:.2f},{np.sin(a):.6f}" for a in t) + "\n")
+    good = tmp_path / "good.jsonl"
+    assert cli("import", str(csv), "-o", str(good)).returncode == 0
+    lines = good.read_text().splitlines()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines[:-3] + ["{not json"] + lines[-3:]) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = cli("import", str(bad), "-o", str(out))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and f"bad.jsonl:{len(lines) - 2}" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "belt.csv", "good.jsonl"]
+    # with --force the old file stays until a complete new one replaces it
+    keep = good.read_bytes()
+    r = cli("import", str(bad), "-o", str(good), "--force")
+    assert r.returncode == 2 and good.read_bytes() == keep
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "belt.csv", "good.jsonl"]
+    r = cli("import", str(csv), "-o", str(good), "--force")
+    assert r.returncode == 0 and stat.S_IMODE(good.stat().st_mode) == 0o600
+
+
 def test_replay_headless_is_deterministic_and_matches_detect():
     path = RECORDINGS / "phone-chest-paced-6s.jsonl.gz"
     a = cli("replay", str(path), "--headless", "--speed", "max")

@@ -39,6 +39,22 @@ def refuse_link(path: Path) -> os.stat_result | None:
     return st
 
 
+def check_new(path: Path, *, force: bool = False) -> os.stat_result | None:
+    """Whether a file may be created at ``path`` (its ``lstat`` when ``force`` will replace one):
+    a command checks its output paths with this before any work, so a refusal costs nothing.
+
+    Raises:
+        OutputError: the path is a link, exists (without ``force``) or is not a regular file.
+    """
+    st = refuse_link(path)
+    if st is not None:
+        if not force:
+            raise OutputError(path, "already exists; not overwritten (use --force to replace it)")
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(path, "exists and is not a regular file; not replaced")
+    return st
+
+
 def create_private_fd(path: str | os.PathLike[str], *, force: bool = False, append: bool = False) -> int:
     """A new owner-only file at ``path``, opened for writing; returns the file descriptor.
 
@@ -52,12 +68,8 @@ def create_private_fd(path: str | os.PathLike[str], *, force: bool = False, appe
             or cannot be created.
     """
     p = Path(path)
-    st = refuse_link(p)
+    st = check_new(p, force=force)
     if st is not None:
-        if not force:
-            raise OutputError(p, "already exists; not overwritten (use --force to replace it)")
-        if not stat.S_ISREG(st.st_mode):
-            raise OutputError(p, "exists and is not a regular file; not replaced")
         try:
             os.unlink(p)
         except OSError as exc:

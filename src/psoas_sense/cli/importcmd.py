@@ -17,16 +17,43 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Convert a supported input into a format-v1 recording."""
-    from psoas_sense.recording.format import Header, RecordingWriter
-    from psoas_sense.recording.importers import load_input
+    """Convert a supported input into a format-v1 recording.
 
-    header, items = load_input(args.input)
+    The input is streamed into a hidden owner-only file beside OUT, which becomes OUT only when
+    the whole input has been read: a bad line part-way leaves nothing behind, and with
+    ``--force`` the old OUT stays until the new one is complete.
+    """
+    import os
+
+    from psoas_sense.errors import OutputError
+    from psoas_sense.recording.format import Header, RecordingWriter
+    from psoas_sense.recording.importers import open_input
+    from psoas_sense.safefile import check_new, discard
+
+    out = Path(args.output)
+    check_new(out, force=args.force)  # refused before reading anything
+    header, items = open_input(args.input)
     extra = dict(header.extra)
     extra.setdefault("imported_from", Path(args.input).name)
     header = Header(streams=header.streams, device=header.device, recorded_at=header.recorded_at, extra=extra)
-    with RecordingWriter(args.output, header, force=args.force) as w:
-        for t, item in items:
-            w.write(item, t_s=t)
-    print(f"{args.output}: {len(items)} items written", file=sys.stderr)
+    part = out.parent / f".{out.name}.{os.getpid()}.part{''.join(out.suffixes[-2:])}"
+    n = 0
+    try:
+        with RecordingWriter(part, header) as w:
+            for t, item in items:
+                w.write(item, t_s=t)
+                n += 1
+        check_new(out, force=args.force)  # (a link or a file may have appeared meanwhile)
+        if args.force:
+            os.replace(part, out)
+        else:
+            try:
+                os.link(part, out)  # never overwrites: fails if OUT appeared meanwhile
+            except FileExistsError:
+                raise OutputError(out, "already exists; not overwritten (use --force to replace it)") from None
+            except OSError:  # a file system without hard links: the check just above stands
+                os.replace(part, out)
+    finally:
+        discard(part)
+    print(f"{args.output}: {n} items written", file=sys.stderr)
     return 0

@@ -36,6 +36,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     target = str(args.target)
     path = Path(target)
+    if args.png:
+        from psoas_sense.safefile import check_new
+
+        check_new(Path(args.png), force=args.force)  # refused before any work, and before any output
     if path.exists() and not target.isdigit():
         config = None
         if args.protocol is not None:
