@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from psoas_sense.coach import CoachEngine
 from psoas_sense.events import BreathingTrace, HeartRate, SessionEvent
+from psoas_sense.recording import bounded, importers
 from psoas_sense.serialize import to_json
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.sinks import CallbackSink, Sink
@@ -134,3 +136,27 @@ class Gate:
             await self.release.wait()
         else:
             await asyncio.sleep(0)
+
+
+STREAM_RATE_HZ = 50.0
+"""Rate of :func:`write_resp_csv`'s rows."""
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 64 KiB and a rate read-ahead of 5000 rows, so a few MB stream in many steps
+    and the pipeline starts long before the end of the file."""
+    monkeypatch.setattr(bounded, "READ_BLOCK_BYTES", 1 << 16)
+    monkeypatch.setattr(importers, "RATE_SAMPLES", 5000)
+
+
+def write_resp_csv(path: Path, rows: int, *, bad_line: int | None = None) -> None:
+    """``t,resp`` at 50 Hz: 15 breaths a minute, a slow drift and noise (seeded); ``bad_line``
+    (1 = the header) holds a ``nan``."""
+    rng = np.random.default_rng(7)
+    t = np.arange(rows) / STREAM_RATE_HZ
+    y = np.sin(2 * np.pi * 0.25 * t) + 0.3 * np.sin(2 * np.pi * 0.01 * t) + rng.normal(0, 0.05, rows)
+    lines = [f"{a:.2f},{b:.4f}" for a, b in zip(t.tolist(), y.tolist(), strict=True)]
+    if bad_line is not None:
+        lines[bad_line - 2] = f"{t[bad_line - 2]:.2f},nan"  # line 1 is the header
+    path.write_text("t,resp\n" + "\n".join(lines) + "\n")

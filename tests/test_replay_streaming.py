@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import RECORDINGS
+from conftest import RECORDINGS, write_resp_csv
 from psoas_sense.cli import main
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.errors import InputError
 from psoas_sense.events import SessionEnded
 from psoas_sense.model import AccFrame, Item, Marker, RespFrame, RRFrame, Status
-from psoas_sense.recording import bounded, importers
 from psoas_sense.recording.format import Header, Recording, RecordingWriter
 from psoas_sense.recording.importers import load_input
 from psoas_sense.serialize import to_json
@@ -35,25 +34,6 @@ from psoas_sense.store import HistoryStore
 
 BELT = RECORDINGS / "biosppy-belt-60s.jsonl.gz"
 H10_RR = RECORDINGS / "h10-rr-10min.jsonl.gz"
-RATE_HZ = 50.0
-
-
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of 64 KiB and a rate read-ahead of 5000 rows: a few MB stream in many steps."""
-    monkeypatch.setattr(bounded, "READ_BLOCK_BYTES", 1 << 16)
-    monkeypatch.setattr(importers, "RATE_SAMPLES", 5000)
-
-
-def write_resp_csv(path: Path, rows: int, *, bad_line: int | None = None) -> None:
-    """``t,resp`` at 50 Hz: 15 breaths a minute, a slow drift and noise (seeded)."""
-    rng = np.random.default_rng(7)
-    t = np.arange(rows) / RATE_HZ
-    y = np.sin(2 * np.pi * 0.25 * t) + 0.3 * np.sin(2 * np.pi * 0.01 * t) + rng.normal(0, 0.05, rows)
-    lines = [f"{a:.2f},{b:.4f}" for a, b in zip(t.tolist(), y.tolist(), strict=True)]
-    if bad_line is not None:
-        lines[bad_line - 2] = f"{t[bad_line - 2]:.2f},nan"  # line 1 is the header
-    path.write_text("t,resp\n" + "\n".join(lines) + "\n")
 
 
 def manual_coach() -> CoachEngine:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import STREAM_RATE_HZ, write_resp_csv
 from psoas_sense.cli import main
 from psoas_sense.cli.detect import coalesced
 from psoas_sense.model import Item, RespFrame, RRFrame
@@ -25,27 +26,6 @@ from psoas_sense.recording.importers import load_input, open_input
 from psoas_sense.session.loop import run_session
 from psoas_sense.session.sinks import JsonPrinter
 from psoas_sense.sources.memory import MemorySource
-
-RATE_HZ = 50.0
-
-
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of 64 KiB and a rate read-ahead of 5000 rows, so a few MB stream in many steps
-    and the pipeline starts long before the end of the file."""
-    monkeypatch.setattr(bounded, "READ_BLOCK_BYTES", 1 << 16)
-    monkeypatch.setattr(importers, "RATE_SAMPLES", 5000)
-
-
-def write_resp_csv(path: Path, rows: int, *, bad_line: int | None = None) -> None:
-    """``t,resp`` at 50 Hz: 15 breaths a minute, a slow drift and noise (seeded)."""
-    rng = np.random.default_rng(7)
-    t = np.arange(rows) / RATE_HZ
-    y = np.sin(2 * np.pi * 0.25 * t) + 0.3 * np.sin(2 * np.pi * 0.01 * t) + rng.normal(0, 0.05, rows)
-    lines = [f"{a:.2f},{b:.4f}" for a, b in zip(t.tolist(), y.tolist(), strict=True)]
-    if bad_line is not None:
-        lines[bad_line - 2] = f"{t[bad_line - 2]:.2f},nan"  # line 1 is the header
-    path.write_text("t,resp\n" + "\n".join(lines) + "\n")
 
 
 def write_rr_csv(path: Path, rr_ms: np.ndarray) -> None:
@@ -91,7 +71,7 @@ def test_the_read_ahead_keeps_the_header_and_frames_of_a_whole_read(tmp_path, mo
     monkeypatch.setattr(bounded, "READ_BLOCK_BYTES", 1 << 12)
     monkeypatch.setattr(importers, "RATE_SAMPLES", 100)
     header, stream = open_input(p)
-    assert header.streams == header_whole.streams == {"resp": {"unit": "au", "rate_hz": RATE_HZ}}
+    assert header.streams == header_whole.streams == {"resp": {"unit": "au", "rate_hz": STREAM_RATE_HZ}}
     items = list(stream)
     assert [t for t, _ in items] == [t for t, _ in items_whole]
     assert all(np.array_equal(a.resp, b.resp) for (_, a), (_, b) in zip(items, items_whole, strict=True))

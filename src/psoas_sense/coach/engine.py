@@ -253,11 +253,9 @@ class CoachEngine(StageLogic):
                 # timer, not this run, hands a session that never gets going to the pacer)
                 self._start_fallback(t, "signal_poor")
                 return
-            # not confident enough to cue on, but a breath of the hold all the same (its figures
-            # count every detected exhale); the person is still breathing, so no breath-hold cue
-            if self.hold is not None and ev.kind == "exhale":
-                self.hold.breaths += 1
-                self.hold.exhales_s.append(r3(ev.t_s))
+            # not confident enough to cue on, but a breath of the hold all the same; the person
+            # is still breathing, so no breath-hold cue
+            self._count_in_hold(ev.kind, ev.t_s)
             self._breath_hold = False
             self._last_breath_t = t
             if "breath_hold" in self._timers:

@@ -103,14 +103,18 @@ class StageLogic(CoachState):
 
     # ------------------------------------------------------------------ one phase change
 
+    def _count_in_hold(self, kind: str, breath_t: float) -> None:
+        """An exhale is a breath of the hold under way (its figures count every one)."""
+        if self.hold is not None and kind == "exhale":
+            self.hold.breaths += 1
+            self.hold.exhales_s.append(r3(breath_t))
+
     def _phase(self, kind: str, t: float, breath_t: float, source: str) -> None:
         """One phase change (detected, or paced by the clock in fallback)."""
         s = self.settings
         bt = r3(breath_t)
         hold = self.hold
-        if hold is not None and kind == "exhale":
-            hold.breaths += 1
-            hold.exhales_s.append(bt)
+        self._count_in_hold(kind, breath_t)
         st = self.stage
         if st == "calibration":
             if kind == "exhale" and source == "detector":

@@ -210,10 +210,9 @@ class CuePlayer:
         if bell is None or times <= 0:
             return
         bell()
-        later = self._later
-        for k in range(1, times if later is not None else 1):
-            assert later is not None
-            later(k * BELL_GAP_S, self._bell_if_unmuted)
+        if self._later is not None:  # (without a timer: one bell)
+            for k in range(1, times):
+                self._later(k * BELL_GAP_S, self._bell_if_unmuted)
 
     def _bell_if_unmuted(self) -> None:
         if self.enabled and self._bell is not None:

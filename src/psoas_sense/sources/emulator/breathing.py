@@ -84,6 +84,8 @@ class BreathingSignal:
 
     def _moved(self, k: int, acc: np.ndarray) -> np.ndarray:
         """The chunk's acceleration with the wearer's movements (``move_at``) added."""
+        if not self._opts.move_at_s:
+            return acc
         t = k * SYNTH_CHUNK_S + np.arange(acc.shape[0]) / SYNTH_RATE_HZ
         acc = acc.copy()
         for i, t0 in enumerate(self._opts.move_at_s):
