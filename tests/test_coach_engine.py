@@ -272,7 +272,7 @@ def test_every_exhale_in_a_static_hold_gets_sink_deeper_within_one_step() -> Non
             checked += 1
     assert checked >= 30
     assert run.cues("hold_breathe")
-    assert all(c["text"] == "Hold, keep breathing." for c in run.cues("hold_breathe"))
+    assert all(c["text"] == "Breathe in slowly. Keep the pressure." for c in run.cues("hold_breathe"))
 
 
 @pytest.mark.parametrize("hold_s", [30.0, 45.0, 60.0])

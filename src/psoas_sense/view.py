@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from psoas_sense.events import (
     BreathingTrace,
     Cue,
+    ErrorReported,
     HeartRate,
     HoldEnded,
     HoldStarted,
@@ -23,6 +24,7 @@ from psoas_sense.events import (
     PacingScored,
     PainStopped,
     ProtocolChanged,
+    SafetyChecked,
     SessionEnded,
     SessionEvent,
     SideEnded,
@@ -51,6 +53,12 @@ PHASE_WORDS: dict[str, str] = {"exhale": "breathing out", "inhale": "breathing i
 
 GOOD_QUALITY = 0.5
 """Quality at or above which an event is good enough to cue on."""
+STALE_AFTER_S = 2.5
+"""No data (trace, beat or breath) for this long while session time runs on: the sensor is down."""
+DOWN_STATES = frozenset({"reconnecting", "lost", "signal_lost", "stopped"})
+"""Source states in which no data comes."""
+MAX_PROBLEMS = 3
+"""Survived errors kept for the notices line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,18 @@ class SessionView:
     """Detected exhale times in the hold under way."""
     hold_rr_ms: tuple[float, ...] = ()
     """RR intervals in the hold under way, milliseconds."""
+    coached: bool = False
+    """A coach speaks in this session (any stage or cue seen)."""
+    instruction_source: str = ""
+    """What the instruction follows: ``detector``, ``pacer``, or empty (a stage, a notice)."""
+    instruction_stale: bool = False
+    """The breath moved on (or the body moved) since the instruction, and no confident cue came."""
+    data_t_s: float | None = None
+    """Session time of the newest data (trace, beat or breath), None before any."""
+    hold_paused_s: float = 0.0
+    """Seconds of the hold under way spent with the sensor down (its clock pauses)."""
+    problems: tuple[str, ...] = ()
+    """Errors the session survived (history not saved...), newest last, at most :data:`MAX_PROBLEMS`."""
 
     @property
     def hold_rate_bpm(self) -> float | None:
@@ -168,8 +188,20 @@ class SessionView:
 
     @property
     def hold_elapsed_s(self) -> float | None:
-        """Seconds into the hold under way."""
-        return None if self.hold_start_s is None else max(0.0, self.t_s - self.hold_start_s)
+        """Seconds into the hold under way, without the time the sensor was down."""
+        if self.hold_start_s is None:
+            return None
+        return max(0.0, self.t_s - self.hold_start_s - self.hold_paused_s)
+
+    @property
+    def sensor_down(self) -> bool:
+        """No data comes: the link is down, the detector saw a gap, or nothing arrived for
+        :data:`STALE_AFTER_S` while session time ran on."""
+        if self.ended_by is not None:
+            return False
+        if self.source_state in DOWN_STATES or self.signal_lost:
+            return True
+        return self.data_t_s is not None and self.t_s - self.data_t_s > STALE_AFTER_S
 
     @property
     def side_elapsed_s(self) -> float | None:
@@ -179,7 +211,9 @@ class SessionView:
     @property
     def phase_words(self) -> str:
         """The detected phase described: ``breathing out``, ``breathing in``, ``moving`` (no
-        breath can be read while the body moves), or empty."""
+        breath can be read while the body moves), ``no data`` (the sensor is down), or empty."""
+        if self.sensor_down:
+            return "no data"
         if self.moving:
             return "moving"
         return PHASE_WORDS.get(self.phase, "")
@@ -194,10 +228,38 @@ class SessionView:
         return SOURCE_STATE_WORDS.get(self.source_state, self.source_state.replace("_", " "))
 
     @property
+    def phase_sure(self) -> bool:
+        """The latest detected phase is one the detector is confident of (quality >= :data:`GOOD_QUALITY`)."""
+        return bool(self.phase) and (self.quality is None or self.quality >= GOOD_QUALITY)
+
+    @property
+    def sure_phase(self) -> str:
+        """The detected phase when it can be told (confident, still, sensor up), else empty."""
+        return self.phase if self.phase_sure and not self.moving and not self.sensor_down else ""
+
+    @property
+    def you_words(self) -> str:
+        """The person's breathing as the screen says it: ``breathing out``/``breathing in`` when
+        the detector is confident, ``unclear`` when it is not, ``moving``, ``no data``, or empty."""
+        if self.ended_by is not None:
+            return ""
+        words = self.phase_words
+        if words in PHASE_WORDS.values() and not self.phase_sure:
+            return "unclear"
+        return words
+
+    @property
+    def shown_quality(self) -> float | None:
+        """The quality the meter shows: none while the sensor is down or the body moves."""
+        return None if self.sensor_down or self.moving else self.quality
+
+    @property
     def quality_words(self) -> str:
-        """Signal quality in a word: ``following the pacer``, ``good``, ``weak``, or ``—``."""
-        if self.following_pacer or self.signal_lost:
-            return "following the pacer"
+        """Signal quality in words: ``no signal``, ``moving``, ``good``, ``weak``, or ``—``."""
+        if self.sensor_down:
+            return "no signal"
+        if self.moving:
+            return "moving"
         if self.quality is None:
             return "—"
         return "good" if self.quality >= GOOD_QUALITY else "weak"
@@ -222,8 +284,19 @@ def _cue(view: SessionView, ev: Cue) -> SessionView:
         pace_kind, pace_t = ev.kind[5:], ev.t_s
     return dataclasses.replace(
         view, instruction=ev.text, instruction_kind=ev.kind, instruction_t_s=ev.t_s, following_pacer=pacer,
-        pace_kind=pace_kind, pace_t_s=pace_t,
+        pace_kind=pace_kind, pace_t_s=pace_t, coached=True, instruction_source=ev.source or "",
+        instruction_stale=False,
     )
+
+
+def _moved_on(view: SessionView, t_s: float) -> SessionView:
+    """Session time moves to ``t_s``: the hold's clock pauses while the sensor is down."""
+    if t_s <= view.t_s:
+        return view
+    paused = view.hold_paused_s
+    if view.hold_start_s is not None and view.sensor_down:
+        paused += t_s - max(view.t_s, view.hold_start_s)
+    return dataclasses.replace(view, t_s=t_s, hold_paused_s=paused)
 
 
 def _receiving(state: str) -> str:
@@ -234,8 +307,8 @@ def _receiving(state: str) -> str:
 def fold(view: SessionView, event: SessionEvent) -> SessionView:
     """The view after one more event."""
     rep = dataclasses.replace
-    t = max(view.t_s, float(event.t_s)) if not isinstance(event, BreathEvent) else max(view.t_s, event.detected_at_s)
-    view = rep(view, t_s=t)
+    t = float(event.t_s) if not isinstance(event, BreathEvent) else event.detected_at_s
+    view = _moved_on(view, t)
     if isinstance(event, BreathEvent):
         rates = view.rate_history
         if event.rate_bpm is not None and event.kind == "exhale":
@@ -243,13 +316,14 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         return rep(
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
-            signal_lost=False, moving=False,
+            signal_lost=False, moving=False, data_t_s=view.t_s,
+            instruction_stale=view.instruction_stale or bool(view.instruction_source),
             recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
             source_state="streaming" if event.signal == "acc" and view.source_state == "waiting_for_acc"
             else _receiving(view.source_state),
         )
     if isinstance(event, BreathingTrace):
-        return rep(view, trace=event, source_state=_receiving(view.source_state))
+        return rep(view, trace=event, source_state=_receiving(view.source_state), data_t_s=view.t_s)
     if isinstance(event, SignalNotice):
         if event.kind == "signal_lost":
             return rep(view, signal_lost=True)
@@ -264,17 +338,19 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         rr = view.hold_rr_ms
         if view.hold_kind is not None and event.rr_ms:
             rr = (*rr, *event.rr_ms)[-MAX_HOLD_BEATS:]
-        return rep(view, hr_bpm=event.hr_bpm, source_state=_receiving(view.source_state), hold_rr_ms=rr)
+        return rep(view, hr_bpm=event.hr_bpm, source_state=_receiving(view.source_state), hold_rr_ms=rr,
+                   data_t_s=view.t_s)
     if isinstance(event, Cue):
         return _cue(view, event)
     if isinstance(event, StageEntered):
         # a stage's words become the instruction until the next cue
         return rep(view, stage=event.stage, stage_text=event.text, instruction=event.text,
-                   instruction_kind=event.stage, instruction_t_s=event.t_s,
+                   instruction_kind=event.stage, instruction_t_s=event.t_s, coached=True, instruction_source="",
+                   instruction_stale=False,
                    pacer=event.pacer if event.pacer is not None else view.pacer)
     if isinstance(event, HoldStarted):
         return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0,
-                   hold_exhales_s=(), hold_rr_ms=())
+                   hold_exhales_s=(), hold_rr_ms=(), hold_paused_s=0.0)
     if isinstance(event, HoldEnded):
         return rep(view, hold_kind=None, hold_start_s=None, hold_target_s=None, hold_breaths=0,
                    holds_done=(*view.holds_done, event), hold_exhales_s=(), hold_rr_ms=())
@@ -284,6 +360,10 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         return rep(view, side=None, side_start_s=None, side_target_s=None, sides_done=(*view.sides_done, event))
     if isinstance(event, PacingScored):
         return rep(view, adherence_pct=event.adherence_pct)
+    if isinstance(event, SafetyChecked):
+        return rep(view, coached=True)
+    if isinstance(event, ErrorReported):
+        return rep(view, problems=(*view.problems, event.message)[-MAX_PROBLEMS:])
     if isinstance(event, ProtocolChanged):
         return rep(view, protocol_note=event.text)
     if isinstance(event, PainStopped):
@@ -326,7 +406,7 @@ def step(view: SessionView, event: SessionEvent) -> SessionView:
 
 def at(view: SessionView, t_s: float) -> SessionView:
     """The view with session time moved on to ``t_s`` (never back)."""
-    return dataclasses.replace(view, t_s=max(view.t_s, float(t_s)))
+    return _moved_on(view, float(t_s))
 
 
 def view_of(events: Iterable[SessionEvent], t_s: float | None = None) -> SessionView:

@@ -23,7 +23,7 @@ CUES: dict[str, str] = {
     "lower_foot": "Put the foot down again and let it rest.",
     # static release
     "sink_deeper": "Sink deeper as you breathe out.",
-    "hold_breathe": "Hold, keep breathing.",
+    "hold_breathe": "Breathe in slowly. Keep the pressure.",
     # active release
     "slide_foot": "Breathe out and slide the foot away.",
     "keep_pressure": "Keep the pressure, breathe in.",
@@ -101,6 +101,47 @@ BREATHING_ONLY_CONDITIONS = (
     "With {conditions}, please skip deep abdominal work. Today is breathing practice only. "
     "Please ask a healthcare professional before massaging this area."
 )
+
+
+EXHALE_KINDS = frozenset({"sink_deeper", "slide_foot", "leg_straight", "tool_sink", "release", "pace_exhale",
+                          "belly_out"})
+"""Cue kinds that ask for (and answer) a breath out."""
+INHALE_KINDS = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_inhale", "belly_in"})
+"""Cue kinds that ask for (and answer) a breath in."""
+ATTENTION_KINDS = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate"})
+"""Cue kinds that ask for attention (keep breathing, ease off, follow my cues)."""
+
+HEADLINES: dict[str, str] = {
+    # cues
+    "belly_in": "BREATHE IN", "belly_out": "BREATHE OUT", "settled": "WELL DONE", "settle_timeout": "BEGIN",
+    "calibrate": "DEEP BREATH", "calibrated": "THANK YOU", "lift_foot": "LIFT FOOT", "lower_foot": "FOOT DOWN",
+    "sink_deeper": "SINK DEEPER", "hold_breathe": "BREATHE IN", "slide_foot": "SLIDE FOOT",
+    "keep_pressure": "BREATHE IN", "leg_straight": "LEG LONG", "bend_knee": "BEND KNEE", "release": "RELEASE",
+    "tool_sink": "SINK IN", "tool_breathe": "BREATHE IN", "same_point": "SAME SPOT", "new_point": "NEW SPOT",
+    "softened": "SOFTENED", "rest": "REST", "side_ending": "NEARLY DONE", "switch_sides": "SWITCH SIDES",
+    "pace_inhale": "BREATHE IN", "pace_hold_in": "PAUSE", "pace_exhale": "BREATHE OUT", "pace_hold_out": "REST",
+    "keep_breathing": "KEEP BREATHING", "ease_pressure": "EASE OFF", "fallback_pacer": "FOLLOW MY CUES",
+    "signal_restored": "FOLLOWING YOU", "finish": "RELEASE SLOWLY",
+    # stages
+    "calibration": "DEEP BREATH", "preparation": "BELLY BREATHING", "preparation_tool": "SETTLE IN",
+    "locate": "FIND THE SPOT", "static": "PRESS IN", "active": "SLIDE OUT", "tool_position": "ONTO THE TOOL",
+    "tool": "REST ON TOOL", "rest_tool": "REST", "switch": "SWITCH SIDES", "breathing": "FOLLOW MY CUES",
+    # the session's own
+    "pain_stop": "STOP", "session_end": "SESSION OVER",
+}
+"""Cue kind or stage -> the instruction in one to three words, for large type (a glance from the floor)."""
+
+NEUTRAL = "Keep breathing slowly."
+"""What the band says when the breath moved on and no confident cue came (never a stale opposite)."""
+NEUTRAL_HEADLINE = "KEEP BREATHING"
+
+
+def headline(kind: str, text: str = "") -> str:
+    """The one to three words for a cue kind or stage (else the text's first words)."""
+    if kind in HEADLINES:
+        return HEADLINES[kind]
+    words = text.replace(".", " ").replace(",", " ").split()
+    return " ".join(words[:3]).upper()
 
 
 def cue_text(kind: str, **fields: object) -> str:

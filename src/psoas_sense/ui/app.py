@@ -7,9 +7,12 @@ history and the help on demand. The session screen renders the session view
 message. :func:`make_app` builds the app from a :class:`~psoas_sense.session.setup.RunConfig`
 (or none: the start screen asks), for the command line and the tests alike.
 
-Keys: ``p`` or ``Escape`` = PAIN, stop everything now (any screen, no confirmation); space =
-the spot softened; ``n`` next; ``m`` mute; ``?`` help; ``q`` end the session (asks first).
-The command palette is off: nobody on the floor needs it, and it would swallow the pain key.
+Keys: ``p`` or ``Escape`` = PAIN, stop everything now (any screen while a session runs, the
+help and the "end the session?" question included, no confirmation); outside a session
+``Escape`` goes back (a summary goes back to the start screen). space = the spot softened;
+``n`` next; ``m`` mute; ``?`` help; ``h`` past sessions (outside a session); ``q`` ends the
+session or leaves the app, and asks first. The command palette is off: nobody on the floor
+needs it, and it would swallow the pain key.
 """
 
 from __future__ import annotations
@@ -25,29 +28,17 @@ from textual.binding import Binding
 from textual.widgets import Input
 
 from psoas_sense.coach.texts import PAIN_STOP
-from psoas_sense.events import (
-    BreathingTrace,
-    Command,
-    HoldEnded,
-    PainStopped,
-    SessionEnded,
-    SessionEvent,
-    SideEnded,
-    SideStarted,
-    StageEntered,
-)
-from psoas_sense.model import Status
+from psoas_sense.events import BreathingTrace, Command, PainStopped, SessionEvent
 from psoas_sense.session.setup import RunConfig
 from psoas_sense.sources.base import Source
 from psoas_sense.ui.audio import CuePlayer
 from psoas_sense.ui.choices import StartChoice, StartOptions, config_for
+from psoas_sense.ui.ending import LOGGED, build_summary, ended_by, error_status, log_line
 from psoas_sense.ui.messages import DataTimeAdvanced, EventEmitted, SessionFinished
-from psoas_sense.ui.screens.modals import PainScreen, QuitScreen, SafetyAnswer, SafetyScreen
-from psoas_sense.ui.screens.session import SessionScreen, mmss
+from psoas_sense.ui.screens.modals import LeaveScreen, PainScreen, QuitScreen, SafetyAnswer, SafetyScreen
+from psoas_sense.ui.screens.session import SessionScreen
 from psoas_sense.view import SessionView, at, step
 
-LOGGED = (StageEntered, SideStarted, SideEnded, HoldEnded, Status, PainStopped, SessionEnded)
-"""Events written to the session log."""
 TRACE_EVERY_S = 0.25
 """How often the breathing trace is redrawn, session seconds."""
 REDRAW_EVERY_S = 0.2
@@ -97,6 +88,14 @@ class PsoasApp(App[int]):
         self.audio = audio or CuePlayer(enabled=not mute, speak=speak,
                                         bell=self.bell,
                                         later=lambda delay_s, ring: self.set_timer(delay_s, ring))
+        self.sound_notice = self.audio.missing_notice() or ""
+        """What to install for sound, in words (the start screen shows it; no toast covers a key)."""
+        self.redraws = 0
+        """How often the session screen was redrawn (the cost benchmark reads it)."""
+        self._reset()
+
+    def _reset(self) -> None:
+        """A clean slate for the next session."""
         self._commands: asyncio.Queue[str | None] = asyncio.Queue()
         self.view = SessionView()
         """What the session screen shows: folded from the session's events, nothing else."""
@@ -109,10 +108,11 @@ class PsoasApp(App[int]):
         self._session_screen: SessionScreen | None = None
         self._drawn_t = -1.0
         self._pain_open = False
+        self._asked: str | None = None
+        self.notes = self.audio.short_notice() or ""
+        """A quiet line on the session screen (no sound player, the phone's token)."""
         self.failure: str | None = None
         """Why the session could not run (a strap not found, a bad file), in words."""
-        self.redraws = 0
-        """How often the session screen was redrawn (the cost benchmark reads it)."""
 
     @property
     def coached(self) -> bool:
@@ -120,19 +120,28 @@ class PsoasApp(App[int]):
 
     # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
-        notice = self.audio.missing_notice()
-        if notice:
-            self.notify(notice, title="sound", timeout=8)
         if self.config is None:
-            if self._start_screen is not None:
-                screen = self._start_screen()
-            else:
-                from psoas_sense.ui.screens.start import StartScreen
-
-                screen = StartScreen()
-            self.push_screen(screen, self._started)
+            self._show_start()
         else:
             self._prepare(self.config)
+
+    def _show_start(self) -> None:
+        if self._start_screen is not None:
+            screen = self._start_screen()
+        else:
+            from psoas_sense.ui.screens.start import StartScreen
+
+            screen = StartScreen()
+        self.push_screen(screen, self._started)
+
+    def back_to_start(self) -> None:
+        """From a finished session's summary back to the start screen, for another session."""
+        if self.running:
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self._reset()
+        self._show_start()
 
     def _started(self, choice: StartChoice | None) -> None:
         if choice is None:
@@ -182,9 +191,9 @@ class PsoasApp(App[int]):
             header = getattr(source, "header", None)
             token = getattr(source, "token", None)
             if token:  # printed on stderr for headless runs; hidden under the UI, so shown here
-                self.notify(f"Session token for the phone app: {token}", title="phone", timeout=120)
+                self.notes = f"phone token (paste it into the app): {token}"
                 if self._session_screen is not None:
-                    self._session_screen.write_log(f"phone token (paste it into the app): {token}")
+                    self._session_screen.write_log(self.notes)
             coach = make_coach(config, header)
 
             def on_event(ev: SessionEvent) -> None:
@@ -200,7 +209,7 @@ class PsoasApp(App[int]):
             )
         except Exception as exc:  # noqa: BLE001 - shown in words, the app stays up
             self.failure = str(exc) or type(exc).__name__
-            self.post_message(EventEmitted(_error_status(self.view.t_s, exc)))
+            self.post_message(EventEmitted(error_status(self.view.t_s, exc)))
         finally:
             self.post_message(SessionFinished())
 
@@ -215,7 +224,7 @@ class PsoasApp(App[int]):
         if isinstance(ev, PainStopped):
             self._show_pain(ev.text)
         if isinstance(ev, LOGGED) and self._session_screen is not None:
-            self._session_screen.write_log(_log_line(ev))
+            self._session_screen.write_log(log_line(ev))
         self._draw()
 
     @on(DataTimeAdvanced)
@@ -231,7 +240,9 @@ class PsoasApp(App[int]):
         if self.view.ended_by is None:
             self.view = dataclasses.replace(self.view, source_state="ended")
         self._draw()
-        self.summary_report = self._report()
+        stopped_by = getattr(self.result, "stopped_by", None)
+        ending = "failed" if self.failure is not None else ended_by(self.view, self._asked, stopped_by, self.config)
+        self.summary_report = build_summary(self.events, self.view, self.config, ending)
         if not self._pain_open:
             self._show_summary()
 
@@ -239,36 +250,11 @@ class PsoasApp(App[int]):
         if self._session_screen is not None:
             self._drawn_t = self.view.t_s
             self.redraws += 1
-            self._session_screen.show(self.view, sound_on=self.audio.enabled)
+            self._session_screen.show(self.view, self.audio.enabled, self.notes)
 
     # ------------------------------------------------------------------ end
-    def _report(self) -> dict[str, Any]:
-        from psoas_sense.records import PainRecord
-        from psoas_sense.report import build_report
-        from psoas_sense.report.data import SessionData, breath_record
-
-        evs = self.events
-        end = next((e for e in evs if isinstance(e, SessionEnded)), None)
-        config = self.config
-        meta: dict[str, Any] = {
-            "file": str(config.file) if config and config.file else "", "ended_by": self.view.ended_by,
-            "protocol": config.coach.protocol if config else None, "t_start": 0.0, "t_end": self.view.t_s,
-        }
-        if end is not None:
-            meta.update(protocol=end.summary.protocol, practised=end.summary.practised, t_end=end.t_s)
-        from psoas_sense.events import Cue, PacingScored
-        from psoas_sense.model import BreathEvent
-
-        data = SessionData(
-            meta=meta, breaths=[breath_record(e) for e in evs if isinstance(e, BreathEvent)],
-            holds=[e for e in evs if isinstance(e, HoldEnded)], sides=[e for e in evs if isinstance(e, SideEnded)],
-            cues=[e for e in evs if isinstance(e, Cue)], pacing=[e for e in evs if isinstance(e, PacingScored)],
-            pain_stops=[PainRecord(e.t_s, e.stage, e.side, e.hold) for e in evs if isinstance(e, PainStopped)],
-            summary=end.summary if end is not None else None,
-        )
-        return build_report(data)
-
     def _show_summary(self) -> None:
+        from psoas_sense.model import BreathEvent
         from psoas_sense.ui.screens.summary import SummaryScreen
 
         assert self.summary_report is not None
@@ -279,11 +265,11 @@ class PsoasApp(App[int]):
         elif config is not None and config.command in ("demo", "replay"):
             saved = config.coach.save_history and config.coach.protocol is not None
             note = f"{config.command}: {'saved in the history' if saved else 'not saved'}"
-        from psoas_sense.model import BreathEvent
-
+        if self.view.problems:
+            note += ("; " if note else "") + "; ".join(self.view.problems)
         rates = [(e.t_s, e.rate_bpm) for e in self.events
                  if isinstance(e, BreathEvent) and e.kind == "exhale" and e.rate_bpm is not None]
-        self.push_screen(SummaryScreen(self.summary_report, note=note, rates=rates))
+        self.push_screen(SummaryScreen(self.summary_report, note=note, rates=rates, current=True))
 
     def _show_pain(self, text: str) -> None:
         if self._pain_open:
@@ -307,6 +293,8 @@ class PsoasApp(App[int]):
             return False
         if action == "history" and (self.running or isinstance(self.focused, Input)):
             return False
+        if action == "quit_session" and isinstance(self.focused, Input):
+            return False
         return True
 
     def _send(self, command: Command) -> None:
@@ -321,6 +309,7 @@ class PsoasApp(App[int]):
     def action_pain(self) -> None:
         """Stop everything at once: no confirmation, whatever screen is showing."""
         if self.running:
+            self._asked = "pain"
             self._send(Command.PAIN)
             if not self.coached:
                 self._show_pain(PAIN_STOP)
@@ -328,7 +317,8 @@ class PsoasApp(App[int]):
             self._show_pain(PAIN_STOP)
 
     def action_escape(self) -> None:
-        """Escape: the pain stop while a session runs (any screen); otherwise "back"."""
+        """Escape: the pain stop while a session runs (on any screen, the help and the "end the
+        session?" question included, which say so); outside a session, "back"."""
         if self.running or self._pain_open:
             self.action_pain()
             return
@@ -336,7 +326,7 @@ class PsoasApp(App[int]):
         back = getattr(screen, "action_back", None)
         if callable(back):
             back()
-        elif screen is not self.screen_stack[0] and not isinstance(screen, (SafetyScreen,)):
+        elif screen is not self.screen_stack[0] and not isinstance(screen, SafetyScreen):
             screen.dismiss(None)
 
     def action_mute(self) -> None:
@@ -346,7 +336,7 @@ class PsoasApp(App[int]):
     def action_help(self) -> None:
         from psoas_sense.ui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(in_session=self.running))
 
     def action_history(self) -> None:
         from psoas_sense.ui.screens.history import HistoryScreen
@@ -365,38 +355,28 @@ class PsoasApp(App[int]):
         self.push_screen(SummaryScreen(build_report(data), note=f"session {session_id}", rates=rates))
 
     def action_quit_session(self) -> None:
+        """``q``: end the session (asks; saved as a quit), or outside a session leave the app (asks)."""
+        if isinstance(self.screen, (QuitScreen, LeaveScreen)):
+            return
         if self.running:
             def answered(yes: bool | None) -> None:
-                if yes:
-                    self._send(Command.QUIT if self.coached else Command.PAIN)
+                if yes and self.running:
+                    self._asked = "quit"
+                    self._send(Command.QUIT)
             self.push_screen(QuitScreen(), answered)
             return
+
+        def leave(yes: bool | None) -> None:
+            if yes:
+                self.leave()
+        self.push_screen(LeaveScreen(), leave)
+
+    def leave(self) -> None:
+        """Leave the app at once (the session, if any, is cancelled and closed)."""
         self._commands.put_nowait(None)
         self.workers.cancel_group(self, "source")
         self.audio.close()
         self.exit(0)
-
-
-def _error_status(t_s: float, exc: BaseException) -> Status:
-    """A failure of the source (strap not found, file unreadable) as a status the screen shows."""
-    return Status(t_s, "stopped", f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
-
-
-def _log_line(ev: SessionEvent) -> str:
-    t = mmss(ev.t_s)
-    if isinstance(ev, Status):
-        return f"{t}  link: {ev.state} {ev.detail}".rstrip()
-    if isinstance(ev, StageEntered):
-        return f"{t}  {ev.stage}: {ev.text}"
-    if isinstance(ev, HoldEnded):
-        return f"{t}  hold ended ({ev.kind}, {ev.side}), {ev.duration_s:.0f} s, {ev.breaths} breaths"
-    if isinstance(ev, SideStarted):
-        return f"{t}  {ev.side} side: {mmss(ev.target_s)}"
-    if isinstance(ev, SideEnded):
-        return f"{t}  {ev.side} side done: {mmss(ev.duration_s)}, {ev.holds} holds"
-    if isinstance(ev, PainStopped):
-        return f"{t}  PAIN STOP"
-    return f"{t}  session over"
 
 
 def make_app(

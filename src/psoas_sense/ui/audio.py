@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from psoas_sense.coach.texts import ATTENTION_KINDS, EXHALE_KINDS, INHALE_KINDS
 from psoas_sense.events import (
     Cue,
     HoldEnded,
@@ -40,7 +41,7 @@ RATE_HZ = 22050
 # name -> list of (start Hz, end Hz, seconds, loudness 0-1); notes play one after another
 TONES: Mapping[str, list[tuple[float, float, float, float]]] = {
     "exhale": [(587.0, 392.0, 0.45, 0.5)],  # falling: breathe out, sink deeper
-    "inhale": [(392.0, 494.0, 0.25, 0.25)],  # soft rise: hold, keep breathing
+    "inhale": [(392.0, 494.0, 0.25, 0.25)],  # soft rise: breathe in, keep the pressure
     "chime": [(659.0, 659.0, 0.18, 0.4), (880.0, 880.0, 0.3, 0.4)],  # a hold or stage begins/ends
     "switch": [(523.0, 523.0, 0.2, 0.45), (659.0, 659.0, 0.2, 0.45), (784.0, 784.0, 0.4, 0.45)],
     "attention": [(440.0, 440.0, 0.15, 0.5), (440.0, 440.0, 0.15, 0.5)],  # keep breathing / ease off
@@ -55,9 +56,9 @@ needs attention, four for the pain stop."""
 BELL_GAP_S = 0.3
 """Between the bells of one cue (terminals merge bells rung closer together)."""
 
-EXHALE_CUES = frozenset({"sink_deeper", "slide_foot", "leg_straight", "tool_sink", "pace_exhale", "belly_out"})
-INHALE_CUES = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_inhale", "belly_in"})
-ATTENTION_CUES = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate"})
+EXHALE_CUES = EXHALE_KINDS - {"release"}  # the release ends a hold: its chime, not the exhale tone
+INHALE_CUES = INHALE_KINDS
+ATTENTION_CUES = ATTENTION_KINDS
 
 
 def sound_for(event: SessionEvent, *, coached: bool) -> str | None:
@@ -177,6 +178,15 @@ class CuePlayer:
                          "install pulseaudio-utils (paplay), pipewire (pw-play) or alsa-utils (aplay)")
         if self.speak and self._speaker is None:
             parts.append("--speak needs a speech engine: install espeak-ng")
+        return "; ".join(parts) or None
+
+    def short_notice(self) -> str | None:
+        """:meth:`missing_notice` in a few words, for a quiet line on the session screen."""
+        parts = []
+        if self._player is None and sys.platform != "win32":
+            parts.append("sound: terminal bells only, no audio player (? explains)")
+        if self.speak and self._speaker is None:
+            parts.append("no speech engine for --speak")
         return "; ".join(parts) or None
 
     def _wav(self, name: str) -> Path:

@@ -9,9 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from psoas_sense.events import BreathingTrace
-
-BLOCKS = " ▁▂▃▄▅▆▇█"
-"""Eighth blocks, empty to full."""
+from psoas_sense.ui.chart import BLOCKS
 
 
 def bar(fraction: float | None, width: int) -> str:
@@ -93,18 +91,25 @@ class BreathTrace(Widget):
         super().__init__(id=id)
         self._trace: BreathingTrace | None = None
         self._phases: tuple[tuple[float, str], ...] = ()
+        self._no_data = ""
 
-    def show(self, trace: BreathingTrace | None, phases: tuple[tuple[float, str], ...]) -> None:
-        """Draw this trace and these phase marks."""
-        if trace is self._trace and phases == self._phases:
+    def show(self, trace: BreathingTrace | None, phases: tuple[tuple[float, str], ...], no_data: str = "") -> None:
+        """Draw this trace and these phase marks, or ``no_data`` (a reason) in place of both."""
+        if trace is self._trace and phases == self._phases and no_data == self._no_data:
             return
         self._trace = trace
         self._phases = phases
+        self._no_data = no_data
         self.refresh()
 
     def render(self) -> Text:
         width = max(1, self.size.width)
         rows = max(2, self.size.height) - 1  # the last row carries the marks
+        if self._no_data:
+            middle = rows // 2
+            lines = [self._no_data.center(width)[:width] if r == middle else "╌" * width if r == rows else ""
+                     for r in range(rows + 1)]
+            return Text("\n".join(lines), style="bold")
         lines = block_rows(trace_columns(self._trace, width), rows)
         marks = [" "] * width
         tr = self._trace

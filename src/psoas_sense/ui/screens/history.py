@@ -15,7 +15,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
+
+from psoas_sense.ui.chart import Chart
+from psoas_sense.ui.keybar import KeyBar, KeyHint
 
 COLUMNS = ("Started", "Source", "Protocol", "Time", "Holds", "Ended", "Device or file")
 """The table's columns (the last, widest one may scroll out of sight on a narrow terminal)."""
@@ -24,6 +27,9 @@ DETAIL_WIDTH = 40
 ENDED_WORDS = {"done": "finished", "quit": "quit", "pain": "pain stop", "end_of_input": "end of input",
                "link_lost": "sensor lost", "signal": "stopped by the system", "input_error": "bad input line"}
 """How a session ended, in words (``None`` in the history: interrupted)."""
+HISTORY_KEYS: tuple[KeyHint, ...] = (("Enter", "open a summary", "open"), ("Esc", "back", "back"),
+                                     ("q", "leave (asks)", "leave"))
+"""The history's keys."""
 EMPTY = (
     "No sessions saved yet. Sessions on a strap or a phone are saved here; "
     "demo and replay runs only when asked (--save)."
@@ -106,7 +112,8 @@ class HistoryScreen(Screen[int | None]):
     HistoryScreen #history-title { text-style: bold; color: $text-primary; padding: 0 1; }
     HistoryScreen #history-note { padding: 0 1; }
     HistoryScreen SessionTable { height: 1fr; }
-    HistoryScreen #trend { height: 12; }
+    HistoryScreen #trend-title { text-style: bold; padding: 0 1; }
+    HistoryScreen .trend { height: 6; margin: 0 1; }
     """
 
     def __init__(self, path: Path | None = None, *, limit: int | None = None) -> None:
@@ -120,12 +127,7 @@ class HistoryScreen(Screen[int | None]):
         table = SessionTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.display = False
         yield table
-        from textual_plotext import PlotextPlot
-
-        plot = PlotextPlot(id="trend")
-        plot.display = False
-        yield plot
-        yield Footer()
+        yield KeyBar(HISTORY_KEYS, id="keys")
 
     def on_mount(self) -> None:
         """Read the history."""
@@ -154,8 +156,6 @@ class HistoryScreen(Screen[int | None]):
 
     async def _plot_trend(self) -> None:
         """Breathing rate and RMSSD day by day (local time), when there are two days or more."""
-        from textual_plotext import PlotextPlot
-
         from psoas_sense.cli.trend import trend_days
 
         try:
@@ -170,17 +170,16 @@ class HistoryScreen(Screen[int | None]):
         rmssds = [(x, r[3]) for x, r in zip(xs, rows, strict=True) if r[3] is not None]
         if len(rates) < 2 and len(rmssds) < 2:
             return  # nothing to draw a trend of yet
-        plot = self.query_one("#trend", PlotextPlot)
-        plt = plot.plt
-        plt.clear_figure()
-        plt.title("day by day: breathing rate (/min) and RMSSD (ms)")
-        if rates:
-            plt.plot([p[0] for p in rates], [p[1] for p in rates], label="rate", marker="braille")
-        if rmssds:
-            plt.plot([p[0] for p in rmssds], [p[1] for p in rmssds], label="RMSSD", marker="braille")
-        plt.xticks(xs, [r[0][5:] for r in rows])
-        plot.display = True
-        plot.refresh()
+
+        def day(x: float) -> str:
+            return str(rows[min(len(rows) - 1, max(0, int(round(x))))][0])[5:]
+
+        charts: list[Static | Chart] = [Static("Day by day (oldest left)", id="trend-title")]
+        for name, pts, unit in (("breathing rate, /min", rates, ""), ("RMSSD, ms", rmssds, "")):
+            if len(pts) >= 2:
+                charts.append(Static(name, classes="trend-name"))
+                charts.append(Chart(pts, x_label=day, unit=unit, min_span_y=1.0, classes="trend"))
+        await self.mount_all(charts, before=self.query_one("#keys", KeyBar))
 
     @on(DataTable.RowSelected, "#history-table")
     def on_session_selected(self, event: DataTable.RowSelected) -> None:

@@ -1,4 +1,5 @@
-"""Modal screens: the safety check before massage work, the pain stop, and "end the session?".
+"""Modal screens: the safety check before massage work, the pain stop, "end the session?" and
+"leave psoas-sense?".
 
 The safety check opens with "None of these apply" focused, so Enter starts massage work with
 nothing ticked; ticking a condition says plainly why the session will be breathing practice
@@ -12,15 +13,24 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.style import Style
-from textual.widgets import Button, Checkbox, Footer, Label, RadioButton, Static
+from textual.widgets import Button, Checkbox, Label, RadioButton, Static
 from textual.widgets._toggle_button import ToggleButton
 
 from psoas_sense.coach.safety import CONDITIONS
 from psoas_sense.coach.texts import NOT_MEDICAL_ADVICE, PAIN_STOP
+from psoas_sense.ui.keybar import KeyBar, KeyHint
+
+SAFETY_KEYS: tuple[KeyHint, ...] = (
+    ("Enter", "start (the button in focus)", "start"),
+    ("b", "breathing practice only", "breathing only"),
+    ("space", "tick", "tick"),
+    ("tab", "next", "next"),
+)
+"""The safety check's keys."""
 
 BREATHING_ONLY_WHY = (
     "Because of what you ticked, this session will be breathing practice only: no deep pressure "
@@ -91,7 +101,7 @@ class SafetyScreen(ModalScreen[SafetyAnswer]):
             with Horizontal(id="safety-buttons"):
                 yield Button("None of these apply: start", variant="primary", id="continue")
                 yield Button("Breathing practice only", id="breathing-only")
-        yield Footer()
+        yield KeyBar(SAFETY_KEYS)
 
     def on_mount(self) -> None:
         self.query_one("#continue", Button).focus()
@@ -134,38 +144,49 @@ class PainScreen(ModalScreen[None]):
         with VerticalScroll(id="pain"):
             yield Label("STOPPED", id="pain-title")
             yield Static(self._text, id="pain-text")
-            yield Button("Close", id="pain-close")
+            yield Button("Close: Enter", id="pain-close")
 
     @on(Button.Pressed, "#pain-close")
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-class QuitScreen(ModalScreen[bool]):
-    """"End the session?" — y ends it (saved as a quit), n or Escape goes back."""
+class Question(ModalScreen[bool]):
+    """A yes/no question as a small box at the bottom, the screen under it still in sight."""
 
-    BINDINGS = [Binding("y", "answer(True)", "End it"), Binding("n", "answer(False)", "Go on")]
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No")]
     DEFAULT_CSS = """
-    QuitScreen { align: center middle; }
-    #quit { width: 60; height: auto; padding: 1 2; border: thick $warning; background: $panel; }
-    #quit-buttons { height: auto; margin-top: 1; }
-    #quit-buttons Button { margin-right: 1; }
+    Question { align: center bottom; background: $background 15%; }
+    Question > Vertical { width: 100%; max-width: 72; height: auto; padding: 0 1; margin-bottom: 1;
+                          border: thick $warning; background: $panel; }
+    Question .question-keys { text-style: bold; margin-top: 1; }
     """
+    TEXT = ""
+    KEYS = ""
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="quit"):
-            yield Static("End the session now? What you did so far is kept.")
-            with Horizontal(id="quit-buttons"):
-                yield Button("Go on (n)", variant="primary", id="quit-no")
-                yield Button("End it (y)", id="quit-yes")
+        with Vertical():
+            yield Static(self.TEXT, classes="question-text")
+            yield Static(self.KEYS, classes="question-keys")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
 
-    @on(Button.Pressed, "#quit-yes")
-    def _yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#quit-no")
-    def _no(self) -> None:
+    def action_back(self) -> None:
+        """Escape outside a session: no."""
         self.dismiss(False)
+
+
+class QuitScreen(Question):
+    """"End the session now?" while it runs: ``y`` ends it (saved as a quit), ``n`` goes on.
+    Escape here is what it is everywhere in a session, the pain stop, and the box says so."""
+
+    TEXT = "End the session now? What you did so far is kept, saved as a quit."
+    KEYS = "y  end it     n  go on     p or Esc  PAIN: stop now"
+
+
+class LeaveScreen(Question):
+    """"Leave psoas-sense?" outside a session: ``y`` leaves, ``n`` or Escape stays."""
+
+    TEXT = "Leave psoas-sense?"
+    KEYS = "y  leave     n or Esc  stay"

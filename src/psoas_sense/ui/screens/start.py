@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Collapsible, DirectoryTree, Footer, Input, OptionList, RadioSet, Static
+from textual.widgets import Button, Collapsible, DirectoryTree, Input, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 
 from psoas_sense.ui.choices import StartChoice
+from psoas_sense.ui.keybar import KeyBar, KeyHint
 from psoas_sense.ui.screens.modals import ChoiceButton
 
 if TYPE_CHECKING:
@@ -58,8 +59,15 @@ TALL_AT = (120, 40)
 """From this size (columns, rows) the strap and phone sections start open."""
 ROOMY_AT = (160, 50)
 """From this size (columns, rows) the recording section starts open too."""
-KEYS_NOTE = "In a session: p or Escape stops everything at once (pain); ? lists every key and sound."
-"""The one thing to know before lying down."""
+KEYS_NOTE = ("In a session: p or Escape stops everything at once (pain); ? lists every key and sound. "
+             "h: past sessions.")
+"""The one thing to know before lying down (and where the past sessions are)."""
+START_KEYS: tuple[KeyHint, ...] = (
+    ("Enter", "start the demo", "demo"), ("h", "past sessions", "history"), ("?", "help", "help"),
+    ("q", "leave", "leave"), ("s", "scan straps", "scan"), ("e", "emulated strap", "emulated"),
+    ("r", "a recording", "file"),
+)
+"""The start screen's keys, most needed first."""
 STRAP_SETUP = "Wear the strap and wet the electrodes; straps appear here as they are found."
 """What to do before scanning."""
 RECORDING_SETUP = "Pick a .jsonl, .jsonl.gz, .csv or .txt file: arrows move, Enter chooses."
@@ -132,6 +140,7 @@ class StartScreen(Screen[StartChoice]):
         Binding("s", "scan", "Scan straps"),
         Binding("e", "emulated", "Emulated strap"),
         Binding("r", "recording", "Recording"),
+        Binding("h", "app.history", "Past sessions"),
     ]
     DEFAULT_CSS = """
     StartScreen #start-columns { height: 1fr; }
@@ -147,6 +156,7 @@ class StartScreen(Screen[StartChoice]):
     StartScreen .hint { width: 1fr; padding: 0 1; }
     StartScreen .choice .hint { min-height: 3; content-align: left middle; }
     StartScreen .keys-note { margin-top: 1; text-style: bold; }
+    StartScreen #sound-note { color: $text-muted; }
     StartScreen Collapsible.-collapsed { padding-bottom: 0; }
     StartScreen Collapsible Contents { padding: 0 0 0 2; }
     StartScreen #scan-status { width: 1fr; padding: 1 1 0 1; }
@@ -191,6 +201,9 @@ class StartScreen(Screen[StartChoice]):
                     yield Button("Emulated strap", id="emulated")
                     yield Static("A pretend Polar H10 on this computer, to try everything out.", classes="hint")
                 yield Static(KEYS_NOTE, classes="keys-note")
+                notice = str(getattr(self.app, "sound_notice", "") or "")
+                if notice:
+                    yield Static(f"Sound: {notice}", id="sound-note")
             with VerticalScroll(id="start-sources", classes="column"):
                 with Collapsible(title="A chest strap (Bluetooth)", id="strap-section"):
                     yield Static(STRAP_SETUP, classes="hint")
@@ -209,7 +222,7 @@ class StartScreen(Screen[StartChoice]):
                     yield Static("", id="phone-error")
                 with Collapsible(title="A recording (a file)", id="recording-section"):
                     yield Static(RECORDING_SETUP, classes="hint")
-        yield Footer()
+        yield KeyBar(START_KEYS, id="keys")
 
     def on_mount(self) -> None:
         """Open the sections there is room for."""

@@ -1,35 +1,55 @@
 """The summary after every session (finished, quit or pain stop), and of a past one.
 
-Per side and per hold: duration, breaths, breathing rate and the lag from exhale to cue; the
-plain-language change lines (first hold against last, first minute against last, side against
-side) and, with RR intervals, heart rate and RMSSD; a plot
-of the breathing rate over the session with the holds marked (textual-plotext: Plotext drawn as
-a Textual widget, so the plot lives in the terminal with the rest). It shows a report built by
+How it ended, in words; per side and per hold: time, breaths, breathing rate and how long after
+the breath out the cue came; the plain-language change lines (first hold against last, first
+minute against last, side against side) and, with RR intervals, heart rate and RMSSD; and a
+chart of the breathing rate with the holds shaded (a texture, visible without colour), or the
+words "too little data" instead of a plot of a dot or two. It shows a report built by
 :func:`psoas_sense.report.build_report`, the same figures as ``psoas-sense report``.
+
+Escape (or ``b``) goes back: to the start screen after the session just run, to the history
+from a past session. ``h`` opens the history; ``q`` leaves the app, and asks first.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich import box
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
-from textual_plotext import PlotextPlot
+from textual.widgets import Static
+
+from psoas_sense.ui.chart import Chart, too_little
+from psoas_sense.ui.keybar import KeyBar, KeyHint
 
 ENDINGS = {
     "done": "finished",
     "quit": "ended early (you asked)",
     "pain": "STOPPED on pain",
     "end_of_input": "ended: the recording ran out",
+    "duration": "ended: the time asked for ran out",
     "input_error": "ended: the recording has a bad line",
     "link_lost": "ended: the sensor was lost",
     "signal": "ended: stopped by the system",
+    "failed": "could not run",
     None: "interrupted",
 }
 """How a session ended, in words."""
+PART_ENDINGS = {
+    "time": "time up", "softened": "softened", "released": "released", "next": "skipped", "side_end": "side over",
+    "pain": "pain stop", "quit": "you ended it", "end_of_input": "recording ran out", "link_lost": "sensor lost",
+    "signal": "stopped", "duration": "time asked ran out", "input_error": "bad line",
+}
+"""How a hold or a side ended, in words."""
+CUE_DELAY = "cue delay: how long after you began to breathe out the cue came (seconds)."
+"""What the "cue delay" column means."""
+CURRENT_KEYS: tuple[KeyHint, ...] = (("Esc", "back to the start", "start"), ("h", "past sessions", "history"),
+                                     ("q", "leave (asks)", "leave"))
+PAST_KEYS: tuple[KeyHint, ...] = (("Esc", "back to the list", "back"), ("q", "leave (asks)", "leave"))
 
 
 def _v(x: Any, fmt: str = "{:.1f}") -> str:
@@ -43,42 +63,60 @@ def _mmss(s: float | None) -> str:
     return f"{n // 60}:{n % 60:02d}"
 
 
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    table = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, expand=False, pad_edge=False,
+                  header_style="bold", padding=(0, 2, 0, 0))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 class SummaryScreen(Screen[None]):
-    """What a session did. ``q`` leaves; ``h`` opens the history.
+    """What a session did.
 
     Args:
         report: the report object (``psoas-sense report --json``).
         note: a line under the title (e.g. "demo: not saved").
+        rates: (session time, breathing rate) of each exhale, for the chart.
+        current: the summary of the session just run (back goes to the start screen), not a past one.
     """
 
-    BINDINGS = [Binding("q", "app.quit", "Leave"), Binding("h", "app.history", "History")]
+    BINDINGS = [Binding("b", "back", "Back", show=False)]
     DEFAULT_CSS = """
     #summary { padding: 0 1; }
-    #summary-title { text-style: bold; margin-bottom: 1; }
-    #summary-pain { color: #ffffff; background: #b71c1c; text-style: bold; padding: 0 1; }
+    #summary-title { text-style: bold; }
+    #summary-pain { color: #ffffff; background: #b71c1c; text-style: bold; padding: 0 1; margin-top: 1; }
+    #summary-totals { margin-top: 1; }
     #summary-changes { margin: 1 0; }
-    DataTable { height: auto; max-height: 12; margin-bottom: 1; }
-    PlotextPlot { height: 12; min-height: 8; }
+    #summary-note, #summary-legend { color: $text-muted; }
+    .summary-table { height: auto; margin-top: 1; }
+    #plot-title { text-style: bold; margin-top: 1; }
+    Chart { height: 10; }
     """
 
     def __init__(self, report: dict[str, Any], *, note: str = "",
-                 rates: list[tuple[float, float]] | None = None) -> None:
+                 rates: list[tuple[float, float]] | None = None, current: bool = False) -> None:
         super().__init__()
         self.report = report
         self.note = note
         self.rates = rates
+        self.current = current
+
+    @property
+    def ended_words(self) -> str:
+        """How the session ended, in words."""
+        ended = self.report["session"].get("ended_by")
+        return ENDINGS.get(ended, str(ended).replace("_", " "))
 
     def compose(self) -> ComposeResult:
         r = self.report
         s = r["session"]
         tot = r["totals"]
-        ended = ENDINGS.get(s.get("ended_by"), str(s.get("ended_by")))
         with VerticalScroll(id="summary"):
-            yield Static(
-                f"Session summary: {s.get('practised') or s.get('protocol') or 'detection'}, {ended}"
-                + (f"   ({self.note})" if self.note else ""),
-                id="summary-title",
-            )
+            yield Static(f"Session summary: {s.get('practised') or s.get('protocol') or 'breathing only'}, "
+                         f"{self.ended_words}", id="summary-title")
+            if self.note:
+                yield Static(self.note, id="summary-note")
             if tot.get("pain_stops"):
                 yield Static(
                     "You stopped on pain. Rest. If the pain was sharp or spread out (radiating), or does not "
@@ -88,48 +126,51 @@ class SummaryScreen(Screen[None]):
             adh = f"   following the pacer {tot['adherence']:.0f}%" if tot.get("adherence") is not None else ""
             yield Static(
                 f"time {_mmss(tot.get('duration_s'))}   breaths {tot.get('breaths')}   "
-                f"rate {_v(tot.get('mean_rate_bpm'))}/min   holds {tot.get('holds')}{adh}"
+                f"breathing {_v(tot.get('mean_rate_bpm'))}/min   holds {tot.get('holds')}{adh}", id="summary-totals"
             )
             if tot.get("hr_bpm") is not None:
                 yield Static(f"heart {_v(tot['hr_bpm'])}/min   RMSSD {_v(tot.get('rmssd_ms'))} ms", id="summary-heart")
             if r.get("changes"):
                 yield Static("\n".join(r["changes"]), id="summary-changes")
-            yield DataTable(id="sides", cursor_type="none", zebra_stripes=True)
-            yield DataTable(id="holds", cursor_type="none", zebra_stripes=True)
-            yield PlotextPlot(id="plot")
-        yield Footer()
+            if r["sides"]:
+                yield Static(_table(("side", "time", "holds", "breaths", "per min", "cue delay", "ended"), [
+                    (sd["side"], _mmss(sd["duration_s"]), str(sd["holds"]), str(sd["breaths"]),
+                     _v(sd["mean_rate_bpm"]), _v(sd.get("mean_cue_latency_s"), "{:.1f} s"),
+                     PART_ENDINGS.get(sd["ended_by"], str(sd["ended_by"]))) for sd in r["sides"]]),
+                    id="sides", classes="summary-table")
+            if r["holds"]:
+                yield Static(_table(("#", "hold", "side", "time", "breaths", "per min", "cue delay", "ended"), [
+                    (str(h["hold"]), h["kind"], h["side"] or "—", _mmss(h["duration_s"]), str(h["breaths"]),
+                     _v(h["mean_rate_bpm"]), _v(h.get("mean_cue_latency_s"), "{:.1f} s"),
+                     PART_ENDINGS.get(h["ended_by"], str(h["ended_by"]))) for h in r["holds"]]),
+                    id="holds", classes="summary-table")
+            if r["sides"] or r["holds"]:
+                yield Static(CUE_DELAY, id="summary-legend")
+            yield from self._plot()
+        yield KeyBar(CURRENT_KEYS if self.current else PAST_KEYS, id="keys")
 
-    def on_mount(self) -> None:
-        r = self.report
-        sides = self.query_one("#sides", DataTable)
-        sides.add_columns("side", "time", "holds", "breaths", "rate/min", "cue lag s", "ended")
-        for sd in r["sides"]:
-            sides.add_row(sd["side"], _mmss(sd["duration_s"]), sd["holds"], sd["breaths"],
-                          _v(sd["mean_rate_bpm"]), _v(sd.get("mean_cue_latency_s"), "{:.2f}"), sd["ended_by"])
-        sides.display = bool(r["sides"])
-        holds = self.query_one("#holds", DataTable)
-        holds.add_columns("#", "hold", "side", "time", "breaths", "rate/min", "cue lag s", "ended")
-        for h in r["holds"]:
-            holds.add_row(h["hold"], h["kind"], h["side"] or "—", _mmss(h["duration_s"]), h["breaths"],
-                          _v(h["mean_rate_bpm"]), _v(h.get("mean_cue_latency_s"), "{:.2f}"), h["ended_by"])
-        holds.display = bool(r["holds"])
-        self._plot()
-
-    def _plot(self) -> None:
+    def _points(self) -> list[tuple[float, float]]:
         r = self.report
         rows = [b for h in r["holds"] for b in h["breath_rows"]] or r.get("breath_rows", [])
         pts = self.rates or [(b["exhale_t"], b["rate_bpm"]) for b in rows if b.get("rate_bpm") is not None]
-        plot = self.query_one("#plot", PlotextPlot)
-        plt = plot.plt
-        plt.clear_figure()
-        plt.title("breathing rate (breaths/min) over the session; holds shaded")
-        if pts:
-            xs = [p[0] for p in pts]
-            ys = [p[1] for p in pts]
-            plt.plot(xs, ys, marker="braille")
-            lo, hi = min(ys), max(ys)
-            for h in r["holds"]:
-                plt.vertical_line(h["t_start"])
-            plt.ylim(lo - 0.5, hi + 0.5)
-        plt.xlabel("session time (s)")
-        plot.refresh()
+        return sorted(pts)
+
+    def _plot(self) -> ComposeResult:
+        pts = self._points()
+        why = too_little(pts)
+        if why is not None:
+            yield Static(why, id="plot-none")
+            return
+        holds = [(float(h["t_start"]), float(h["t_end"])) for h in self.report["holds"]]
+        title = "Breathing rate (breaths/min) over the session" + ("; holds shaded ░" if holds else "")
+        yield Static(title, id="plot-title")
+        yield Chart(pts, shaded=holds, x_label=_mmss, min_span_y=1.0, id="plot")
+
+    def action_back(self) -> None:
+        """Back: to the start screen after the session just run; to the list from a past session."""
+        if self.current:
+            back = getattr(self.app, "back_to_start", None)
+            if callable(back):
+                back()
+                return
+        self.dismiss(None)

@@ -1,0 +1,114 @@
+"""How a session on the terminal UI ends: its report, how it ended in truth, its log lines.
+
+A coached session says how it ended (:class:`~psoas_sense.events.SessionEnded`); a session
+without a coach does not, so the app tells it from what it saw: the pain key, a quit, the
+recording running out, the time asked for, the sensor lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psoas_sense.events import (
+    Cue,
+    HoldEnded,
+    PacingScored,
+    PainStopped,
+    SessionEnded,
+    SessionEvent,
+    SideEnded,
+    SideStarted,
+    StageEntered,
+)
+from psoas_sense.model import BreathEvent, Status
+from psoas_sense.session.setup import RunConfig
+from psoas_sense.view import SessionView
+
+
+def mmss(seconds: float | None) -> str:
+    """``MM:SS``, or ``--:--`` for nothing."""
+    if seconds is None:
+        return "--:--"
+    s = max(0, int(seconds))
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def ended_by(view: SessionView, asked: str | None, stopped_by: str | None, config: RunConfig | None) -> str | None:
+    """How the session ended, in the history's words (``done``, ``quit``, ``pain``,
+    ``end_of_input``, ``duration``, ``link_lost``, ``signal``), or None when not known.
+
+    Args:
+        view: the session view at the end (its ``ended_by`` comes from the coach).
+        asked: what the person asked for (``pain`` or ``quit``), if anything.
+        stopped_by: why the session loop stopped (``end``, ``duration``, ``quit``, ``cancelled``...).
+        config: the run.
+    """
+    if view.pain or asked == "pain":
+        return "pain"
+    if stopped_by == "duration" and view.ended_by in (None, "end_of_input"):
+        return "duration"  # the coach calls it the end of the input; it was the time asked for
+    if view.ended_by is not None:
+        return view.ended_by
+    if asked == "quit":
+        return "quit"
+    if stopped_by == "end":
+        replay = config is not None and config.file is not None
+        return "end_of_input" if replay or view.source_state != "lost" else "link_lost"
+    if stopped_by == "link_lost":
+        return "link_lost"
+    if stopped_by == "cancelled":
+        return "signal"
+    return None
+
+
+def build_summary(events: list[SessionEvent], view: SessionView, config: RunConfig | None,
+                  ending: str | None) -> dict[str, Any]:
+    """The report of the session just run (the same figures as ``psoas-sense report``)."""
+    from psoas_sense.records import PainRecord
+    from psoas_sense.report import build_report
+    from psoas_sense.report.data import SessionData, breath_record
+
+    end = next((e for e in events if isinstance(e, SessionEnded)), None)
+    meta: dict[str, Any] = {
+        "file": str(config.file) if config and config.file else "", "ended_by": ending,
+        "protocol": config.coach.protocol if config else None, "t_start": 0.0, "t_end": view.t_s,
+    }
+    if end is not None:
+        meta.update(protocol=end.summary.protocol, practised=end.summary.practised, t_end=end.t_s)
+    data = SessionData(
+        meta=meta, breaths=[breath_record(e) for e in events if isinstance(e, BreathEvent)],
+        holds=[e for e in events if isinstance(e, HoldEnded)], sides=[e for e in events if isinstance(e, SideEnded)],
+        cues=[e for e in events if isinstance(e, Cue)], pacing=[e for e in events if isinstance(e, PacingScored)],
+        pain_stops=[PainRecord(e.t_s, e.stage, e.side, e.hold) for e in events if isinstance(e, PainStopped)],
+        summary=end.summary if end is not None else None,
+    )
+    report = build_report(data)
+    report["session"]["ended_by"] = ending
+    return report
+
+
+def error_status(t_s: float, exc: BaseException) -> Status:
+    """A failure of the source (strap not found, file unreadable) as a status the screen shows."""
+    return Status(t_s, "stopped", f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+
+
+LOGGED = (StageEntered, SideStarted, SideEnded, HoldEnded, Status, PainStopped, SessionEnded)
+"""Events written to the session log."""
+
+
+def log_line(ev: SessionEvent) -> str:
+    """One event of :data:`LOGGED` as a line of the session log."""
+    t = mmss(ev.t_s)
+    if isinstance(ev, Status):
+        return f"{t}  link: {ev.state} {ev.detail}".rstrip()
+    if isinstance(ev, StageEntered):
+        return f"{t}  {ev.stage}: {ev.text}"
+    if isinstance(ev, HoldEnded):
+        return f"{t}  hold ended ({ev.kind}, {ev.side}), {ev.duration_s:.0f} s, {ev.breaths} breaths"
+    if isinstance(ev, SideStarted):
+        return f"{t}  {ev.side} side: {mmss(ev.target_s)}"
+    if isinstance(ev, SideEnded):
+        return f"{t}  {ev.side} side done: {mmss(ev.duration_s)}, {ev.holds} holds"
+    if isinstance(ev, PainStopped):
+        return f"{t}  PAIN STOP"
+    return f"{t}  session over"
