@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from conftest import RECORDINGS, Gate
 from psoas_sense.coach.texts import PAIN_STOP
@@ -194,3 +195,102 @@ async def test_a_source_that_cannot_open_says_why(tmp_path: Path) -> None:
         await run_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert app.failure is not None and "drop_at" in app.failure
         assert "could not run" in str(app.screen.query_one("#summary-title").render())
+
+
+# ---------------------------------------------------------------------------- issue 17: the screen tells the truth
+
+
+async def test_escape_in_the_quit_question_is_the_pain_stop_and_it_says_so(tmp_path: Path) -> None:
+    gate, config, src = gated(BELT_RR, 40.0)
+    app = make_app(config, make_source=src, audio=quiet(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_until(pilot, lambda: app.view.t_s >= 39.0)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen)
+        said = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "Esc" in said and "PAIN" in said  # the box says what Escape does here
+        await pilot.press("escape")
+        await run_until(pilot, lambda: app.view.pain)
+        assert [e.ended_by for e in app.events if isinstance(e, SessionEnded)] == ["pain"]
+        gate.release.set()
+
+
+async def test_from_the_summary_back_to_the_start_and_leaving_asks(tmp_path: Path) -> None:
+    from psoas_sense.ui.screens.modals import LeaveScreen
+    from psoas_sense.ui.screens.start import StartScreen
+
+    config = RunConfig("replay", file=BELT, speed=None, coach=CoachConfig(save_history=False))
+    app = make_app(config, audio=quiet(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_until(pilot, lambda: isinstance(app.screen, SummaryScreen), steps=4000)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, LeaveScreen)  # quitting asks
+        await pilot.press("escape")  # outside a session Escape is "back": here, "no"
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen) and app.is_running
+        await pilot.press("escape")  # back to the start screen, ready for another session
+        await pilot.pause()
+        assert isinstance(app.screen, StartScreen) and not app.events and app.summary_report is None
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_a_replay_without_a_coach_ends_in_words_and_the_band_follows_the_phase(tmp_path: Path) -> None:
+    from psoas_sense.ui.bandview import BandWidget
+
+    gate, config, src = gated(BELT_RR, 30.0, protocol=None)
+    app = make_app(config, make_source=src, audio=quiet(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_until(pilot, lambda: app.view.t_s >= 29.0)
+        await pilot.pause()
+        band = app.screen.query_one(BandWidget).band
+        assert band.headline == {"exhale": "BREATHING OUT", "inhale": "BREATHING IN"}[app.view.phase]
+        assert band.lead_words.startswith("≈ FOLLOWING YOUR BREATH")
+    config = RunConfig("replay", file=BELT, speed=None, coach=CoachConfig(save_history=False))
+    app = make_app(config, audio=quiet(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_until(pilot, lambda: isinstance(app.screen, SummaryScreen), steps=4000)
+        screen = app.screen
+        assert isinstance(screen, SummaryScreen)
+        assert screen.ended_words == "ended: the recording ran out"  # not "interrupted"
+
+
+async def test_a_quit_without_a_coach_is_saved_as_a_quit_not_a_pain_stop(tmp_path: Path) -> None:
+    gate, config, src = gated(BELT_RR, 30.0, protocol=None)
+    app = make_app(config, make_source=src, audio=quiet(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_until(pilot, lambda: app.view.t_s >= 29.0)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await run_until(pilot, lambda: app.summary_report is not None, steps=2000)
+        assert app.summary_report is not None and app.summary_report["session"]["ended_by"] == "quit"
+        assert not app.view.pain
+        gate.release.set()
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)], ids=["60x20", "80x24"])
+async def test_nothing_that_matters_is_cut_on_the_session_screen(tmp_path: Path, size: tuple[int, int]) -> None:
+    from psoas_sense.ui.keybar import KeyBar
+
+    gate, config, src = gated(BELT_RR, 60.0)
+    app = make_app(config, make_source=src, audio=CuePlayer(player=None, speaker=None, run=lambda cmd: None,
+                                                            cache_dir=tmp_path))
+    async with app.run_test(size=size) as pilot:
+        await run_until(pilot, lambda: app.view.t_s >= 59.0)
+        await pilot.pause()
+        screen = app.screen
+        keys = [k for k, _ in screen.query_one(KeyBar).shown]
+        assert keys[:5] == ["p/Esc", "space", "n", "?", "q"]  # the pain key first, whole, and help and end
+        you = str(screen.query_one("#you", Static).render())
+        assert you.rstrip().endswith(app.view.quality_words) and len(you.rstrip()) <= size[0] - 2
+        band = screen.query_one("#band")
+        assert band.size.height + 2 >= size[1] / 3  # the band is a third of the screen or more
+        assert not app._notifications  # no toast over the keys (the sound notice is a quiet line)
+        assert "terminal bells" in str(screen.query_one("#notes", Static).render())
+        gate.release.set()

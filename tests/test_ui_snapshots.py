@@ -1,7 +1,9 @@
-"""Snapshots of the session flow's screens at 80x24 and 120x40, animations off, on data time.
+"""Snapshots of the session flow at 60x20, 80x24 and 120x40, animations off, on data time.
 
-The replay is held at a chosen data time (a gate on its clock), so every frame is the same on
-every run. Review the report before `pytest --snapshot-update`.
+The session states (the breath followed, the clock pacer, a link lost, the wearer moving) come
+from real runs fed to a real app (:mod:`ui_states`); the safety check, the pain stop and the
+summary come from a replay held at a chosen data time (a gate on its clock). Every frame is the
+same on every run. Review the report before `pytest --snapshot-update`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.replay import ReplaySource
 from psoas_sense.ui.app import PsoasApp, make_app
 from psoas_sense.ui.audio import CuePlayer
+from ui_states import STATES, fed_app, feed
 
 BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
-SIZES = [(80, 24), (120, 40)]
-
-
+SIZES = [(60, 20), (80, 24), (120, 40)]
+SIZE_IDS = ["60x20", "80x24", "120x40"]
 
 
 def app_at(hold_at: float, tmp_path: Path, *, confirmed: bool = True, speed: float | None = 1.0) -> PsoasApp:
@@ -42,37 +44,47 @@ async def until(pilot: Any, cond: Any, steps: int = 2000) -> None:
     raise AssertionError("not reached")
 
 
-async def quiet(pilot: Any, app: PsoasApp) -> None:
-    """Wait until the held replay has nothing more in flight (the same frame every run)."""
-    seen = (-1, -1.0)
-    still = 0
-    for _ in range(2000):
+@pytest.mark.parametrize("state", list(STATES))
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_session(snap_compare: Any, size: tuple[int, int], state: str, tmp_path: Path) -> None:
+    app = fed_app(tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await feed(pilot, app, state)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_help_over_the_session(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
+    app = fed_app(tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await feed(pilot, app, "following")
+        await pilot.press("question_mark")
         await pilot.pause()
-        now = (len(app.events), app.view.t_s)
-        still = still + 1 if now == seen else 0
-        seen = now
-        if still >= 10:
-            return
-    raise AssertionError("never quiet")
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_snapshot_quit_question_over_the_session(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
+    app = fed_app(tmp_path)
+
+    async def run_before(pilot: Any) -> None:
+        await feed(pilot, app, "following")
+        await pilot.press("q")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_snapshot_safety(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
     assert snap_compare(app_at(10.0, tmp_path, confirmed=False), terminal_size=size)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_snapshot_session_mid_hold(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
-    app = app_at(120.0, tmp_path)
-
-    async def mid_hold(pilot: Any) -> None:
-        await until(pilot, lambda: app.view.t_s >= 119.9 and app.view.hold_kind is not None)
-        await quiet(pilot, app)
-
-    assert snap_compare(app, terminal_size=size, run_before=mid_hold)
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_snapshot_pain(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
     app = app_at(60.0, tmp_path)
 
@@ -85,16 +97,17 @@ def test_snapshot_pain(snap_compare: Any, size: tuple[int, int], tmp_path: Path)
     assert snap_compare(app, terminal_size=size, run_before=pain)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_snapshot_summary(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
-    app = app_at(90.0, tmp_path)
+    # as fast as possible on data time (no clock, so nothing depends on the event loop's timing)
+    config = RunConfig("replay", file=BELT_RR, speed=None, loop=True, duration_s=200.0, subtitle="replay: snapshot",
+                       coach=CoachConfig(protocol="manual", simulated_safety=True, save_history=False))
+    app = make_app(config, audio=CuePlayer(player=["fake-player"], speaker=None, run=lambda cmd: None,
+                                           cache_dir=tmp_path))
+    app.animation_level = "none"
 
-    async def quit_then_summary(pilot: Any) -> None:
-        await until(pilot, lambda: app.view.t_s >= 89.9)
-        await pilot.press("q")
-        await pilot.pause()
-        await pilot.press("y")
-        await until(pilot, lambda: app.summary_report is not None)
+    async def summary(pilot: Any) -> None:
+        await until(pilot, lambda: app.summary_report is not None, steps=20000)
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=size, run_before=quit_then_summary)
+    assert snap_compare(app, terminal_size=size, run_before=summary)

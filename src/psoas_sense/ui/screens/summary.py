@@ -65,7 +65,7 @@ def _mmss(s: float | None) -> str:
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
     table = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, expand=False, pad_edge=False,
-                  header_style="bold", padding=(0, 2, 0, 0))
+                  header_style="bold", padding=(0, 1, 0, 0))
     for row in rows:
         table.add_row(*row)
     return table
