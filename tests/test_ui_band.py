@@ -171,3 +171,12 @@ def test_the_key_bar_always_keeps_the_pain_key() -> None:
 def test_no_plot_from_too_little_data() -> None:
     assert too_little([(0.0, 14.0)]) is not None and "1 breath " in str(too_little([(0.0, 14.0)]))
     assert too_little([(float(t), 14.0) for t in range(0, 80, 10)]) is None
+
+
+def test_a_narrow_band_keeps_the_reason_the_clock_leads() -> None:
+    from psoas_sense.ui.bandview import lead_line
+
+    words = "◔ CLOCK · sensor down (reconnecting): breathe with my cues"
+    assert lead_line(words, 80) == words
+    assert lead_line(words, 56) == "◔ CLOCK · sensor down (reconnecting)"
+    assert lead_line(words, 20) == "◔ CLOCK"

@@ -326,13 +326,15 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         return rep(view, trace=event, source_state=_receiving(view.source_state), data_t_s=view.t_s)
     if isinstance(event, SignalNotice):
         if event.kind == "signal_lost":
-            return rep(view, signal_lost=True)
+            return rep(view, signal_lost=True, quality=None, phase="")
         if event.kind == "signal_restored":
             return rep(view, signal_lost=False)
         if event.kind in ("motion", "motion_ended"):
             return rep(view, moving=event.kind == "motion")
         return view
     if isinstance(event, Status):
+        if event.state in DOWN_STATES:  # a link down forgets the breath and the quality read before it
+            return rep(view, source_state=event.state, quality=None, phase="")
         return rep(view, source_state=event.state)
     if isinstance(event, HeartRate):
         rr = view.hold_rr_ms

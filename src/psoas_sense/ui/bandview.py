@@ -24,12 +24,13 @@ BORDERS: dict[str, EdgeType] = {"breath": "heavy", "clock": "dashed", "none": "d
 
 
 def lead_line(words: str, width: int) -> str:
-    """Who leads, shortened to ``width``: the whole, then its head and advice, then its head."""
+    """Who leads, shortened to ``width``: the whole, then its head and the reason (``sensor
+    down``, ``I can't follow your breathing``: the advice goes first), then its head."""
     if len(words) <= width:
         return words
     head, _, rest = words.partition(" · ")
-    advice = rest.rpartition(": ")[2]
-    short = f"{head} · {advice}" if advice else head
+    reason = rest.partition(": ")[0]
+    short = f"{head} · {reason}" if reason else head
     return short if len(short) <= width else head[:width]
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -112,7 +113,9 @@ class HistoryScreen(Screen[int | None]):
     HistoryScreen #history-title { text-style: bold; color: $text-primary; padding: 0 1; }
     HistoryScreen #history-note { padding: 0 1; }
     HistoryScreen SessionTable { height: 1fr; }
+    HistoryScreen #trend { height: auto; }
     HistoryScreen #trend-title { text-style: bold; padding: 0 1; }
+    HistoryScreen .trend-name { padding: 0 1; }
     HistoryScreen .trend { height: 6; margin: 0 1; }
     """
 
@@ -127,6 +130,9 @@ class HistoryScreen(Screen[int | None]):
         table = SessionTable(id="history-table", cursor_type="row", zebra_stripes=True)
         table.display = False
         yield table
+        trend = Vertical(id="trend")
+        trend.display = False
+        yield trend
         yield KeyBar(HISTORY_KEYS, id="keys")
 
     def on_mount(self) -> None:
@@ -179,7 +185,9 @@ class HistoryScreen(Screen[int | None]):
             if len(pts) >= 2:
                 charts.append(Static(name, classes="trend-name"))
                 charts.append(Chart(pts, x_label=day, unit=unit, min_span_y=1.0, classes="trend"))
-        await self.mount_all(charts, before=self.query_one("#keys", KeyBar))
+        trend = self.query_one("#trend", Vertical)
+        await trend.mount_all(charts)
+        trend.display = True
 
     @on(DataTable.RowSelected, "#history-table")
     def on_session_selected(self, event: DataTable.RowSelected) -> None:
