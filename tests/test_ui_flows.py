@@ -10,6 +10,7 @@ from textual.widgets import Static
 from conftest import RECORDINGS, Gate
 from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import HoldStarted, ProtocolChanged, SessionEnded
+from psoas_sense.model import Status
 from psoas_sense.session.setup import CoachConfig, RunConfig
 from psoas_sense.sources.devices import open_device_source
 from psoas_sense.sources.replay import ReplaySource
@@ -146,10 +147,11 @@ async def test_replay_at_max_speed_ends_on_the_summary(tmp_path: Path) -> None:
 
 async def test_link_drop_shown_in_words(tmp_path: Path) -> None:
     # the virtual clock's discrete mode waits for an idle event loop, which a running app never
-    # is: the emulated strap runs paced instead, ten times real time (about a second here)
-    config = RunConfig("session", device="emulated:h10?drop_at=4&drop_for=5", speed=10.0,
+    # is: the emulated strap runs paced instead, three times real time (a few seconds here;
+    # faster, a loaded machine misses the connection timeouts, which are on that clock too)
+    config = RunConfig("session", device="emulated:h10?drop_at=4&drop_for=5", speed=3.0,
                        coach=CoachConfig(protocol="manual", safety_confirmed=True, save_history=False))
-    app = make_app(config, make_source=lambda: open_device_source(config.device or "", speed=10.0),
+    app = make_app(config, make_source=lambda: open_device_source(config.device or "", speed=3.0),
                    audio=quiet(tmp_path))
     seen: list[str] = []
     async with app.run_test(size=(100, 30)) as pilot:
@@ -160,7 +162,7 @@ async def test_link_drop_shown_in_words(tmp_path: Path) -> None:
                 break
         assert app._session_screen is not None
         status = str(app._session_screen.query_one("#status").render())
-    assert "reconnecting: follow my cues" in seen
+    assert "reconnecting: follow my cues" in seen, (app.failure, [e for e in app.events if isinstance(e, Status)])
     assert "receiving" in seen[seen.index("reconnecting: follow my cues"):]  # and back once the strap returned
     assert "receiving" in status or app.ended
 
