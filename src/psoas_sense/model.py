@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-StreamKind = Literal["resp", "acc", "rr", "hr"]
+StreamKind = Literal["resp", "acc", "rr", "hr", "device_rate"]
 """The kinds of sample stream the core understands."""
 
 STREAM_KINDS: tuple[StreamKind, ...] = ("resp", "acc", "rr", "hr")
@@ -26,6 +26,7 @@ STREAM_UNITS: Mapping[str, str] = {
     "acc": "mG",
     "rr": "ms",
     "hr": "bpm",
+    "device_rate": "bpm",
 }
 """Unit of each stream's values, as written in a recording header."""
 
@@ -115,7 +116,24 @@ class HRFrame:
         return "hr"
 
 
-SampleFrame = RespFrame | AccFrame | RRFrame | HRFrame
+@dataclass(frozen=True, slots=True)
+class DeviceRateFrame:
+    """The breathing rate a device computes itself (a respiration belt's own channel), shown
+    beside the detector's; the detector does not read it."""
+
+    t_s: float
+    """Time of the reading, session seconds."""
+    rate_bpm: float
+    """Breaths per minute; NaN while the device has none yet."""
+    device: str = ""
+    """Which device said it (``GDX-RB``)."""
+
+    @property
+    def kind(self) -> StreamKind:
+        return "device_rate"
+
+
+SampleFrame = RespFrame | AccFrame | RRFrame | HRFrame | DeviceRateFrame
 """Any frame of samples."""
 
 

@@ -1,134 +1,122 @@
-"""Pure decoders of raw BLE notifications into sample frames.
+"""Pure decoders of raw BLE notifications into sample frames, one per kind of device.
 
-:class:`NotificationDecoder` holds the little state that decoding needs (the running beat clock
-of RR intervals, the device-clock mapping of PMD frames) and turns each
-:class:`~psoas_sense.model.Notification` into zero or more sample frames.
+The seam: every device kind brings a *device decoder* (:class:`DeviceDecoder`: the
+characteristics it reads and a ``decode`` of one notification), listed in
+:data:`DEVICE_DECODERS`. :class:`NotificationDecoder` holds one of each for a session, sends
+every :class:`~psoas_sense.model.Notification` to the one that owns its characteristic, and
+counts what could not be decoded. Today: the Heart Rate Service (:class:`.hrs.HrsDecoder`),
+Polar PMD (:class:`.pmd.PmdDecoder`) and Vernier Go Direct (:class:`.gdx.GdxDecoder`).
+``firmware_notes/adding-a-device.md`` says where a new device goes.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Protocol, TypeVar
 
-from psoas_sense.decode.hrs import HEART_RATE_MEASUREMENT_UUID, decode_heart_rate_measurement
-from psoas_sense.decode.pmd import (
-    ACC,
-    ECG,
-    OP_START,
-    OP_STOP,
-    PMD_CONTROL_POINT_UUID,
-    PMD_DATA_UUID,
-    CpResponse,
-    DeviceClockMap,
-    PmdStreamTimer,
-    decode_pmd_frame,
-    parse_cp_message,
-)
+from psoas_sense.decode.gdx import GdxDecoder
+from psoas_sense.decode.hrs import RR_REANCHOR_AHEAD_S, RR_REANCHOR_BEHIND_S, HrsDecoder, RRBeatClock
+from psoas_sense.decode.pmd import CpResponse, DeviceClockMap, PmdDecoder
 from psoas_sense.errors import DecodeError
-from psoas_sense.model import AccFrame, HRFrame, Notification, RRFrame, SampleFrame
+from psoas_sense.model import Notification, SampleFrame
 
-RR_REANCHOR_AHEAD_S = 0.05
-"""The beat clock is re-anchored when it runs ahead of the notification's arrival by more."""
-RR_REANCHOR_BEHIND_S = 2.0
-"""... or falls behind arrival by more than this (lost notifications, reconnects)."""
+__all__ = [
+    "DEVICE_DECODERS",
+    "RR_REANCHOR_AHEAD_S",
+    "RR_REANCHOR_BEHIND_S",
+    "DeviceDecoder",
+    "GdxDecoder",
+    "HrsDecoder",
+    "NotificationDecoder",
+    "PmdDecoder",
+    "RRBeatClock",
+]
 
 
-class RRBeatClock:
-    """Gives each RR interval a beat time: a running sum anchored to notification arrival.
+T = TypeVar("T")
 
-    A notification carries the RR intervals of the beats since the previous one, oldest first;
-    the newest beat happened just before the notification arrived. Beat times are the running
-    sum of intervals, re-anchored to the arrival time when the sum drifts out of a window.
-    """
 
-    def __init__(self) -> None:
-        self._last_beat_s: float | None = None
+class DeviceDecoder(Protocol):
+    """What a device kind's decoder offers the notification decoder."""
 
-    def reset(self) -> None:
-        self._last_beat_s = None
+    @property
+    def chars(self) -> frozenset[str]:
+        """The characteristic UUIDs (128-bit, lower case) it decodes."""
+        ...
 
-    def beat_times(self, arrival_s: float, rr_ms: tuple[float, ...]) -> np.ndarray:
-        rr_s = np.asarray(rr_ms, dtype=np.float64) / 1000.0
-        if self._last_beat_s is not None:
-            chain = self._last_beat_s + np.cumsum(rr_s)
-            end = float(chain[-1])
-            if end > arrival_s + RR_REANCHOR_AHEAD_S or end < arrival_s - RR_REANCHOR_BEHIND_S:
-                chain = arrival_s - (np.sum(rr_s) - np.cumsum(rr_s))
-        else:
-            chain = arrival_s - (np.sum(rr_s) - np.cumsum(rr_s))
-        self._last_beat_s = float(chain[-1])
-        return chain
+    def decode(self, n: Notification) -> tuple[list[SampleFrame], list[str]]:
+        """The frames of one notification, and one line per piece it had to drop.
+
+        Raises:
+            DecodeError: the notification as a whole does not decode (counted, skipped).
+        """
+        ...
+
+
+DEVICE_DECODERS: tuple[type[DeviceDecoder], ...] = (
+    HrsDecoder,
+    PmdDecoder,
+    GdxDecoder,
+)
+"""Every device kind's decoder; a new device kind adds its own here."""
 
 
 class NotificationDecoder:
     """Turns raw notifications into sample frames; counts what it could not decode.
 
-    Heart Rate Measurement notifications give an :class:`HRFrame` and, when they carry RR
-    intervals, an :class:`RRFrame` timed by :class:`RRBeatClock`. PMD control-point indications
-    update the stream settings (FACTOR from a start response; a start or stop restarts that
-    stream's timing); PMD ACC data frames give :class:`AccFrame` with sample times mapped from the
-    device clock (:class:`~psoas_sense.decode.pmd.DeviceClockMap`). ECG frames are decoded and
-    checked (counted in :attr:`ecg_samples`) but the core has no ECG consumer yet.
+    One decoder per device kind (:data:`DEVICE_DECODERS`) holds that kind's state (the running
+    beat clock of RR intervals, the PMD device clock, the Go Direct sample clock); a notification
+    of a characteristic no device kind owns decodes to nothing.
     """
 
     def __init__(self) -> None:
-        self._beats = RRBeatClock()
         self.errors = 0
-        """Notifications that failed to decode (skipped)."""
+        """Notifications (or pieces of them) that failed to decode (skipped)."""
         self.last_error: str = ""
-        self.clock = DeviceClockMap()
+        self.devices: tuple[DeviceDecoder, ...] = tuple(cls() for cls in DEVICE_DECODERS)
+        """One decoder of each kind, in :data:`DEVICE_DECODERS` order."""
+        self._by_char: dict[str, DeviceDecoder] = {c: d for d in self.devices for c in d.chars}
+        self.pmd: PmdDecoder = self.device(PmdDecoder)
+        """The PMD decoder (its clock and counters are read by tests and tools)."""
+        self.gdx: GdxDecoder = self.device(GdxDecoder)
+        """The Go Direct decoder (its sample clock's gaps, its counters)."""
+
+    def device(self, kind: type[T]) -> T:
+        """This session's decoder of one kind."""
+        for d in self.devices:
+            if isinstance(d, kind):
+                return d
+        raise KeyError(kind.__name__)
+
+    @property
+    def clock(self) -> DeviceClockMap:
         """Device clock -> session time mapping of PMD frames."""
-        self._timers: dict[tuple[int, int, bool], PmdStreamTimer] = {}
-        self._factor: dict[int, float] = {}
-        self.acc_frames = 0
-        self.ecg_samples = 0
-        self.last_cp: CpResponse | None = None
+        return self.pmd.clock
+
+    @property
+    def acc_frames(self) -> int:
+        """PMD ACC frames decoded."""
+        return self.pmd.acc_frames
+
+    @property
+    def ecg_samples(self) -> int:
+        """PMD ECG samples decoded (checked; nothing consumes them yet)."""
+        return self.pmd.ecg_samples
+
+    @property
+    def last_cp(self) -> CpResponse | None:
+        """The newest PMD control-point response."""
+        return self.pmd.last_cp
 
     def decode(self, n: Notification) -> list[SampleFrame]:
         """Frames in the notification, or ``[]`` (unknown characteristic, malformed bytes)."""
+        device = self._by_char.get(n.char_uuid)
+        if device is None:
+            return []
         try:
-            if n.char_uuid == HEART_RATE_MEASUREMENT_UUID:
-                m = decode_heart_rate_measurement(n.data)
-                out: list[SampleFrame] = [HRFrame(t_s=n.t_s, hr_bpm=float(m.hr_bpm))]
-                if m.rr_raw:
-                    rr = m.rr_ms
-                    out.append(RRFrame(t_s=self._beats.beat_times(n.t_s, rr), rr_ms=np.asarray(rr)))
-                return out
-            return self._decode_other(n)
+            frames, dropped = device.decode(n)
         except DecodeError as exc:
-            self.errors += 1
-            self.last_error = str(exc)
-            return []
-
-    def _decode_other(self, n: Notification) -> list[SampleFrame]:
-        """PMD control point and data; unknown characteristics decode to nothing."""
-        if n.char_uuid == PMD_DATA_UUID:
-            return self._decode_pmd_data(n)
-        if n.char_uuid == PMD_CONTROL_POINT_UUID:
-            msg = parse_cp_message(n.data)
-            if isinstance(msg, CpResponse):
-                self.last_cp = msg
-                if msg.ok and msg.op_code in (OP_START, OP_STOP):
-                    for key in [k for k in self._timers if k[0] == msg.measurement_type]:
-                        del self._timers[key]
-                    if msg.op_code == OP_START:
-                        factor = msg.settings.get("factor")
-                        self._factor[msg.measurement_type] = float(factor[0]) if factor else 1.0
-            return []
-        return []
-
-    def _decode_pmd_data(self, n: Notification) -> list[SampleFrame]:
-        mtype = n.data[0] & 0x3F if n.data else -1
-        frame = decode_pmd_frame(n.data, factor=self._factor.get(mtype, 1.0))
-        key = (frame.measurement_type, frame.frame_type, frame.compressed)
-        timer = self._timers.get(key)
-        if timer is None:
-            timer = self._timers[key] = PmdStreamTimer()
-        out: list[SampleFrame] = []
-        for fr, arrival_s, times_ns in timer.feed(frame, n.t_s):
-            t_s = self.clock.map_frame(times_ns, arrival_s)
-            if fr.measurement_type == ACC:
-                self.acc_frames += 1
-                out.append(AccFrame(t_s=t_s, acc_mg=fr.samples))
-            elif fr.measurement_type == ECG:
-                self.ecg_samples += fr.n
-        return out
+            frames, dropped = [], [str(exc)]
+        if dropped:
+            self.errors += len(dropped)
+            self.last_error = dropped[-1]
+        return frames

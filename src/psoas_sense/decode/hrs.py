@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from psoas_sense.errors import DecodeError
+from psoas_sense.model import HRFrame, Notification, RRFrame, SampleFrame
 
 HEART_RATE_SERVICE_UUID = "0000180d-0000-1000-8000-00805f9b34fb"
 HEART_RATE_MEASUREMENT_UUID = "00002a37-0000-1000-8000-00805f9b34fb"
@@ -91,3 +94,58 @@ def decode_battery_level(data: bytes) -> int:
     if data[0] > 100:
         raise DecodeError(f"battery level {data[0]} is above 100 %")
     return data[0]
+
+
+# --------------------------------------------------------------------------- the device decoder
+
+RR_REANCHOR_AHEAD_S = 0.05
+"""The beat clock is re-anchored when it runs ahead of the notification's arrival by more."""
+RR_REANCHOR_BEHIND_S = 2.0
+"""... or falls behind arrival by more than this (lost notifications, reconnects)."""
+
+
+class RRBeatClock:
+    """Gives each RR interval a beat time: a running sum anchored to notification arrival.
+
+    A notification carries the RR intervals of the beats since the previous one, oldest first;
+    the newest beat happened just before the notification arrived. Beat times are the running
+    sum of intervals, re-anchored to the arrival time when the sum drifts out of a window.
+    """
+
+    def __init__(self) -> None:
+        self._last_beat_s: float | None = None
+
+    def reset(self) -> None:
+        self._last_beat_s = None
+
+    def beat_times(self, arrival_s: float, rr_ms: tuple[float, ...]) -> np.ndarray:
+        rr_s = np.asarray(rr_ms, dtype=np.float64) / 1000.0
+        if self._last_beat_s is not None:
+            chain = self._last_beat_s + np.cumsum(rr_s)
+            end = float(chain[-1])
+            if end > arrival_s + RR_REANCHOR_AHEAD_S or end < arrival_s - RR_REANCHOR_BEHIND_S:
+                chain = arrival_s - (np.sum(rr_s) - np.cumsum(rr_s))
+        else:
+            chain = arrival_s - (np.sum(rr_s) - np.cumsum(rr_s))
+        self._last_beat_s = float(chain[-1])
+        return chain
+
+
+class HrsDecoder:
+    """Heart Rate Measurement notifications: an :class:`HRFrame` each and, when they carry RR
+    intervals, an :class:`RRFrame` timed by :class:`RRBeatClock`."""
+
+    chars = frozenset({HEART_RATE_MEASUREMENT_UUID})
+    """The characteristics it decodes."""
+
+    def __init__(self) -> None:
+        self._beats = RRBeatClock()
+
+    def decode(self, n: Notification) -> tuple[list[SampleFrame], list[str]]:
+        """The frames of one notification; raises :class:`DecodeError` on bad bytes."""
+        m = decode_heart_rate_measurement(n.data)
+        out: list[SampleFrame] = [HRFrame(t_s=n.t_s, hr_bpm=float(m.hr_bpm))]
+        if m.rr_raw:
+            rr = m.rr_ms
+            out.append(RRFrame(t_s=self._beats.beat_times(n.t_s, rr), rr_ms=np.asarray(rr)))
+        return out, []

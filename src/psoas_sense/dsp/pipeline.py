@@ -22,6 +22,7 @@ from psoas_sense.model import (
     AccFrame,
     BreathEvent,
     CoreEvent,
+    DeviceRateFrame,
     Item,
     Marker,
     Notification,
@@ -306,6 +307,7 @@ class Pipeline:
         self.streams = dict(streams or {})
         self.decoder = NotificationDecoder()
         self._chains: dict[str, _Chain] = {}
+        self._device_rate: tuple[float | None] | None = None
 
     def _chain(self, kind: str) -> _Chain | None:
         if self.signal != "auto" and kind != self.signal:
@@ -369,6 +371,9 @@ class Pipeline:
                 acc.calibrate(float(item.t_s))
             return out
         for frame in self.frames_of(item):
+            if isinstance(frame, DeviceRateFrame):
+                out.extend(self._device_rate_changed(frame))
+                continue
             if isinstance(frame, RRFrame):
                 acc = self._chains.get("acc")
                 if acc is not None:
@@ -380,6 +385,17 @@ class Pipeline:
             if events and self.active_signal == ch.kind:
                 out.extend(events)
         return out
+
+    def _device_rate_changed(self, frame: DeviceRateFrame) -> list[CoreEvent]:
+        """A ``device_rate`` notice when the device's own breathing rate changes (a belt computes
+        one; ``rate_bpm`` is None while it has none). It goes beside the detector's rate; the
+        detector does not read it."""
+        rate = round(frame.rate_bpm, 1) if np.isfinite(frame.rate_bpm) else None
+        if self._device_rate is not None and rate == self._device_rate[0]:
+            return []
+        self._device_rate = (rate,)
+        detail = {"rate_bpm": rate, "device": frame.device}
+        return [SignalNotice("device_rate", frame.t_s, detail, frame.t_s)]
 
     def feed_all(self, items: Iterable[Item]) -> list[CoreEvent]:
         """Process many items (convenience for tests and batch use)."""

@@ -19,8 +19,9 @@ Wire facts used here:
   ``bit width | count | packed deltas``, one LSB-first bit stream, sample-major.
 
 The package is split by concern: :mod:`.const` (the protocol's numbers as enums),
-:mod:`.control` (control point), :mod:`.frames` (data frames) and :mod:`.timing` (sample times
-and the device clock). Every name is re-exported here, so ``from psoas_sense.decode import pmd``
+:mod:`.control` (control point), :mod:`.frames` (data frames), :mod:`.timing` (sample times
+and the device clock) and :mod:`.decoder` (the device decoder the notification decoder calls).
+Every name is re-exported here, so ``from psoas_sense.decode import pmd``
 and ``pmd.X`` work as before.
 """
 
@@ -82,6 +83,7 @@ from psoas_sense.decode.pmd.control import (
     start_request,
     stop_request,
 )
+from psoas_sense.decode.pmd.decoder import PmdDecoder
 from psoas_sense.decode.pmd.frames import (
     DEFAULT_LAYOUT,
     PmdFrame,
@@ -152,6 +154,7 @@ __all__ = [
     "DeviceClockMap",
     "MeasurementType",
     "OpCode",
+    "PmdDecoder",
     "PmdFrame",
     "PmdStreamTimer",
     "SettingType",

@@ -1,10 +1,11 @@
-"""Live BLE chest straps through bleak: any Heart Rate Service strap, and a Polar H10's ACC.
+"""Live BLE devices through bleak: any Heart Rate Service strap, a Polar H10's ACC, and Vernier's
+Go Direct Respiration Belt.
 
-Modules: :mod:`.errors` (typed BLE errors with advice, chosen from bleak's exception types),
+Modules: :mod:`.profiles` (the device seam: one profile per kind of device, and the registry),
+:mod:`.errors` (typed BLE errors with advice, chosen from bleak's exception types),
 :mod:`.discovery` (scan, resolve a ``--device`` spec, recording header), :mod:`.connection`
 (connect with retries, MTU, device info, backoff), :mod:`.control_point` (the PMD control point
-from the client side) and :mod:`.source` (:class:`BleSource`, the Source). Every name of the
-former ``psoas_sense.sources.ble`` module is re-exported here.
+from the client side) and :mod:`.source` (:class:`BleSource`, the Source).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from psoas_sense.sources.ble.discovery import (
     ACC_RATES_PREFERRED,
     SCAN_TIMEOUT_S,
     FoundDevice,
+    device_header,
     resolve_device,
     scan,
-    strap_header,
 )
 from psoas_sense.sources.ble.errors import (
     BleError,
@@ -63,8 +64,8 @@ __all__ = [
     "StrapTimeoutError",
     "backoff_s",
     "choose_acc_settings",
+    "device_header",
     "resolve_device",
     "scan",
-    "strap_header",
     "translate_error",
 ]

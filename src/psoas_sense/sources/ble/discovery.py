@@ -1,5 +1,6 @@
-"""Finding straps and describing them: a scan for heart-rate and PMD devices, resolving a
-``--device`` spec, and the recording header of a connected strap."""
+"""Finding devices and describing them: a scan for every kind of device a profile knows (heart-rate
+straps, Polar PMD, Vernier's breathing belt), resolving a ``--device`` spec, and the recording
+header of a connected device."""
 
 from __future__ import annotations
 
@@ -10,18 +11,17 @@ from typing import Any
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
 
-from psoas_sense.decode import hrs, pmd
 from psoas_sense.recording.format import Header
 from psoas_sense.sources.ble.errors import StrapNotFoundError, translate_error
+from psoas_sense.sources.ble.profiles import ACC_RATES_PREFERRED, PROFILES, DeviceProfile, ProfileHost
 
 SCAN_TIMEOUT_S = 10.0
 """How long :func:`resolve_device` scans for the strap."""
-ACC_RATES_PREFERRED = (200, 100, 50, 25)
-"""ACC rates a Polar strap offers, best first (for the header before the strap is asked)."""
-HEADER_DEVICE_KEYS = ("model", "manufacturer", "firmware", "battery_pct", "location", "mtu")
+HEADER_DEVICE_KEYS = ("model", "manufacturer", "firmware", "battery_pct", "location", "mtu", "serial")
 """Device info that goes into the recording header."""
-UNLISTED_BRAND = "polar"
-"""A device of this brand is listed by a scan even when it advertises neither service."""
+_SCAN_PROFILES: tuple[DeviceProfile, ...] = tuple(cls() for cls in PROFILES)
+"""One of each profile, for reading advertisements."""
+__all__ = ["ACC_RATES_PREFERRED", "SCAN_TIMEOUT_S", "FoundDevice", "device_header", "resolve_device", "scan"]
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,27 @@ class FoundDevice:
     rssi: int | None
     """Signal strength, dBm, when known."""
     streams: tuple[str, ...]
-    """What it can stream: ``hr``, ``rr`` (Heart Rate Service), ``acc`` (PMD)."""
+    """What it can stream: ``hr``, ``rr`` (Heart Rate Service), ``acc`` (PMD), ``force`` and
+    ``device_rate`` (a Go Direct Respiration Belt)."""
     device: BLEDevice
     """bleak's device object, to connect without scanning again."""
+    channels: tuple[dict[str, Any], ...] = ()
+    """A device with numbered channels (a Go Direct belt): ``{"channel", "name", "unit"}`` each."""
 
 
-def _streams_of(service_uuids: list[str]) -> tuple[str, ...]:
+def read_advertisement(service_uuids: list[str], name: str) -> tuple[tuple[str, ...], tuple[dict[str, Any], ...], bool]:
+    """What the profiles read in an advertisement: streams, channels, and whether to list it."""
     uuids = {u.lower() for u in service_uuids}
-    out: list[str] = []
-    if hrs.HEART_RATE_SERVICE_UUID in uuids:
-        out += ["hr", "rr"]
-    if pmd.PMD_SERVICE_UUID in uuids:
-        out.append("acc")
-    return tuple(out)
+    streams: list[str] = []
+    channels: list[dict[str, Any]] = []
+    listed = False
+    for profile in _SCAN_PROFILES:
+        if profile.advertised(uuids, name):
+            streams.extend(s for s in profile.scan_streams if s not in streams)
+            channels.extend(profile.scan_channels(name))
+        elif profile.listed_anyway(name):
+            listed = True
+    return tuple(streams), tuple(channels), listed or bool(streams)
 
 
 async def scan(
@@ -56,7 +64,7 @@ async def scan(
     scanner_backend: type | None = None,
     scanner_kwargs: dict[str, Any] | None = None,
 ) -> list[FoundDevice]:
-    """Straps advertising the Heart Rate Service or PMD, strongest first.
+    """Devices a profile recognises (Heart Rate Service, PMD, a Go Direct belt's name), strongest first.
 
     Args:
         timeout_s: how long to listen.
@@ -76,10 +84,10 @@ async def scan(
     out: list[FoundDevice] = []
     for device, adv in found.values():
         names = adv.local_name or device.name or ""
-        streams = _streams_of(list(adv.service_uuids))
-        if not streams and UNLISTED_BRAND not in names.lower():
+        streams, channels, listed = read_advertisement(list(adv.service_uuids), names)
+        if not listed:
             continue
-        out.append(FoundDevice(names, device.address, adv.rssi, streams, device))
+        out.append(FoundDevice(names, device.address, adv.rssi, streams, device, channels))
     out.sort(key=lambda d: -(d.rssi if d.rssi is not None else -999))
     return out
 
@@ -124,19 +132,26 @@ async def resolve_device(
 
 
 
-def strap_header(device: BLEDevice | None, info: dict[str, Any], source_kind: str, acc_rate_hz: int) -> Header:
-    """The recording header of a connected strap.
+def device_header(
+    device: BLEDevice | None,
+    info: dict[str, Any],
+    source_kind: str,
+    profiles: list[DeviceProfile],
+    host: ProfileHost,
+) -> Header:
+    """The recording header of a connected device: its profiles' streams, in set-up order.
 
     Args:
-        device: the strap.
-        info: what :func:`~psoas_sense.sources.ble.connection.read_device_info` read, plus the MTU.
+        device: the device.
+        info: what :func:`~psoas_sense.sources.ble.connection.read_device_info` and the profiles
+            read (model, firmware, battery, serial, MTU).
         source_kind: ``ble`` or ``emulated``.
-        acc_rate_hz: highest ACC rate asked for; 0 when there is no accelerometer stream.
+        profiles: the profiles running on it.
+        host: the source (what was asked of the device).
     """
-    streams: dict[str, dict[str, Any]] = {"rr": {"unit": "ms"}, "hr": {"unit": "bpm"}}
-    if acc_rate_hz > 0:
-        ok = [r for r in ACC_RATES_PREFERRED if r <= acc_rate_hz]
-        streams = {"acc": {"unit": "mG", "rate_hz": float(ok[0] if ok else 25)}, **streams}
+    streams: dict[str, dict[str, Any]] = {}
+    for profile in profiles:
+        streams.update(profile.header_streams(host))
     desc = {
         "name": (device.name if device else "") or "",
         "address": device.address if device else "",

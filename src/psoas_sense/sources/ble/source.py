@@ -1,21 +1,19 @@
-"""Live BLE chest straps through bleak: any Heart Rate Service strap, and a Polar H10's ACC.
+"""Live BLE devices through bleak: heart-rate straps, a Polar H10's ACC, a Vernier breathing belt.
 
 :class:`BleSource` is a :class:`~psoas_sense.sources.base.Source`. Entering it connects (through
-bleak-retry-connector), discovers what the strap offers, subscribes to Heart Rate Measurement
-and, on a strap with the PMD service, runs the Polar handshake: CP indications and data
-notifications on *before* any CP write, read the feature bitmap, query the ACC settings, start
-ACC at the highest offered rate up to ``acc_rate_hz`` with every offered setting. While the
-accelerometer has not sent its first frame (an H10 often needs 25-30 s) the source reports
-``waiting_for_acc``; RR from the Heart Rate Service carries the session meanwhile.
+bleak-retry-connector), reads the Device Information, and runs every device profile
+(:mod:`psoas_sense.sources.ble.profiles`) whose services the device offers: each subscribes to
+its characteristics, then each runs its start handshake (the Polar PMD accelerometer, the Go
+Direct belt's INIT ... START). The profiles' streams make the recording header.
 
 The notification callback only timestamps and enqueues the raw bytes (decoding happens in the
 core). A dropped link is re-established with backoff; the session and its recording go on, the
 gap is marked by ``reconnecting`` / ``reconnected`` status items, and after
 ``reconnect_timeout_s`` without a link the source reports ``lost`` and ends. Leaving the context
-(end of session, Ctrl-C, SIGTERM: the consumer's task is cancelled) stops the PMD streams and
-then disconnects, bounded by :data:`SHUTDOWN_TIMEOUT_S`.
+(end of session, Ctrl-C, SIGTERM: the consumer's task is cancelled) stops what the profiles
+started and then disconnects, bounded by :data:`SHUTDOWN_TIMEOUT_S`.
 
-Everything that waits uses the injected clock, so the emulated strap runs on data time.
+Everything that waits uses the injected clock, so the emulated devices run on data time.
 """
 
 
@@ -30,9 +28,7 @@ from typing import Any
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakError
 
-from psoas_sense.decode import hrs, pmd
 from psoas_sense.errors import PsoasError
 from psoas_sense.model import Item, Notification, Status
 from psoas_sense.recording.format import Header
@@ -44,26 +40,25 @@ from psoas_sense.sources.ble.connection import (
     disconnect,
     read_device_info,
 )
-from psoas_sense.sources.ble.control_point import ControlPoint, choose_acc_settings
-from psoas_sense.sources.ble.discovery import SCAN_TIMEOUT_S, resolve_device, strap_header
+from psoas_sense.sources.ble.control_point import choose_acc_settings
+from psoas_sense.sources.ble.discovery import SCAN_TIMEOUT_S, device_header, resolve_device
 from psoas_sense.sources.ble.errors import translate_error
+from psoas_sense.sources.ble.profiles import BLUEZ_NOTIFY, PROFILES, STALL_S, DeviceProfile
+from psoas_sense.sources.ble.profiles.base import NotifyHandler
+from psoas_sense.sources.ble.profiles.gdx import belt_period_us
 from psoas_sense.sources.clock import Clock, WallClock
 
 log = logging.getLogger(__name__)
 
 MIN_ATTEMPT_S = 0.5
 """A reconnect attempt gets at least this long, even right at the deadline."""
-STALL_S = 8.0
-"""An ACC stream silent this long (while HR still arrives) is restarted."""
 WATCH_INTERVAL_S = 1.0
 """How often the watchdog looks at the streams."""
 DEFAULT_RANGE_G = 8
 """ACC range asked for: 8 G never clips (the H10 reports mG whatever the range)."""
 LINK_SILENT_S = 15.0
 """No notification at all for this long on a link that claims to be up: treat it as lost."""
-BLUEZ_NOTIFY: Any = {"use_start_notify": True}
-"""BlueZ: StartNotify rather than AcquireNotify (bleak 2.0-3.0.x defaulted to AcquireNotify, which
-broke some devices; 3.1 went back to StartNotify). Explicit, so the pinned bleak does not matter."""
+__all__ = ["BLUEZ_NOTIFY", "DEFAULT_RANGE_G", "LINK_SILENT_S", "STALL_S", "WATCH_INTERVAL_S", "BleSource"]
 
 
 class _End:
@@ -74,14 +69,15 @@ _END = _End()
 
 
 class BleSource:
-    """A live strap as a :class:`~psoas_sense.sources.base.Source`.
+    """A live BLE device as a :class:`~psoas_sense.sources.base.Source`.
 
     Args:
         device: a ``BLEDevice`` (from a scan; best), or an address or name to scan for.
         clock: session clock (default: the host's monotonic clock from entering).
-        client_backend, scanner_backend, scanner_kwargs: bleak backends (the emulated strap's).
-        acc_rate_hz: highest ACC rate wanted (the strap's best offered rate not above it).
+        client_backend, scanner_backend, scanner_kwargs: bleak backends (the emulated devices').
+        acc_rate_hz: highest ACC rate wanted from a Polar strap (its best offered rate not above it).
         acc_range_g: ACC range asked for (the nearest offered one).
+        belt_rate_hz: rate asked of a breathing belt (10, or 20 from 15 up).
         reconnect_timeout_s: give up after this long without a link.
         on_close: awaited after the link is closed (the emulator shuts down here).
     """
@@ -96,6 +92,7 @@ class BleSource:
         scanner_kwargs: dict[str, Any] | None = None,
         acc_rate_hz: int = 200,
         acc_range_g: int = DEFAULT_RANGE_G,
+        belt_rate_hz: float = 10.0,
         reconnect_timeout_s: float = 60.0,
         source_kind: str = "ble",
         on_close: Callable[[], Awaitable[None]] | None = None,
@@ -109,6 +106,7 @@ class BleSource:
         self._scanner_kwargs = scanner_kwargs
         self.acc_rate_hz = int(acc_rate_hz)
         self.acc_range_g = int(acc_range_g)
+        self.belt_period_us = belt_period_us(belt_rate_hz)
         self.reconnect_timeout_s = float(reconnect_timeout_s)
         self._source_kind = source_kind
         self._on_close = on_close
@@ -120,34 +118,51 @@ class BleSource:
         self._client: BleakClient | None = None
         self._ble_device: BLEDevice | None = None
         self._task: asyncio.Task[None] | None = None
-        self._control_point = ControlPoint()
         self._link_down = asyncio.Event()
-        self._has_pmd = False
-        self._acc_started = False
-        self._acc_settings: dict[str, int] = {}
+        self.profiles: list[DeviceProfile] = [cls() for cls in PROFILES]
+        """One of every registered device profile (they hold per-link state)."""
+        self._active: list[DeviceProfile] = []
+        self._by_uuid: dict[str, DeviceProfile] = {}
         self.state = ""
-        self._last_acc_s: float | None = None
         self._last_any_s: float | None = None
         self._closing = False
+        self._give_up = ""
         self.reconnects = 0
         self.info: dict[str, Any] = {}
 
-    # ------------------------------------------------------------ queue helpers
+    # ------------------------------------------------------------ what profiles use
 
-    def _status(self, state: str, detail: str = "") -> None:
+    def status(self, state: str, detail: str = "") -> None:
+        """Report a status change (queued for the consumer)."""
         self.state = state
         self._queue.put_nowait(Status(self.clock.now(), state, detail))
+
+    _status = status
+
+    def record_write(self, char_uuid: str, data: bytes) -> None:
+        """Queue a write a profile makes, so the recording keeps the host's side of the traffic."""
+        self._queue.put_nowait(Notification(self.clock.now(), char_uuid, bytes(data)))
+
+    @property
+    def notify_callback(self) -> NotifyHandler:
+        """The notification callback profiles subscribe with."""
+        return self._on_notify
+
+    @property
+    def active_profiles(self) -> tuple[str, ...]:
+        """Names of the profiles running on the connected device."""
+        return tuple(p.name for p in self._active)
 
     def _on_notify(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
         """The notification callback: timestamp and enqueue, nothing else."""
         t = self.clock.now()
         uuid = char.uuid
-        self._queue.put_nowait(Notification(t, uuid, bytes(data)))
+        raw = bytes(data)
+        self._queue.put_nowait(Notification(t, uuid, raw))
         self._last_any_s = t
-        if uuid == pmd.PMD_DATA_UUID:
-            self._last_acc_s = t
-        elif uuid == pmd.PMD_CONTROL_POINT_UUID:
-            self._control_point.feed(bytes(data))
+        profile = self._by_uuid.get(uuid)
+        if profile is not None:
+            profile.on_notify(uuid, raw, t)
 
     def _on_disconnect(self, client: BleakClient) -> None:
         if client is self._client:
@@ -177,54 +192,29 @@ class BleSource:
         if mtu is not None:
             self.info["mtu"] = mtu
 
-    # ------------------------------------------------------------ PMD
-
-    async def _cp(self, client: BleakClient, request: bytes) -> pmd.CpResponse:
-        """Write one CP request and wait for its response (one at a time)."""
-        return await self._control_point.request(client, request, self.clock)
-
     choose_acc_settings = staticmethod(choose_acc_settings)
     """One value per offered setting (see :func:`.control_point.choose_acc_settings`). Pure."""
-
-    async def _start_acc(self, client: BleakClient, why: str = "") -> None:
-        chosen = await self._control_point.start_acc(client, self.clock, self.acc_rate_hz, self.acc_range_g)
-        if chosen is None:
-            self._status("streaming", "this strap's PMD offers no accelerometer; breathing from RR")
-            return
-        self._acc_settings = chosen
-        self._acc_started = True
-        self._last_acc_s = None
-        self._status(
-            "waiting_for_acc",
-            (why + "; " if why else "") + f"accelerometer {chosen['sample_rate']} Hz starting; an H10 may take 30 s",
-        )
-
-    async def _stop_acc(self, client: BleakClient) -> None:
-        if not self._acc_started:
-            return
-        self._acc_started = False
-        with contextlib.suppress(Exception):
-            await self._cp(client, pmd.stop_request(pmd.ACC))
 
     # ------------------------------------------------------------ session
 
     async def _setup(self, client: BleakClient) -> None:
-        """Subscriptions and the PMD handshake on a fresh connection."""
+        """The profiles' subscriptions, then their start handshakes, on a fresh connection."""
         services = client.services
-        self._has_pmd = services.get_service(pmd.PMD_SERVICE_UUID) is not None
-        if services.get_characteristic(hrs.HEART_RATE_MEASUREMENT_UUID) is None:
-            raise PsoasError("this device has no Heart Rate Measurement: is it a heart-rate strap?")
-        if self._has_pmd:
-            await self._acquire_mtu(client)
-            # indications on the CP and notifications on data BEFORE any CP write (Polar spec)
-            await client.start_notify(pmd.PMD_CONTROL_POINT_UUID, self._on_notify, bluez=BLUEZ_NOTIFY)
-            await client.start_notify(pmd.PMD_DATA_UUID, self._on_notify, bluez=BLUEZ_NOTIFY)
-        await client.start_notify(hrs.HEART_RATE_MEASUREMENT_UUID, self._on_notify, bluez=BLUEZ_NOTIFY)
+        self._active = sorted((p for p in self.profiles if p.present(services)), key=lambda p: p.setup_rank)
+        if not self._active:
+            raise PsoasError(
+                "this device offers nothing psoas-sense reads (no Heart Rate Measurement, no Vernier Go Direct "
+                "service): is it a heart-rate strap or a breathing belt?"
+            )
+        for p in self._active:
+            p.reset()
+        self._by_uuid = {uuid: p for p in self._active for uuid in p.notify_uuids}
+        for p in self._active:
+            await p.subscribe(self, client)
         self._last_any_s = self.clock.now()
-        if self._has_pmd and self.acc_rate_hz > 0:
-            await self._start_acc(client)
-        else:
-            self._status("streaming", "heart rate and RR")
+        reported = False
+        for p in self._active:
+            reported = await p.start(self, client, reported)
 
     async def __aenter__(self) -> BleSource:
         spec = self._device_spec
@@ -244,11 +234,8 @@ class BleSource:
             self._status("connected", self._ble_device.name or self._ble_device.address)
             self.info.update(await read_device_info(client))
             await self._acquire_mtu(client)
-            self._has_pmd = client.services.get_service(pmd.PMD_SERVICE_UUID) is not None
-            self.header = strap_header(
-                self._ble_device, self.info, self._source_kind, self.acc_rate_hz if self._has_pmd else 0
-            )
             await self._setup(client)
+            self.header = device_header(self._ble_device, self.info, self._source_kind, self._active, self)
         except BaseException as exc:
             await self._close_link()
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
@@ -258,11 +245,15 @@ class BleSource:
         return self
 
     async def _supervise(self) -> None:
-        """Watch the link: restart a stalled ACC stream; reconnect after a drop; give up."""
+        """Watch the link: let the profiles restart stalled streams; reconnect after a drop; give up."""
         try:
             while True:
                 await self._watch()
                 if self._closing:
+                    return
+                if self._give_up:
+                    self._status("lost", self._give_up)
+                    self._queue.put_nowait(_END)
                     return
                 if not await self._reconnect():
                     return
@@ -272,8 +263,7 @@ class BleSource:
             self._queue.put_nowait(translate_error(exc))
 
     async def _watch(self) -> None:
-        """Return when the link drops."""
-        stall_reported = False
+        """Return when the link drops (or a profile asks to reconnect or to give up)."""
         while not self._link_down.is_set():
             try:
                 await self.clock.wait_for(self._link_down.wait(), WATCH_INTERVAL_S)
@@ -287,27 +277,24 @@ class BleSource:
                 await self._close_link()
                 self._link_down.set()
                 return
-            acc_silent_s = now - self._last_acc_s if self._last_acc_s is not None else 0.0
-            if self._acc_started and self.state == "streaming" and acc_silent_s > STALL_S:
-                if not stall_reported:
-                    stall_reported = True
-                    why = f"accelerometer silent for {acc_silent_s:.0f} s, restarted"
-                    client = self._client
-                    if client is not None and client.is_connected:
-                        try:
-                            await self._stop_acc(client)
-                            await self._start_acc(client, why)
-                        except (PsoasError, BleakError, TimeoutError) as exc:
-                            log.warning("restarting the accelerometer failed: %s", exc)
-                        self._last_acc_s = self.clock.now()
-            elif stall_reported and self.state == "streaming":
-                stall_reported = False
+            for profile in self._active:
+                action = await profile.watch(self, self._client, now)
+                if action == "reconnect":
+                    log.warning("%s: the device went silent; dropping the link to reconnect", profile.name)
+                    await self._close_link()
+                    self._link_down.set()
+                    return
+                if action:
+                    self._give_up = action
+                    await self._close_link()
+                    return
 
     async def _reconnect(self) -> bool:
         """Reconnect with backoff; False (after a ``lost`` status) when giving up."""
         t_lost = self.clock.now()
         self.reconnects += 1
-        self._acc_started = False
+        for p in self._active:
+            p.reset()
         self._client = None
         self._status("reconnecting", "link lost; reconnecting")
         attempt = 0
@@ -353,8 +340,10 @@ class BleSource:
         if client is not None and client.is_connected:
 
             async def clean() -> None:
-                await self._stop_acc(client)
-                for uuid in (hrs.HEART_RATE_MEASUREMENT_UUID, pmd.PMD_DATA_UUID, pmd.PMD_CONTROL_POINT_UUID):
+                for p in self._active:
+                    await p.stop(self, client)
+                subscribed = [uuid for p in self._active for uuid in p.notify_uuids]
+                for uuid in reversed(subscribed):
                     if client.services.get_characteristic(uuid) is not None:
                         with contextlib.suppress(Exception):
                             await client.stop_notify(uuid)
@@ -375,14 +364,12 @@ class BleSource:
                 return
             if isinstance(item, BaseException):
                 raise item
-            if (
-                isinstance(item, Notification)
-                and item.char_uuid == pmd.PMD_DATA_UUID
-                and self._acc_started
-                and self.state == "waiting_for_acc"
-            ):
-                self.state = "streaming"
-                yield item.t_s, Status(item.t_s, "streaming", "accelerometer flowing")
+            if isinstance(item, Notification):
+                profile = self._by_uuid.get(item.char_uuid)
+                if profile is not None:
+                    before = profile.item_status(self, item)
+                    if before is not None:
+                        yield before.t_s, before
             yield item.t_s, item
 
     def pending(self) -> list[Item]:

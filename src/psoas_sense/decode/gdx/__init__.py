@@ -1,0 +1,108 @@
+"""Vernier Go Direct (D2PIO) over BLE, for the GDX-RB respiration belt. Pure.
+
+Split by concern: :mod:`.const` (UUIDs, commands, measurement types, the belt's channels),
+:mod:`.frames` (checksum, command frames, reassembly, replies, measurement packets),
+:mod:`.info` (status, device info, masks and sensor info, parsed and built), :mod:`.timing`
+(sample times from the sample index, gaps found) and :mod:`.decoder` (the device decoder).
+See ``firmware_notes/gdx-respiration-belt.md`` for the protocol and its sources.
+"""
+
+from __future__ import annotations
+
+from psoas_sense.decode.gdx.const import (
+    BREATH_MASK,
+    COMMAND_UUID,
+    DEFAULT_PERIOD_US,
+    INIT_PAYLOAD,
+    MIN_PERIOD_US,
+    NAME_PREFIX,
+    RB_AVAILABLE_MASK,
+    RB_CHANNELS,
+    RB_DEFAULT_MASK,
+    RB_ORDER_CODE,
+    RESPONSE_UUID,
+    SERVICE_UUID,
+    Channel,
+    Command,
+    MeasurementType,
+)
+from psoas_sense.decode.gdx.decoder import GdxDecoder
+from psoas_sense.decode.gdx.frames import (
+    CommandFrame,
+    FrameAssembler,
+    Measurement,
+    Reply,
+    checksum,
+    command_frame,
+    measurement_frame,
+    parse_command,
+    parse_measurement,
+    parse_reply,
+    period_payload,
+    reply_frame,
+    sensor_info_payload,
+    start_payload,
+    stop_payload,
+    write_chunks,
+)
+from psoas_sense.decode.gdx.info import (
+    DeviceInfo,
+    DeviceStatus,
+    SensorInfo,
+    device_info_payload,
+    mask_payload,
+    parse_device_info,
+    parse_mask,
+    parse_sensor_info,
+    parse_status,
+    sensor_info_payload_bytes,
+    status_payload,
+)
+from psoas_sense.decode.gdx.timing import SampleTimer
+
+__all__ = [
+    "BREATH_MASK",
+    "COMMAND_UUID",
+    "DEFAULT_PERIOD_US",
+    "INIT_PAYLOAD",
+    "MIN_PERIOD_US",
+    "NAME_PREFIX",
+    "RB_AVAILABLE_MASK",
+    "RB_CHANNELS",
+    "RB_DEFAULT_MASK",
+    "RB_ORDER_CODE",
+    "RESPONSE_UUID",
+    "SERVICE_UUID",
+    "Channel",
+    "Command",
+    "CommandFrame",
+    "DeviceInfo",
+    "DeviceStatus",
+    "FrameAssembler",
+    "GdxDecoder",
+    "Measurement",
+    "MeasurementType",
+    "Reply",
+    "SampleTimer",
+    "SensorInfo",
+    "checksum",
+    "command_frame",
+    "device_info_payload",
+    "mask_payload",
+    "measurement_frame",
+    "parse_command",
+    "parse_device_info",
+    "parse_mask",
+    "parse_measurement",
+    "parse_reply",
+    "parse_sensor_info",
+    "parse_status",
+    "period_payload",
+    "reply_frame",
+    "sensor_info_payload",
+    "sensor_info_payload_bytes",
+    "start_payload",
+    "status_payload",
+    "stop_payload",
+    "write_chunks",
+]
