@@ -214,7 +214,7 @@ def test_cli_help_and_scan_emulated() -> None:
     )
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert {r["name"].split()[0] for r in rows} == {"Polar", "HRM-Dual"}
+    assert {r["name"].split()[0] for r in rows} == {"Polar", "HRM-Dual", "GDX-RB"}
     out = subprocess.run(
         run + ["record", "--device", "emulated:h10?drop_at=x", "--out", "/nonexistent-dir/x.jsonl"],
         capture_output=True,

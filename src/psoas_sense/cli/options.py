@@ -91,9 +91,12 @@ def add_sound_options(p: argparse.ArgumentParser) -> None:
 def add_device_options(p: argparse.ArgumentParser) -> None:
     """The device and its link: ``session`` and ``record``."""
     p.add_argument("--device", required=True, metavar="D",
-                   help="address, name, emulated:h10, emulated:hrs, phyphox:HOST, sensorlogger:PORT or udp:PORT")
+                   help="address, name, emulated:h10, emulated:hrs, emulated:gdx-rb, phyphox:HOST, "
+                   "sensorlogger:PORT or udp:PORT")
     p.add_argument("--acc-rate", type=int, default=200, metavar="HZ",
                    help="H10 accelerometer rate, Hz (25-200; 0 = off; default 200)")
+    p.add_argument("--belt-rate", type=float, default=10.0, choices=(10.0, 20.0), metavar="HZ",
+                   help="breathing belt (GDX-RB) rate: 10 (default, its typical) or 20 Hz (its fastest)")
     p.add_argument("--reconnect-timeout", type=seconds_arg, default=60.0, metavar="S",
                    help="give up after S seconds without a link (default 60)")
 
@@ -178,6 +181,7 @@ def run_config(args: argparse.Namespace, command: str, *, simulated_safety: bool
         mute=bool(ns.get("mute")),
         speak=bool(ns.get("speak")),
         acc_rate_hz=int(ns.get("acc_rate", 200)),
+        belt_rate_hz=float(ns.get("belt_rate", 10.0)),
         reconnect_timeout_s=float(ns.get("reconnect_timeout", 60.0)),
         coach=coach_config(args, simulated_safety=simulated_safety),
         subtitle=f"replay: {Path(file).name}" if file else (f"device: {ns['device']}" if ns.get("device") else ""),

@@ -1,4 +1,4 @@
-"""``psoas-sense record``: a strap's raw BLE traffic into a recording, for replay or a bug report."""
+"""``psoas-sense record``: a strap's or belt's raw BLE traffic into a recording, for replay or a bug report."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from psoas_sense.errors import PsoasError
 def add_parser(sub: Any) -> None:
     rc = sub.add_parser(
         "record",
-        help="record a strap's raw BLE traffic for replay or a bug report",
+        help="record a strap's or belt's raw BLE traffic for replay or a bug report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         lazy_description=lambda: "Store every notification's raw bytes (Heart Rate Measurement, Polar PMD\n"
-        "control point and data) with their arrival times in a format-v1 recording;\n"
-        "`psoas-sense replay FILE` re-runs the decoders on it.\n\n" + device_help(),
+        "control point and data, a Go Direct belt's replies and measurement packets, and\n"
+        "the commands written to the belt) with their arrival times in a format-v1\n"
+        "recording; `psoas-sense replay FILE` re-runs the decoders on it.\n\n" + device_help(),
     )
     add_device_options(rc)
     rc.add_argument("--out", required=True, metavar="FILE", help="new recording (.jsonl or .jsonl.gz)")
@@ -27,7 +28,8 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    """Record a strap's raw traffic (every notification's bytes) to a format-v1 recording."""
+    """Record a device's raw traffic (every notification's bytes, and a belt's command writes) to a
+    format-v1 recording."""
     from psoas_sense.cli.running import run_with_signals
     from psoas_sense.events import SessionEvent
     from psoas_sense.model import Status

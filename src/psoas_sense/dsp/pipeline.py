@@ -358,7 +358,7 @@ class Pipeline:
         """The sample frames in an item (decoding raw notifications)."""
         if isinstance(item, Notification):
             return self.decoder.decode(item)
-        if isinstance(item, (RespFrame, AccFrame, RRFrame)):
+        if isinstance(item, (RespFrame, AccFrame, RRFrame, DeviceRateFrame)):
             return [item]
         return []
 

@@ -17,6 +17,17 @@ FORMAT_NAME = "psoas-sense-recording"
 """The ``format`` of the header line."""
 FORMAT_VERSION = 1
 """The ``version`` of the header line (the only one this program reads and writes)."""
+STREAMS: Mapping[str, str] = {
+    "resp": "a breathing waveform: 'au' (arbitrary units), or 'N' for a belt's force (a Vernier GDX-RB: "
+            "'quantity': 'force', 'channel': 1, 'inhale': 'rises')",
+    "acc": "a 3-axis accelerometer, 'mG'",
+    "rr": "RR intervals, 'ms'",
+    "hr": "heart rate, 'bpm'",
+    "device_rate": "the breathing rate a device computes itself (a GDX-RB's channel 2), 'bpm'",
+}
+"""The streams a header may name, with their units (``streams`` keys; others are kept as they are)."""
+INHALE_DIRECTIONS = ("rises", "falls")
+"""A stream's ``inhale``: which way its values go on the inhale, when the device makes it known."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,9 @@ class Header:
     """The first line of a recording."""
 
     streams: Mapping[str, Mapping[str, Any]]
-    """Stream name -> ``{"unit": ..., "rate_hz": ...}``."""
+    """Stream name -> ``{"unit": ..., "rate_hz": ...}`` (see :data:`STREAMS`), plus what the device
+    says of it: a belt's force is ``{"unit": "N", "rate_hz": 10.0, "quantity": "force", "channel": 1,
+    "inhale": "rises"}``."""
     device: Mapping[str, Any] = field(default_factory=dict)
     """``name``, ``model``, ``firmware``, ``address``, ``source`` (ble, emulated, phone, import)."""
     recorded_at: str = ""
@@ -74,6 +87,10 @@ def parse_header(obj: Any, fail: Callable[[str], InputError]) -> Header:
             is_finite_number(spec["rate_hz"]) and spec["rate_hz"] > 0
         ):
             raise fail(f"stream {name!r}: 'rate_hz' must be a positive number")
+        if "unit" in spec and not isinstance(spec["unit"], str):
+            raise fail(f"stream {name!r}: 'unit' must be a string")
+        if "inhale" in spec and spec["inhale"] not in INHALE_DIRECTIONS:
+            raise fail(f"stream {name!r}: 'inhale' must be 'rises' or 'falls'")
     device = obj.get("device", {})
     if not isinstance(device, dict):
         raise fail("header 'device' must be an object")

@@ -93,6 +93,8 @@ class RunConfig:
     """Speak the cues."""
     acc_rate_hz: int = 200
     """Highest accelerometer rate to ask a strap for."""
+    belt_rate_hz: float = 10.0
+    """Rate to ask a breathing belt for (10 or 20 Hz)."""
     reconnect_timeout_s: float = 60.0
     """Give up reconnecting after this long."""
     coach: CoachConfig = field(default_factory=CoachConfig)
@@ -196,5 +198,5 @@ def open_source(config: RunConfig) -> Source:
         from psoas_sense.sources.devices import open_device_source
 
         return open_device_source(config.device, speed=config.speed, acc_rate_hz=config.acc_rate_hz,
-                                  reconnect_timeout_s=config.reconnect_timeout_s)
+                                  reconnect_timeout_s=config.reconnect_timeout_s, belt_rate_hz=config.belt_rate_hz)
     raise PsoasError("nothing to run on: give a recording or --device")

@@ -1,44 +1,75 @@
-"""bleak backends for the emulated strap: a client, a scanner, and the registry they share.
+"""bleak backends for the emulated devices: a client, a scanner, and the registry they share.
 
 :class:`EmulatedBleakClient` is a bleak 3.x client backend (``BleakClient(device,
 backend=EmulatedBleakClient)``): the real client code in :mod:`psoas_sense.sources.ble` runs
 unchanged against it. :class:`EmulatedBleakScanner` is the matching scanner backend, reporting
-the straps put in the registry with :func:`register`.
+the devices put in the registry with :func:`register`. Any :class:`EmulatedDevice` plugs in:
+the straps (:class:`~psoas_sense.sources.emulator.strap.EmulatedStrap`) and the breathing belt
+(:class:`~psoas_sense.sources.emulator.gdx.EmulatedGdxRb`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementDataCallback, BaseBleakScanner
+from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
+from bleak.backends.service import BleakGATTServiceCollection
 from bleak.exc import BleakError
 
 from psoas_sense.sources.emulator.gatt import EMULATED_MTU
-from psoas_sense.sources.emulator.strap import EmulatedStrap
+from psoas_sense.sources.emulator.link import StrapLink
+
+
+class EmulatedDevice(Protocol):
+    """What the backends need of an emulated device (its link half is a :class:`StrapLink`)."""
+
+    name: str
+    address: str
+    ble_device: BLEDevice
+
+    @property
+    def advertisement(self) -> AdvertisementData: ...
+
+    def service_collection(self, obj: Any) -> BleakGATTServiceCollection: ...
+
+    async def attach(self, client: Any, timeout: float) -> None: ...
+
+    def detach(self, client: Any) -> None: ...
+
+    def read(self, uuid: str) -> bytes: ...
+
+    def write(self, uuid: str, data: bytes) -> None: ...
+
+    def subscribe(self, uuid: str, callback: NotifyCallback) -> None: ...
+
+    def unsubscribe(self, uuid: str) -> None: ...
+
+    async def shutdown(self) -> None: ...
+
 
 # --------------------------------------------------------------------------- registry
 
-_REGISTRY: dict[str, EmulatedStrap] = {}
-"""Emulated straps by address and by name, for address-string connects and the scanner."""
+_REGISTRY: dict[str, EmulatedDevice] = {}
+"""Emulated devices by address and by name, for address-string connects and the scanner."""
 
 
-def register(strap: EmulatedStrap) -> None:
+def register(strap: EmulatedDevice) -> None:
     _REGISTRY[strap.address.upper()] = strap
     _REGISTRY[strap.name.upper()] = strap
 
 
-def unregister(strap: EmulatedStrap) -> None:
+def unregister(strap: EmulatedDevice) -> None:
     for key in [k for k, v in _REGISTRY.items() if v is strap]:
         del _REGISTRY[key]
 
 
-def registered() -> list[EmulatedStrap]:
-    seen: list[EmulatedStrap] = []
+def registered() -> list[EmulatedDevice]:
+    seen: list[EmulatedDevice] = []
     for v in _REGISTRY.values():
         if v not in seen:
             seen.append(v)
@@ -64,11 +95,11 @@ class EmulatedBleakClient(BaseBleakClient):
         strap: Any = None
         if isinstance(address_or_ble_device, BLEDevice):
             strap = address_or_ble_device.details
-        if not isinstance(strap, EmulatedStrap):
+        if not isinstance(strap, StrapLink):
             strap = _REGISTRY.get(str(self.address).upper())
         if strap is None:
             raise BleakError(f"no emulated strap with address {self.address}")
-        self._strap: EmulatedStrap = strap
+        self._strap: EmulatedDevice = strap
         self._connected = False
 
     @property
@@ -77,7 +108,7 @@ class EmulatedBleakClient(BaseBleakClient):
 
     @property
     def mtu_size(self) -> int:
-        return EMULATED_MTU
+        return int(getattr(self._strap, "mtu", EMULATED_MTU))
 
     @property
     def is_connected(self) -> bool:
@@ -120,6 +151,8 @@ class EmulatedBleakClient(BaseBleakClient):
 
     async def write_gatt_char(self, characteristic: BleakGATTCharacteristic, data: Any, response: bool) -> None:
         self._check()
+        if response and "write" not in characteristic.properties:
+            raise BleakError(f"characteristic {characteristic.uuid} takes writes without response only")
         await asyncio.sleep(0)
         self._strap.write(characteristic.uuid, bytes(data))
 
@@ -141,7 +174,7 @@ class EmulatedBleakClient(BaseBleakClient):
 
 
 class EmulatedBleakScanner(BaseBleakScanner):
-    """bleak scanner backend reporting the registered emulated straps (``devices=`` overrides)."""
+    """bleak scanner backend reporting the registered emulated devices (``devices=`` overrides)."""
 
     def __init__(
         self,
@@ -149,7 +182,7 @@ class EmulatedBleakScanner(BaseBleakScanner):
         service_uuids: list[str] | None,
         scanning_mode: Any = "active",
         *,
-        devices: list[EmulatedStrap] | None = None,
+        devices: list[EmulatedDevice] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(detection_callback, service_uuids)
@@ -163,7 +196,7 @@ class EmulatedBleakScanner(BaseBleakScanner):
             # report after start() returns: find_device_* register their callback afterwards
             self._handles.append(loop.call_soon(self._report, strap))
 
-    def _report(self, strap: EmulatedStrap) -> None:
+    def _report(self, strap: EmulatedDevice) -> None:
         adv = strap.advertisement
         if not self.is_allowed_uuid(adv.service_uuids):
             return

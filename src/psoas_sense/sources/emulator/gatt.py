@@ -1,8 +1,11 @@
-"""The emulated strap's GATT table and advertisement, as bleak objects.
+"""The emulated devices' GATT tables and advertisements, as bleak objects.
 
 A standard strap offers the Heart Rate, Battery and Device Information services; an H10 adds
-the PMD service (control point: read, write, indicate; data: notify). The handles are laid out
-as a real device's would be: a service, then per characteristic its declaration, value and CCCD.
+the PMD service (control point: read, write, indicate; data: notify). A Go Direct Respiration
+Belt offers Device Information, Battery and the Go Direct service (command: write without
+response; response: notify), as the GATT dump of a real GDX-RB lists them. The handles are laid
+out as a real device's would be: a service, then per characteristic its declaration, value and
+CCCD.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.scanner import AdvertisementData
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 
-from psoas_sense.decode import hrs, pmd
+from psoas_sense.decode import gdx, hrs, pmd
 
 DIS = {
     "00002a29-0000-1000-8000-00805f9b34fb": "manufacturer",
@@ -50,17 +53,33 @@ class GattChar:
     """The service it belongs to."""
 
 
+GDX_DIS = {
+    "00002a29-0000-1000-8000-00805f9b34fb": "manufacturer",
+    "00002a25-0000-1000-8000-00805f9b34fb": "serial",
+    "00002a26-0000-1000-8000-00805f9b34fb": "firmware",
+    "00002a28-0000-1000-8000-00805f9b34fb": "software",
+}
+"""Device Information characteristics of a GDX-RB (from a real one's GATT dump) -> its info field."""
+
+
+class _Table:
+    """Builds a table: a service handle, then three handles per characteristic."""
+
+    def __init__(self) -> None:
+        self.chars: list[GattChar] = []
+        self.handle = 1
+
+    def add(self, service: str, uuids: list[tuple[str, list[str]]]) -> None:
+        self.handle += 1
+        for uuid, props in uuids:
+            self.chars.append(GattChar(uuid, props, self.handle + 1, service))
+            self.handle += 3
+
+
 def gatt_table(is_h10: bool) -> list[GattChar]:
     """The characteristics of a standard strap, or of an H10 (with PMD)."""
-    chars: list[GattChar] = []
-    handle = 1
-
-    def add(service: str, uuids: list[tuple[str, list[str]]]) -> None:
-        nonlocal handle
-        handle += 1
-        for uuid, props in uuids:
-            chars.append(GattChar(uuid, props, handle + 1, service))
-            handle += 3
+    table = _Table()
+    add = table.add
 
     add(
         hrs.HEART_RATE_SERVICE_UUID,
@@ -73,10 +92,22 @@ def gatt_table(is_h10: bool) -> list[GattChar]:
             pmd.PMD_SERVICE_UUID,
             [(pmd.PMD_CONTROL_POINT_UUID, ["read", "write", "indicate"]), (pmd.PMD_DATA_UUID, ["notify"])],
         )
-    return chars
+    return table.chars
 
 
-def service_collection(chars: list[GattChar], obj: Any) -> BleakGATTServiceCollection:
+def gdx_gatt_table() -> list[GattChar]:
+    """The characteristics of a Go Direct Respiration Belt."""
+    table = _Table()
+    table.add(DIS_SERVICE_UUID, [(u, ["read"]) for u in GDX_DIS])
+    table.add(hrs.BATTERY_SERVICE_UUID, [(hrs.BATTERY_LEVEL_UUID, ["read", "notify"])])
+    table.add(
+        gdx.SERVICE_UUID,
+        [(gdx.COMMAND_UUID, ["write-without-response"]), (gdx.RESPONSE_UUID, ["notify"])],
+    )
+    return table.chars
+
+
+def service_collection(chars: list[GattChar], obj: Any, mtu: int = EMULATED_MTU) -> BleakGATTServiceCollection:
     """The table as bleak's service collection (``obj`` is each entry's platform object)."""
     coll = BleakGATTServiceCollection()
     services: dict[str, BleakGATTService] = {}
@@ -86,7 +117,7 @@ def service_collection(chars: list[GattChar], obj: Any) -> BleakGATTServiceColle
             svc = services[c.service_uuid] = BleakGATTService(obj, c.handle - 1, c.service_uuid)
             coll.add_service(svc)
         ch = BleakGATTCharacteristic(
-            obj, c.handle, c.uuid, list(c.properties), lambda: EMULATED_MTU - ATT_HEADER_BYTES, svc  # type: ignore[arg-type]
+            obj, c.handle, c.uuid, list(c.properties), lambda: mtu - ATT_HEADER_BYTES, svc  # type: ignore[arg-type]
         )
         coll.add_characteristic(ch)
         if "notify" in c.properties or "indicate" in c.properties:
@@ -100,6 +131,15 @@ def advertised_services(is_h10: bool) -> list[str]:
     if is_h10:
         out.append(pmd.PMD_SERVICE_UUID)
     return out
+
+
+def gdx_advertisement(name: str, rssi: int) -> AdvertisementData:
+    """What the emulated belt advertises: its name only (no public source shows the Go Direct
+    service in a real belt's advertisement, and every host finds it by name)."""
+    return AdvertisementData(
+        local_name=name, manufacturer_data={}, service_data={}, service_uuids=[], tx_power=None, rssi=rssi,
+        platform_data=(),
+    )
 
 
 def advertisement(name: str, is_h10: bool, rssi: int) -> AdvertisementData:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from bleak.backends.client import NotifyCallback
@@ -45,6 +45,12 @@ class SentFrame:
     malformed: bool = False
     """The frame was cut short on purpose."""
 
+
+
+class Deliverable(Protocol):
+    """A record of something sent, marked when it reaches the client."""
+
+    delivered: bool
 
 
 class StrapLink:
@@ -136,7 +142,7 @@ class StrapLink:
         """Notifications or indications of ``uuid`` off."""
         self._subs.pop(uuid, None)
 
-    def _notify(self, uuid: str, data: bytes, record: SentFrame | None = None) -> bool:
+    def _notify(self, uuid: str, data: bytes, record: Deliverable | None = None) -> bool:
         """Send a notification: it arrives after the link latency, in order, if the link holds.
 
         ``record`` (a :class:`SentFrame`) is marked delivered when the notification arrives."""
@@ -157,7 +163,7 @@ class StrapLink:
         return True
 
     async def _deliver(
-        self, arrival: float, client: EmulatedBleakClient, cb: NotifyCallback, data: bytes, record: SentFrame | None
+        self, arrival: float, client: EmulatedBleakClient, cb: NotifyCallback, data: bytes, record: Deliverable | None
     ) -> None:
         await self.clock.sleep_until(arrival)
         if self.client is client:

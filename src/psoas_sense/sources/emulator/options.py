@@ -11,6 +11,16 @@ from psoas_sense.errors import PsoasError
 
 MAX_LATENCY_S = 5.0
 """Largest link latency ``latency_ms`` may ask for."""
+KINDS = ("h10", "hrs", "gdx-rb")
+"""The emulated devices."""
+BELT_KIND = "gdx-rb"
+"""The emulated Go Direct Respiration Belt."""
+STRAP_ONLY = ("start_delay", "acc_frames", "hr_flags", "no_contact_at", "restart_at", "move_at", "move_for", "hr_bpm",
+              "malformed_at")
+"""Options of the emulated straps that a belt does not have."""
+BELT_ONLY = ("per_packet", "mtu", "pause_every", "pause_for", "packet_loss", "lose_at", "bad_checksum_at",
+             "rate_after")
+"""Options only the emulated belt has."""
 
 
 @dataclass
@@ -18,7 +28,8 @@ class EmulatorOptions:
     """What ``emulated:KIND?key=value&...`` sets (see :data:`EMULATOR_HELP`)."""
 
     kind: str = "h10"
-    """``h10`` (Polar H10: HRS and PMD) or ``hrs`` (a standard heart-rate strap)."""
+    """``h10`` (Polar H10: HRS and PMD), ``hrs`` (a standard heart-rate strap) or ``gdx-rb``
+    (Vernier's Go Direct Respiration Belt)."""
     start_delay_s: float = 0.0
     """Seconds from the ACC start command to the first ACC frame."""
     drop_at_s: tuple[float, ...] = ()
@@ -59,11 +70,32 @@ class EmulatorOptions:
     """Seconds each movement lasts."""
     latency_s: tuple[float, float] = (0.010, 0.040)
     """(min, max) delay from sample to notification arrival, s."""
+    per_packet: int = 2
+    """Belt: samples per measurement packet (2 in the packet captured from a real belt)."""
+    mtu: int = 23
+    """Belt: the link's ATT MTU; frames longer than MTU - 3 go in several notifications."""
+    pause_every_s: float = 0.0
+    """Belt: a pause in delivery every this many seconds (0: none; a real belt pauses about once a second)."""
+    pause_for_s: float = 0.5
+    """Belt: how long each pause holds the packets back (they come afterwards, all at once)."""
+    packet_loss: float = 0.0
+    """Belt: share of measurement packets lost at random (seeded)."""
+    lose_at_s: tuple[float, ...] = ()
+    """Belt: session times at which one measurement packet is lost."""
+    bad_checksum_at_s: tuple[float, ...] = ()
+    """Belt: session times at which one measurement packet goes out with a wrong checksum."""
+    rate_after_s: float = 30.0
+    """Belt: seconds after START before its own respiration rate is valid (NaN until then)."""
 
     @property
     def is_h10(self) -> bool:
         """A Polar H10 (with the PMD service)."""
         return self.kind == "h10"
+
+    @property
+    def is_belt(self) -> bool:
+        """A Go Direct Respiration Belt."""
+        return self.kind == BELT_KIND
 
 
 EMULATOR_HELP = """\
@@ -87,7 +119,19 @@ emulated:h10 | emulated:hrs, with options after '?' joined by '&' (quote it in t
   hr_flags=0xNN    flags byte of Heart Rate Measurement (default 0x10 on h10, 0x16 on hrs)
   latency_ms=MIN-MAX  delay from the sample to the notification's arrival (default 10-40,
                    seeded; order kept, as on one BLE link)
-  name=..., address=..., rssi=N   what the strap advertises"""
+  name=..., address=..., rssi=N   what the strap advertises
+
+emulated:gdx-rb, Vernier's Go Direct Respiration Belt (force in N at 10 or 20 Hz, and its own
+respiration rate); drop_at, drop_for, stall_at, stall_for, recording (a belt recording: its
+breathing waveform), seed, rate_bpm, latency_ms, name, address and rssi as above, and
+  per_packet=N     samples per measurement packet (default 2, as a real belt sends)
+  mtu=N            the link's MTU (default 23: longer frames come in pieces)
+  pause_every=S    hold the packets back every S seconds for pause_for=S (default 0.5): a real
+                   belt pauses about once a second (default: no pauses)
+  packet_loss=P    lose this share of measurement packets at random (seeded); lose_at=S[,S..]
+                   lose one packet at these times
+  bad_checksum_at=S[,S..]  one packet with a wrong checksum at these times (dropped, counted)
+  rate_after=S     the belt's own respiration rate stays NaN this long after START (default 30)"""
 
 
 def _floats(value: str, key: str) -> tuple[float, ...]:
@@ -104,12 +148,18 @@ def parse_emulator_spec(spec: str) -> EmulatorOptions:
     body = spec[len("emulated:") :]
     kind, _, query = body.partition("?")
     kind = kind.strip().lower()
-    if kind not in ("h10", "hrs"):
-        raise PsoasError(f"unknown emulated device {kind!r}: use emulated:h10 or emulated:hrs")
+    if kind not in KINDS:
+        raise PsoasError(f"unknown emulated device {kind!r}: use emulated:h10, emulated:hrs or emulated:gdx-rb")
     opts = EmulatorOptions(kind=kind)
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
         key = key.strip().lower()
+        if opts.is_belt and key in STRAP_ONLY:
+            raise PsoasError(f"emulated device option {key} is for the emulated straps, not emulated:gdx-rb")
+        if not opts.is_belt and key in BELT_ONLY:
+            raise PsoasError(f"emulated device option {key} is for emulated:gdx-rb only")
         try:
+            if _belt_option(opts, key, value):
+                continue
             if key == "start_delay":
                 opts.start_delay_s = float(value)
             elif key == "drop_at":
@@ -167,7 +217,48 @@ def parse_emulator_spec(spec: str) -> EmulatorOptions:
     for name, v in durations:
         if not (v >= 0 and math.isfinite(v)):
             raise PsoasError(f"emulated device option {name} must be a non-negative number of seconds")
-    if not opts.is_h10 and (opts.stall_at_s or opts.start_delay_s):
+    if opts.is_belt:
+        _check_belt(opts)
+    elif not opts.is_h10 and (opts.stall_at_s or opts.start_delay_s):
         raise PsoasError("start_delay and stall_at apply to emulated:h10 only (a standard strap has no accelerometer)")
     return opts
 
+
+
+def _belt_option(opts: EmulatorOptions, key: str, value: str) -> bool:
+    """Set one of the belt's own options; False when ``key`` is not one."""
+    if key == "per_packet":
+        opts.per_packet = int(value)
+    elif key == "mtu":
+        opts.mtu = int(value)
+    elif key == "pause_every":
+        opts.pause_every_s = float(value)
+    elif key == "pause_for":
+        opts.pause_for_s = float(value)
+    elif key == "packet_loss":
+        opts.packet_loss = float(value)
+    elif key == "lose_at":
+        opts.lose_at_s = _floats(value, key)
+    elif key == "bad_checksum_at":
+        opts.bad_checksum_at_s = _floats(value, key)
+    elif key == "rate_after":
+        opts.rate_after_s = float(value)
+    else:
+        return False
+    return True
+
+
+def _check_belt(opts: EmulatorOptions) -> None:
+    """The belt's options in range, in one line each."""
+    if not 1 <= opts.per_packet <= 30:
+        raise PsoasError("emulated device option per_packet must be 1 to 30 samples")
+    if not 23 <= opts.mtu <= 517:
+        raise PsoasError("emulated device option mtu must be 23 to 517")
+    if not (0.0 <= opts.packet_loss < 1.0):
+        raise PsoasError("emulated device option packet_loss must be a share from 0 to below 1")
+    for name, v in (("pause_every", opts.pause_every_s), ("pause_for", opts.pause_for_s),
+                    ("rate_after", opts.rate_after_s)):
+        if not (v >= 0 and math.isfinite(v)):
+            raise PsoasError(f"emulated device option {name} must be a non-negative number of seconds")
+    if opts.pause_every_s and opts.pause_for_s >= opts.pause_every_s:
+        raise PsoasError("emulated device option pause_for must be shorter than pause_every")

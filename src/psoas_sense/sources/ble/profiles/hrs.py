@@ -23,8 +23,8 @@ class HrsProfile(DeviceProfile):
     notify_uuids = (hrs.HEART_RATE_MEASUREMENT_UUID,)
     scan_streams = ("hr", "rr")
     emulators = {
-        "hrs": "psoas_sense.sources.emulator.strap:EmulatedStrap",
         "h10": "psoas_sense.sources.emulator.strap:EmulatedStrap",
+        "hrs": "psoas_sense.sources.emulator.strap:EmulatedStrap",
     }
 
     def advertised(self, service_uuids: set[str], name: str) -> bool:
