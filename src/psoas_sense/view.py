@@ -105,6 +105,10 @@ class SessionView:
     """Recent breathing rates, oldest first (for a trace), at most :data:`RATE_HISTORY`."""
     hr_bpm: float | None = None
     """Heart rate, beats per minute."""
+    device_rate_bpm: float | None = None
+    """The breathing rate the device computes itself (a belt), None while it has none."""
+    has_device_rate: bool = False
+    """The device reports its own breathing rate (a GDX-RB belt): show it beside ours."""
     quality: float | None = None
     """Signal quality of the latest detected event, 0-1."""
     following_pacer: bool = False
@@ -331,6 +335,9 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
             return rep(view, signal_lost=False)
         if event.kind in ("motion", "motion_ended"):
             return rep(view, moving=event.kind == "motion")
+        if event.kind == "device_rate":
+            rate = event.detail.get("rate_bpm")
+            return rep(view, has_device_rate=True, device_rate_bpm=float(rate) if rate is not None else None)
         return view
     if isinstance(event, Status):
         if event.state in DOWN_STATES:  # a link down forgets the breath and the quality read before it

@@ -43,6 +43,7 @@ from psoas_sense.decode.gdx.frames import (
     sensor_info_payload,
     start_payload,
     stop_payload,
+    with_checksum,
     write_chunks,
 )
 from psoas_sense.decode.gdx.info import (
@@ -104,5 +105,6 @@ __all__ = [
     "start_payload",
     "status_payload",
     "stop_payload",
+    "with_checksum",
     "write_chunks",
 ]

@@ -181,6 +181,8 @@ def _channels(mask: int) -> tuple[int, ...]:
 def _layout(frame: bytes) -> tuple[tuple[int, ...], int, int, str] | None:
     """(channels, samples, data offset, struct code) of a sample packet, or None for timing
     packets; raises :class:`DecodeError` for an unknown type or a packet too short to say."""
+    if len(frame) < 5:
+        raise DecodeError("Go Direct measurement packet cut short")
     kind = frame[4]
     if kind in TIMING_TYPES:
         return None

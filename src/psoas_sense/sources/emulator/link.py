@@ -74,6 +74,7 @@ class StrapLink:
         self._reachable_from = 0.0
         self._latency_rng = np.random.default_rng(seed + LATENCY_SEED_OFFSET)
         self._last_arrival_s = 0.0
+        self._last_delivery: asyncio.Task[None] | None = None
         self.connects = 0
         """Successful connects so far."""
         self.lost_in_flight = 0
@@ -159,13 +160,25 @@ class StrapLink:
             if record is not None:
                 record.delivered = True
         else:
-            self._spawn(self._deliver(arrival, client, cb, bytes(data), record), "emulated-link")
+            prev = self._last_delivery
+            self._last_delivery = self._spawn(
+                self._deliver(arrival, client, cb, bytes(data), record, prev), "emulated-link"
+            )
         return True
 
     async def _deliver(
-        self, arrival: float, client: EmulatedBleakClient, cb: NotifyCallback, data: bytes, record: Deliverable | None
+        self,
+        arrival: float,
+        client: EmulatedBleakClient,
+        cb: NotifyCallback,
+        data: bytes,
+        record: Deliverable | None,
+        prev: asyncio.Task[None] | None = None,
     ) -> None:
         await self.clock.sleep_until(arrival)
+        if prev is not None and not prev.done():
+            # paced clocks wake equal deadlines in any order: keep the link's order (one BLE link)
+            await asyncio.wait([prev])
         if self.client is client:
             cb(bytearray(data))
             if record is not None:

@@ -163,7 +163,12 @@ class SessionScreen(Screen[None]):
         signal = f"signal {meter(v.shown_quality)} {v.quality_words}"
         rate = f"{v.rate_bpm:.1f}/min" if v.rate_bpm and not v.sensor_down else "—"
         hr = f"{v.hr_bpm:.0f} bpm" if v.hr_bpm and not v.sensor_down else "—"
-        for parts in ([you, f"breathing {rate}", f"heart {hr}", signal], [you, rate, f"♥ {hr}", signal],
+        heart, short = f"heart {hr}", f"♥ {hr}"
+        if v.has_device_rate and not v.hr_bpm:
+            # a belt's own breathing rate beside ours, in place of the heart rate a belt does not measure
+            belt = f"{v.device_rate_bpm:.1f}/min" if v.device_rate_bpm and not v.sensor_down else "—"
+            heart = short = f"belt {belt}"
+        for parts in ([you, f"breathing {rate}", heart, signal], [you, rate, short, signal],
                       [you, rate, signal], [you, signal]):
             text = "   ".join(parts)
             if len(text) <= width:

@@ -53,7 +53,8 @@ SCAN_ROUND_S = 2.0
 """Length of one scan round; the list fills in after each."""
 SCAN_ROUNDS = 5
 """Scan rounds per scan (about 10 s in all)."""
-STREAM_WORDS = {"hr": "heart rate", "rr": "beat intervals", "acc": "accelerometer"}
+STREAM_WORDS = {"hr": "heart rate", "rr": "beat intervals", "acc": "accelerometer", "force": "breathing belt force",
+                "device_rate": "the belt's breathing rate"}
 """What a strap streams, in words."""
 TALL_AT = (120, 40)
 """From this size (columns, rows) the strap and phone sections start open."""
@@ -139,6 +140,7 @@ class StartScreen(Screen[StartChoice]):
         Binding("d", "demo", "Demo"),
         Binding("s", "scan", "Scan straps"),
         Binding("e", "emulated", "Emulated strap"),
+        Binding("b", "emulated_belt", "Emulated belt", show=False),
         Binding("r", "recording", "Recording"),
         Binding("h", "app.history", "Past sessions"),
     ]
@@ -255,6 +257,10 @@ class StartScreen(Screen[StartChoice]):
     def action_emulated(self) -> None:
         """Run on the emulated strap."""
         self._choose("emulated", device="emulated:h10")
+
+    def action_emulated_belt(self) -> None:
+        """Run on the emulated breathing belt (Vernier GDX-RB)."""
+        self._choose("emulated", device="emulated:gdx-rb")
 
     @on(OptionList.OptionSelected, "#straps")
     def on_strap_selected(self, event: OptionList.OptionSelected) -> None:
