@@ -271,3 +271,58 @@ def test_the_device_seam_is_whole() -> None:
     for kind in emulated_kinds():
         device = make_emulated(parse_emulator_spec(f"emulated:{kind}"), VirtualClock())
         assert device.name and kind in DEVICE_HELP
+
+
+class _Host:
+    """What a profile may use of the source, for driving a profile by hand."""
+
+    def __init__(self) -> None:
+        self.clock = VirtualClock()
+        self.state = "streaming"
+        self.info: dict = {}
+        self.acc_rate_hz = 0
+        self.acc_range_g = 8
+        self.belt_period_us = 100_000
+        self.reconnect_timeout_s = 30.0
+        self.statuses: list[tuple[str, str]] = []
+
+    def status(self, state: str, detail: str = "") -> None:
+        self.statuses.append((state, detail))
+
+    def record_write(self, char_uuid: str, data: bytes) -> None:
+        pass
+
+    notify_callback = None
+
+
+async def test_a_silent_belt_escalates_restart_reconnect_give_up() -> None:
+    """Measurements silent with the link up: restart once, then reconnect, and after the reconnect
+    timeout with no measurement at all, give up (the source then reports ``lost``)."""
+    from psoas_sense.sources.ble.profiles.gdx import STALL_S, GdxProfile
+
+    profile = GdxProfile()
+    host = _Host()
+    profile.streaming = True
+    profile.last_data_s = profile.last_packet_s = 10.0
+    assert await profile.watch(host, None, 10.0 + STALL_S) is None  # not yet
+    profile._stall_reported = True  # restarted once already (a restart needs a link: the emulator tests it)
+    assert await profile.watch(host, None, 10.0 + STALL_S + 1) == "reconnect"
+    profile.on_notify(gdx.RESPONSE_UUID, bytes([0x20, 25]), 20.0)  # a packet: all is well again
+    assert await profile.watch(host, None, 21.0) is None and not profile._stall_reported
+    gave_up = await profile.watch(host, None, 20.0 + host.reconnect_timeout_s + 1)
+    assert gave_up is not None and "gave up" in gave_up
+    await host.clock.aclose()
+
+
+async def test_a_paced_belt_keeps_its_frames_whole() -> None:
+    """On a paced clock (``--speed 50``) the 158-byte device info comes in 8 pieces and still
+    joins up: the emulated link delivers in order whatever order equal deadlines wake in."""
+    src = open_device_source("emulated:gdx-rb", speed=50.0)
+    states: list[str] = []
+    async with src:
+        async for t, item in src:  # type: ignore[attr-defined]
+            if isinstance(item, Status):
+                states.append(item.state)
+            if t > 3.0:
+                break
+    assert states[:3] == ["connecting", "connected", "streaming"]
