@@ -31,6 +31,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     """Record a device's raw traffic (every notification's bytes, and a belt's command writes) to a
     format-v1 recording."""
     from psoas_sense.cli.running import run_with_signals
+    from psoas_sense.dsp.pipeline import Pipeline
     from psoas_sense.events import SessionEvent
     from psoas_sense.model import Status
     from psoas_sense.session.loop import run_session
@@ -52,11 +53,15 @@ def cmd_record(args: argparse.Namespace) -> int:
             print(f"{PROG}: {ev.t_s:8.2f} s  {ev.state}{detail}", file=sys.stderr)
 
     async def go() -> int:
+        pipe = Pipeline()  # decodes as the recording is made, to say what a belt lost
         result = await run_session(source, sinks=[CallbackSink(show), *make_sinks(config, None, None)],
-                                   duration_s=config.duration_s)
+                                   duration_s=config.duration_s, pipeline=pipe)
+        gaps = pipe.decoder.gdx.timer.gaps
+        lost = sum(n for _, _, n in gaps)
         print(
             f"{PROG}: recorded {result.items} items, {result.last_t_s:.1f} s, to {out}"
-            + (f"; {result.decode_errors} malformed notifications" if result.decode_errors else ""),
+            + (f"; {result.decode_errors} malformed notifications" if result.decode_errors else "")
+            + (f"; the belt lost {lost} samples in {len(gaps)} gaps" if gaps else ""),
             file=sys.stderr,
         )
         return 0
