@@ -37,6 +37,9 @@ class Case:
     fs_hz: float | None
     ref_exhale_s: np.ndarray | None = None
     """Reference exhale onsets (end of inspiration), when known."""
+    ref_inhale_s: np.ndarray | None = None
+    """Reference inhale onsets (end of expiration), when known: a run whose exhales match these
+    better than ``ref_exhale_s`` is inverted."""
     ref_ignore_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Breaths marked by only one annotator: detections near them are neither TP nor FP."""
     ref_rate_bpm: float | None = None
@@ -223,7 +226,7 @@ def acc_chest() -> list[Case]:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from psoas_sense.simulate import Breather, synthesize
-    from reference import reference_exhales
+    from reference import reference_breaths
 
     cases = []
     m = sio.loadmat(DATA_DIR / "scg_ppg_resp_lin" / "SCGwithResp.mat")
@@ -232,7 +235,7 @@ def acc_chest() -> list[Case]:
     ecg = np.asarray(m["ecg"], float).ravel()
     t = np.arange(scg.shape[0]) / 100.0
     beats = r_peaks(ecg, 100.0)
-    ref = reference_exhales(t, resp, 100.0)
+    ref, ref_in = reference_breaths(t, resp, 100.0)
     # the SCG's slow component correlates positively with resp (README): scale to mG-ish
     s = (scg - np.mean(scg)) / (np.std(scg) + 1e-12) * 10.0
     for k in range(3):
@@ -242,7 +245,7 @@ def acc_chest() -> list[Case]:
         acc = body @ rot.T
         cases.append(
             Case(f"cebs_scg.rot{k}", "acc", t, acc, 100.0, ref, rr=(beats[1:], np.diff(beats) * 1000.0),
-                 true_polarity=1, score_from_s=8.0)
+                 true_polarity=1, score_from_s=8.0, ref_inhale_s=ref_in)
         )
     specs = [
         ("h10_supine_12bpm", Breather(rate_bpm=12.0), {}),
@@ -256,7 +259,7 @@ def acc_chest() -> list[Case]:
         syn = synthesize(240.0, seed=200 + i, breather=b, fs_hz=200.0, noise=0.05, **kw)
         cases.append(
             Case(name, "acc", syn.t_s, syn.acc_mg, 200.0, syn.exhale_onsets_s, rr=(syn.beat_t_s, syn.rr_ms),
-                 true_polarity=1)
+                 true_polarity=1, ref_inhale_s=syn.inhale_onsets_s)
         )
     return cases
 

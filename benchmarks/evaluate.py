@@ -27,9 +27,18 @@ import datasets  # noqa: E402
 from datasets import Case  # noqa: E402
 from psoas_sense.dsp.pipeline import Pipeline  # noqa: E402
 from psoas_sense.model import AccFrame, BreathEvent, RespFrame, RRFrame, SignalNotice  # noqa: E402
-from scoring import confident, pooled, resume_breaths, score, score_predictions  # noqa: E402
+from scoring import (  # noqa: E402
+    confident,
+    inverted,
+    pooled,
+    reliability,
+    reliability_table,
+    resume_breaths,
+    score,
+    score_predictions,
+)
 
-DEV_SETS = ("bidmc-dev", "belt", "hexoskin", "acc", "phone", "rr")
+DEV_SETS = ("still", "bidmc-dev", "belt", "hexoskin", "acc", "phone", "rr")
 """What ``--set dev`` runs (every DEV set; ``speed`` is separate)."""
 
 def frames(case: Case, chunk_s: float) -> list:
@@ -121,6 +130,7 @@ COLS = [
     ("mot_all_pm", "{:>6.1f}"),
     ("mot_conf_pm", "{:>6.2f}"),
     ("flips_10min", "{:>6.1f}"),
+    ("inverted", "{:>4}"),
     ("resume", "{:>6.1f}"),
     ("cresume", "{:>6.1f}"),
     ("xrt", "{:>7.0f}"),
@@ -131,7 +141,7 @@ HEAD = {
     "polarity": "pol", "rate_ref_bpm": "paced", "rate_est_bpm": "est", "rate_err_bpm": "err", "xrt": "xRT",
     "pred_hit": "phit", "pred_err_s": "perr", "pred_lead_s": "plead", "conf_ppv": "cPPV", "conf_se": "cSe",
     "mot_all_pm": "mov/m", "mot_conf_pm": "movc/m", "flips_10min": "fl/10m", "resume": "resume",
-    "cresume": "cresum",
+    "cresume": "cresum", "inverted": "inv",
 }
 
 
@@ -171,12 +181,18 @@ def cases_for(name: str) -> list[Case]:
         from hexoskin import hexoskin
 
         return hexoskin()
+    if name == "still":
+        from still_chest import still_chest
+
+        return still_chest()
     if name == "phone":
         return datasets.phone("pos1")
     if name == "phone-holdout":
         return datasets.phone("pos2")
     if name == "rr":
-        return datasets.rr()
+        from still_chest import still_chest_rr
+
+        return datasets.rr() + still_chest_rr()
     if name == "rr-holdout":
         return datasets.rr_holdout()
     raise SystemExit(f"unknown set {name}")
@@ -241,6 +257,10 @@ def ours(c: Case, chunk_s: float) -> dict:
             # final confidence and the evidence that dominates (r = RR, a = asymmetry, c = calibration)
             r["polarity"] = f"{ch.polarity.confidence:.2f}{ch.polarity.source[0]}"
     r.update(confident(c, ex_t, ex_q))
+    r["reliability"] = reliability(c, ex_t, ex_q)
+    inv = inverted(c, ex_t)
+    if inv is not None:
+        r["inverted"] = "INV" if inv else "ok"
     if c.score_windows is not None:
         flips = sum(1 for n in no if n.kind == "polarity" and n.detail.get("flipped"))
         r.update(flips=flips, dur_s=dur, flips_10min=flips / (dur / 600.0),
@@ -260,8 +280,25 @@ def evaluate(name: str, chunk_s: float, peers: list[str]) -> dict:
             out["neurokit2"].append(peer_neurokit2(c))
     for rows in out.values():
         if any("f1" in r for r in rows):
-            rows.append(pooled(rows))
+            groups = group_rows(name, rows)
+            for label, sub in groups.items():
+                rows.append(pooled(sub, label))
     return out
+
+
+def group_rows(set_name: str, rows: list[dict]) -> dict[str, list[dict]]:
+    """The pooled rows of a set: all of it, and for the still chests per posture and with/without RR."""
+    groups = {"POOLED": list(rows)}
+    if set_name == "still":
+        from still_chest import posture_of
+
+        for label in ("supine", "sitting", "upright"):
+            sub = [r for r in rows if posture_of(r["name"]) == label]
+            if sub:
+                groups[f"POOLED {label}"] = sub
+        groups["POOLED acc only"] = [r for r in rows if not r["name"].endswith("+rr")]
+        groups["POOLED acc+rr"] = [r for r in rows if r["name"].endswith("+rr")]
+    return groups
 
 
 TITLES = {
@@ -269,6 +306,17 @@ TITLES = {
     "baseline": "plain causal band-pass + hysteresis (benchmarks/baseline.py)",
     "neurokit2": "NeuroKit2 rsp_process (offline, zero-phase; accelerometers: per-window hindsight axis)",
 }
+
+
+def reliability_text(rows: list[dict]) -> str:
+    """The reliability table of a set's rows, one line per bin."""
+    pairs = [p for r in rows for p in r.get("reliability", [])]
+    lines = []
+    for b in reliability_table(pairs):
+        right = "-" if not np.isfinite(b["right"]) else f"{b['right']:.3f}"
+        extra = f"  (share of events: {b['share']:.3f})" if "share" in b and np.isfinite(b["share"]) else ""
+        lines.append(f"  q {b['bin']:>8}: {b['n']:5d} events, right {right}{extra}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,8 +341,11 @@ def main(argv: list[str] | None = None) -> int:
             if who != "ours" and not any("f1" in r for r in rows):
                 continue  # the peer does not apply to this kind of input
             print(f"# set {name}: {TITLES[who].format(chunk=args.chunk_s)}")
-            print(table([{k: v for k, v in r.items() if k != "lat"} for r in rows]))
+            print(table([{k: v for k, v in r.items() if k not in ("lat", "reliability")} for r in rows]))
             print()
+        print(f"# set {name}: reliability of our exhale events (quality bin: events, share right)")
+        print(reliability_text(res["ours"]))
+        print()
     if args.json:
         print(json.dumps(everything, default=float))
     return 0

@@ -77,7 +77,7 @@ def motion_windows(activity: np.ndarray) -> list[tuple[float, float]]:
 
 def load(subject: str) -> Case:
     """One subject as an ``acc`` case with RR, reference, resting and motion windows."""
-    from reference import reference_exhales
+    from reference import reference_breaths
 
     d = DATA_DIR / "hexoskin_chest" / subject
     fs_acc, ax = wavfile.read(d / "acceleration_X.wav")
@@ -91,7 +91,7 @@ def load(subject: str) -> Case:
     m = min(th.shape[0], ab.shape[0])
     vol = -(th[:m].astype(float) + ab[:m].astype(float))
     tr = np.arange(m) / float(fs_r)
-    ref = reference_exhales(tr, vol, float(fs_r), band_hz=REF_BAND_HZ)
+    ref, ref_in = reference_breaths(tr, vol, float(fs_r), band_hz=REF_BAND_HZ)
     _, act = wavfile.read(d / "activity.wav")
     _, rate = wavfile.read(d / "breathing_rate.wav")
     rr = np.loadtxt(d / "RR_interval.csv", delimiter=",", skiprows=1, ndmin=2)
@@ -105,6 +105,7 @@ def load(subject: str) -> Case:
         acc,
         float(fs_acc),
         ref,
+        ref_inhale_s=ref_in,
         rr=(beats, rr_ms),
         ref_signal=(tr, vol),
         score_windows=scored,

@@ -72,10 +72,11 @@ def extremes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(idx, int), np.asarray(typ, int)
 
 
-def reference_exhales(
+def reference_breaths(
     t: np.ndarray, x: np.ndarray, fs_hz: float, *, invert: bool = False, band_hz: tuple[float, float] = BAND_HZ
-) -> np.ndarray:
-    """Exhale onsets (times of the maxima) of a reference waveform, zero-phase."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exhale onsets (times of the maxima) and inhale onsets (times of the minima) of a
+    reference waveform, zero-phase."""
     x = np.asarray(x, float)
     if invert:
         x = -x
@@ -84,8 +85,16 @@ def reference_exhales(
     idx, typ = extremes(y)
     lp = sps.sosfiltfilt(sps.butter(2, REFINE_LP_HZ, fs=fs_hz, output="sos"), x)
     w = int(REFINE_WINDOW_S * fs_hz)
-    out = []
-    for i in idx[typ == 1]:
+    out: tuple[list[float], list[float]] = ([], [])
+    for i, k in zip(idx, typ):
         a, b = max(0, i - w), min(x.shape[0], i + w + 1)
-        out.append(t[a + int(np.argmax(lp[a:b]))])
-    return np.asarray(out)
+        j = int(np.argmax(lp[a:b])) if k == 1 else int(np.argmin(lp[a:b]))
+        out[0 if k == 1 else 1].append(t[a + j])
+    return np.asarray(out[0]), np.asarray(out[1])
+
+
+def reference_exhales(
+    t: np.ndarray, x: np.ndarray, fs_hz: float, *, invert: bool = False, band_hz: tuple[float, float] = BAND_HZ
+) -> np.ndarray:
+    """Exhale onsets (times of the maxima) of a reference waveform, zero-phase."""
+    return reference_breaths(t, x, fs_hz, invert=invert, band_hz=band_hz)[0]

@@ -225,12 +225,59 @@ def score_predictions(case: Case, notices: list) -> dict:
     return out
 
 
-def pooled(rows: list[dict]) -> dict:
+RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0001)
+"""Quality bins of the reliability table (the 0.5 edge is the coach's bar)."""
+
+
+def reliability(case: Case, ex_t: np.ndarray, ex_q: np.ndarray) -> list[tuple[float, bool]]:
+    """Each scored exhale event's quality and whether it is right (matches a reference exhale);
+    events near a breath only one annotator marked are left out."""
+    if case.ref_exhale_s is None:
+        return []
+    m = detections(case, ex_t)
+    right = {j for _, j in m["pairs"]}
+    wrong = set(m["fp_idx"])
+    return [(float(ex_q[j]), j in right) for j in sorted(right | wrong)]
+
+
+def reliability_table(pairs: list[tuple[float, bool]]) -> list[dict]:
+    """Quality bins against the share of their events that is right, plus the share of events
+    at or above 0.5 and how often those are right."""
+    q = np.asarray([p[0] for p in pairs], float)
+    ok = np.asarray([p[1] for p in pairs], bool)
+    rows = []
+    for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:]):
+        sel = (q >= lo) & (q < hi)
+        rows.append({"bin": f"{lo:.1f}-{min(hi, 1.0):.1f}", "n": int(sel.sum()),
+                     "right": float(ok[sel].mean()) if sel.any() else np.nan})
+    conf = q >= CONFIDENT_QUALITY
+    rows.append({"bin": ">=0.5", "n": int(conf.sum()), "right": float(ok[conf].mean()) if conf.any() else np.nan,
+                 "share": float(conf.mean()) if q.size else np.nan})
+    return rows
+
+
+def inverted(case: Case, ex_t: np.ndarray) -> bool | None:
+    """Whether the detected exhales sit on the reference inhales rather than on the exhales
+    (None when the case has no inhale reference)."""
+    if case.ref_inhale_s is None or case.ref_exhale_s is None:
+        return None
+    right = len(detections(case, ex_t)["pairs"])
+    flipped = Case(case.name, case.kind, case.t_s, case.x, case.fs_hz, case.ref_inhale_s,
+                   score_from_s=case.score_from_s, score_to_s=case.score_to_s, score_windows=case.score_windows)
+    wrong = len(detections(flipped, ex_t)["pairs"])
+    return wrong > right
+
+
+def pooled(rows: list[dict], label: str = "POOLED") -> dict:
     """Pooled Se/PPV/F1 and latency over a set's rows."""
+    rows = [r for r in rows if not str(r.get("name", "")).startswith("POOLED")]
     tp = sum(r.get("tp", 0) for r in rows)
     fp = sum(r.get("fp", 0) for r in rows)
     fn = sum(r.get("fn", 0) for r in rows)
-    d = {"name": "POOLED", "n_ref": tp + fn, **prf(tp, fp, fn)}
+    d = {"name": label, "n_ref": tp + fn, **prf(tp, fp, fn)}
+    inv = [r["inverted"] for r in rows if "inverted" in r]
+    if inv:
+        d["inverted"] = f"{sum(x == 'INV' for x in inv)}/{len(inv)}"
     lat = [x for r in rows for x in r.get("lat", [])]
     if lat:
         d["lat_med_s"] = float(np.median(lat))

@@ -39,11 +39,11 @@ def _fed_tracker(period_s: float, corr_sign: int = 1) -> PolarityTracker:
 
 def test_rr_trust_full_at_slow_breathing_none_at_fast() -> None:
     lo, hi = RR_FAST_LAG_SHARE
-    assert PolarityTracker().rr_trust == 1.0  # default period 4 s
+    assert PolarityTracker().rr_trust == pytest.approx(0.75)  # default period 4 s (15/min)
     slow = _fed_tracker(6.0)
     assert slow.rr_trust == 1.0
     assert slow.score() > 3.0 and slow.source == "rr"
-    fast = _fed_tracker(RR_EXPECTED_LAG_S / hi)  # 30 breaths/min: the fixed lag is half a period
+    fast = _fed_tracker(RR_EXPECTED_LAG_S / hi)  # 24 breaths/min: the fixed lag is 0.4 of a period
     assert fast.rr_trust == 0.0
     assert fast.score() == 0.0 and fast.confidence == 0.0
     mid = PolarityTracker()

@@ -37,10 +37,12 @@ def test_resampler_chunk_invariant_with_repeated_stamps(size):
     assert np.all(ga >= gt - 1e-9)  # a grid point is never known before a sample at/after it
 
 
-def test_polarity_asymmetry_votes_and_calibration_overrides():
+def test_polarity_asymmetry_votes_at_fast_breathing_and_calibration_overrides():
     p = PolarityTracker()
     for _ in range(6):
-        p.add_breath(inhale_s=3.0, exhale_s=1.5)  # looks like exhales are short: inverted
+        p.add_breath(inhale_s=1.5, exhale_s=0.75)  # looks like exhales are short: inverted
+    assert p.score() == 0.0  # at rest (default period 4 s) the durations do not count ...
+    p.period_s = 2.25  # ... breathing fast (27/min) they do
     assert p.decide() is True and p.polarity == -1
     assert p.confidence > 0.5
     p.calibrate(+1)  # the deep breath went along +axis
@@ -219,12 +221,13 @@ def test_detector_hold_after_s_reaches_the_hold_watch():
 
 
 def test_event_quality_is_zero_until_settled_and_scaled_by_polarity_confidence():
-    from psoas_sense.dsp.breath_stats import POLARITY_CONFIDENT, SETTLE_EXHALES, BreathStats
+    from psoas_sense.dsp.breath_stats import POLARITY_SURE, SETTLE_EXHALES, BreathStats
 
     st = BreathStats(25.0)
     st.quality = 0.9
+    lo, hi = POLARITY_SURE
     assert st.event_quality(SETTLE_EXHALES - 1, None) == 0.0  # just after a reset
     assert st.event_quality(SETTLE_EXHALES, None) == pytest.approx(0.9)  # belts: regularity only
-    assert st.event_quality(SETTLE_EXHALES, POLARITY_CONFIDENT) == pytest.approx(0.9)
-    assert st.event_quality(SETTLE_EXHALES, 0.35) == pytest.approx(0.45)  # below the cue bar of 0.5
-    assert st.event_quality(SETTLE_EXHALES, 0.0) == 0.0
+    assert st.event_quality(SETTLE_EXHALES, hi) == pytest.approx(0.9)
+    assert st.event_quality(SETTLE_EXHALES, (lo + hi) / 2) == pytest.approx(0.45)  # below the cue bar of 0.5
+    assert st.event_quality(SETTLE_EXHALES, lo) == 0.0

@@ -5,9 +5,14 @@ Pure: a ``numpy.random.Generator`` seeded by the caller; no global RNG, no clock
 The lung volume is built breath by breath: each breath has an inhale of ``ti`` seconds (a
 half-cosine rise), an exhale of ``te`` seconds (a half-cosine fall) and an optional end-expiratory
 pause. The exhale onset of each breath (end of inspiration) and inhale onset are returned as
-ground truth. From the volume come a belt signal, a chest accelerometer (the breathing motion
-along an axis of the given orientation, plus gravity, heartbeat ripple and noise) and RR intervals
-with respiratory sinus arrhythmia (heart rate higher while breathing in).
+ground truth. From the volume come a belt signal, a chest accelerometer and RR intervals with
+respiratory sinus arrhythmia (heart rate higher while breathing in).
+
+The accelerometer is modelled as a real one on the chest: gravity, plus the breathing *tilt* of
+the chest wall (the gravity vector seen by the sensor turns a little, so the change is
+perpendicular to gravity), plus the breathing *lift* (the chest wall rising against gravity on the
+inhale; its acceleration is the second derivative of that height, along gravity), heartbeat
+ripple and noise.
 """
 
 from __future__ import annotations
@@ -110,6 +115,19 @@ def unit_vector(rng: np.random.Generator) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
+def _tilt_axis(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The breathing tilt seen along ``a``: its part perpendicular to gravity ``g`` (a turning
+    gravity vector changes at right angles to itself), as a unit vector."""
+    a = a / np.linalg.norm(a)
+    t = a - np.dot(a, g) * g
+    n = float(np.linalg.norm(t))
+    if n < 1e-6:  # along gravity: any perpendicular direction
+        t = np.cross(g, np.array([1.0, 0.0, 0.0] if abs(g[0]) < 0.9 else [0.0, 1.0, 0.0]))
+        n = float(np.linalg.norm(t))
+    out: np.ndarray = t / n
+    return out
+
+
 def synthesize(
     duration_s: float,
     *,
@@ -120,6 +138,7 @@ def synthesize(
     gravity_axis: np.ndarray | None = None,
     breathing_axis: np.ndarray | None = None,
     acc_amplitude_mg: float = 15.0,
+    lift_mm: float = 8.0,
     posture_shift_s: float | None = None,
     stuck_axis: tuple[int, float] | None = None,
     motion_artifacts: int = 0,
@@ -134,7 +153,9 @@ def synthesize(
         noise: white noise, as a share of the breath depth.
         gravity_axis: direction of gravity in sensor coordinates (default: a random one).
         breathing_axis: direction of the breathing motion (default: random, not parallel to g).
-        acc_amplitude_mg: peak-to-peak breathing motion on the accelerometer, mG.
+        acc_amplitude_mg: peak-to-peak breathing tilt on the accelerometer, mG.
+        lift_mm: how far the chest wall rises against gravity on a full breath in, mm (its
+            acceleration is what a real accelerometer sees of it: a few mG at rest).
         posture_shift_s: at this time the body turns (2 s of motion): gravity and the
             breathing axis take new random directions (the inhale stays along the new axis).
         stuck_axis: ``(axis, start_s)``: from then on that axis is pinned at -2000 mG (the
@@ -149,12 +170,8 @@ def synthesize(
     wander = 0.15 * np.sin(2 * np.pi * t / 97.0 + rng.uniform(0, 2 * np.pi))
     resp = vol + wander + noise * rng.standard_normal(n)
     g = unit_vector(rng) if gravity_axis is None else np.asarray(gravity_axis, float) / np.linalg.norm(gravity_axis)
-    if breathing_axis is None:
-        a = unit_vector(rng)
-        a = a - np.dot(a, g) * g * 0.5
-        a /= np.linalg.norm(a)
-    else:
-        a = np.asarray(breathing_axis, float) / np.linalg.norm(breathing_axis)
+    a = unit_vector(rng) if breathing_axis is None else np.asarray(breathing_axis, float)
+    a = _tilt_axis(a, g)
     # heartbeat from RSA: instantaneous HR follows the volume (higher while it rises)
     dv = np.gradient(vol, 1.0 / fs_hz)
     dv = dv / (np.max(np.abs(dv)) + 1e-12)
@@ -177,20 +194,30 @@ def synthesize(
         # a second posture drawn from a separate stream so the rest stays as without a shift
         prng = np.random.default_rng([seed, 1])
         g2 = unit_vector(prng)
-        a2 = unit_vector(prng)
-        a2 = a2 - np.dot(a2, g2) * g2 * 0.5
-        a2 /= np.linalg.norm(a2)
+        a2 = _tilt_axis(unit_vector(prng), g2)
         w = np.clip((t - posture_shift_s) / 2.0, 0.0, 1.0)[:, None]
         g_t = (1 - w) * g + w * g2
         g_t /= np.linalg.norm(g_t, axis=1, keepdims=True)
         a_t = (1 - w) * a + w * a2
         a_t /= np.linalg.norm(a_t, axis=1, keepdims=True)
+    turn = None
+    if posture_shift_s is not None:
+        # the body's own movement while it turns: a sway of about 150 mG (the turn of gravity
+        # alone is a slow glide a sensor cannot tell from a deep breath)
+        m = (t >= posture_shift_s) & (t < posture_shift_s + 2.0)
+        turn = (m, 150.0 * np.sin(2 * np.pi * 1.5 * (t[m] - posture_shift_s))[:, None]
+                * unit_vector(np.random.default_rng([seed, 3]))[None, :])
+    # the lift: height = lift_mm x volume (0 at the end of the exhale); its acceleration along g
+    lift_mg = np.gradient(np.gradient(lift_mm / 1000.0 * vol, 1.0 / fs_hz), 1.0 / fs_hz) / 9.80665 * G_MG
     acc = (
         G_MG * g_t
+        + lift_mg[:, None] * g_t
         + acc_amplitude_mg * (vol - 0.5)[:, None] * a_t
         + 1.5 * ripple[:, None] * a_t
         + acc_amplitude_mg * noise * rng.standard_normal((n, 3))
     )
+    if turn is not None:
+        acc[turn[0]] += turn[1]
     if motion_artifacts:
         mrng = np.random.default_rng([seed, 2])
         for _ in range(motion_artifacts):

@@ -55,9 +55,9 @@ APPROX_CV_GAINS = (3.0, 1.5)
 """The two gains for approximate (RR-derived) events: a breath seen through the heart's
 response is noisier, and the same gains as for waveforms left a PPV of 0.82 at quality >= 0.5
 on the DEV RR set; these give 0.91."""
-POLARITY_CONFIDENT = 0.7
-"""Accelerometers: a polarity confidence below this scales the quality down (an event of
-uncertain polarity may be the other phase)."""
+POLARITY_SURE = (0.4, 0.75)
+"""Accelerometers: the quality is scaled by the polarity confidence, from 0 at the first value to
+1 at the second (an event of uncertain polarity may be the other phase)."""
 
 
 def np_sum(values: Sequence[float]) -> float:
@@ -237,7 +237,8 @@ class BreathStats:
         accelerometers scaled by the polarity confidence."""
         q = self.quality if settled >= SETTLE_EXHALES else 0.0
         if polarity_confidence is not None:
-            q *= min(1.0, polarity_confidence / POLARITY_CONFIDENT)
+            lo, hi = POLARITY_SURE
+            q *= min(1.0, max(0.0, (polarity_confidence - lo) / (hi - lo)))
         return q
 
     def predict_exhale(self, inhale: BreathEvent, signal: str) -> SignalNotice | None:

@@ -148,6 +148,9 @@ class PhaseDetector:
         returns is emitted right after the event."""
         self.polarity_confidence: float | None = None
         """Reported on events when set (accelerometers)."""
+        self.event_index = 0
+        """Index (in the current :meth:`process` call) of the sample that confirmed the event
+        :attr:`on_event` is called with."""
 
     # -- state that callers may read
     @property
@@ -354,6 +357,7 @@ class PhaseDetector:
                 if pred is not None:
                     events.append(pred)
                 if self.on_event is not None:
+                    self.event_index = i
                     events.extend(self.on_event(self, ev_c))  # (may flip)
             s, ext_v, ext_t, ext_d, near_t, prev_v, dip_v, dip_t, dip_d, last_conf = self._state()
             (amp_fix, decay_at, hold_on, lim), pol, c_amp = st.loop_view(), self.polarity, math.nan

@@ -18,6 +18,7 @@ from psoas_sense.decode import NotificationDecoder
 from psoas_sense.dsp.detector import RISE_SHARE, PhaseDetector
 from psoas_sense.dsp.extract import AccExtractor, Extractor, RespExtractor, RRExtractor
 from psoas_sense.dsp.polarity import RR_LAGS_S, PolarityTracker
+from psoas_sense.dsp.shape_evidence import ShapeEvidence
 from psoas_sense.model import (
     AccFrame,
     BreathEvent,
@@ -52,6 +53,10 @@ CONFIDENT_ON, CONFIDENT_OFF = 0.7, 0.6
 """A ``polarity`` notice is sent when the confidence reaches 0.7 and when it falls below 0.6."""
 HISTORY_S = 30.0
 """Seconds of breathing signal kept for pairing with heart rate (bounded memory)."""
+RR_SETTLE_S = 3.0
+"""A heart-rate sample counts as polarity evidence at the first breath event this long after the
+breathing it is paired with: by then it has arrived whatever the chunking of the two streams (up
+to 3 s chunks), so the polarity decided at each event does not depend on it."""
 
 
 class _Chain:
@@ -82,6 +87,7 @@ class _Chain:
         self._pending: list[CoreEvent] = []
         if kind == "acc":
             self.polarity = PolarityTracker()
+            self.shape = ShapeEvidence(self.extractor.fs_hz)
             self.detector.on_event = self._on_event
             self.detector.polarity_confidence = 0.0
             self._hr = RRExtractor()
@@ -89,6 +95,7 @@ class _Chain:
             self._hist_y: deque[np.ndarray] = deque()
             self._hist_d = 0.0
             self._hr_queue: list[tuple[float, float, float]] = []
+            self._pairs: deque[tuple[float, float, float, np.ndarray]] = deque()  # (t_b, t_h, hr, y at lags)
             self._last_hr_t: float | None = None
             self._cal: list[float] = []  # [start, end] while calibrating
             self._cal_y: list[np.ndarray] = []
@@ -99,6 +106,8 @@ class _Chain:
         assert self.polarity is not None
         if ev.kind == "inhale" and ev.exhale_s is not None and ev.ie_ratio is not None and ev.ie_ratio > 0:
             self.polarity.add_breath(ev.ie_ratio * ev.exhale_s, ev.exhale_s)
+        self._absorb_pairs(ev.detected_at_s)
+        self.polarity.set_shape(*self.shape.at(det.event_index))
         self._decide(ev.detected_at_s)
         out, self._pending = self._pending, []
         return out
@@ -120,7 +129,8 @@ class _Chain:
                     t_s,
                     {"inhale": "+axis" if self.polarity.polarity > 0 else "-axis", "confidence": conf,
                      "source": self.polarity.source, "flipped": flipped,
-                     "reason": reason or (f"{self.polarity.source} evidence" if flipped else "confidence")},
+                     "reason": reason or (f"{self.polarity.source} evidence" if flipped else "confidence"),
+                     "evidence": {k: round(v, 2) for k, v in self.polarity.parts.items() if v}},
                     t_s,
                 )
             )
@@ -134,15 +144,28 @@ class _Chain:
             self._hist_t.popleft()
             self._hist_y.popleft()
 
+    def _absorb_pairs(self, t_s: float) -> None:
+        """Give the polarity the heart-rate pairs whose breathing is ``RR_SETTLE_S`` before ``t_s``."""
+        assert self.polarity is not None
+        added = False
+        while self._pairs and self._pairs[0][0] <= t_s - RR_SETTLE_S:
+            _, t_h, h, yb = self._pairs.popleft()
+            dt = 0.25 if self._last_hr_t is None else min(1.0, max(0.0, t_h - self._last_hr_t))
+            self._last_hr_t = t_h
+            self.polarity.add_rr_pairs(h, yb, dt)
+            added = True
+        if added:
+            self.polarity.period_s = self.detector.period_s
+
     def _pair_hr(self) -> None:
-        """Pair queued heart-rate samples with the axis-frame breathing signal once it covers them."""
+        """Pair queued heart-rate samples with the axis-frame breathing signal once it covers them
+        (they count at a later breath event: :meth:`_absorb_pairs`)."""
         if not self._hr_queue or not self._hist_t or self.polarity is None:
             return
         newest = float(self._hist_t[-1][-1])
         keep: list[tuple[float, float, float]] = []
         ht = np.concatenate(self._hist_t)
         hy = np.concatenate(self._hist_y)
-        added = 0
         for t_h, h, d_h in self._hr_queue:
             t_b = t_h - d_h + self._hist_d
             if t_b > newest:
@@ -153,21 +176,19 @@ class _Chain:
             yb = np.interp(t_b - np.asarray(RR_LAGS_S), ht, hy)
             if np.isnan(yb).any():
                 continue
-            dt = 0.25 if self._last_hr_t is None else min(1.0, max(0.0, t_h - self._last_hr_t))
-            self._last_hr_t = t_h
-            self.polarity.add_rr_pairs(h, yb, dt)
-            added += 1
+            self._pairs.append((t_b, t_h, h, yb))
         self._hr_queue = keep
-        if added:
-            self.polarity.period_s = self.detector.period_s
-            self._decide(newest)
+        # bounded while no breath event takes them (motion, a stalled detector)
+        while len(self._pairs) > int(HISTORY_S * self._hr.fs_hz):
+            self._pairs.popleft()
 
     def feed_rr_for_polarity(self, frame: RRFrame) -> None:
         """Heart rate from RR intervals, paired with the breathing signal as evidence of polarity."""
         ex = self._hr.process(frame.t_s, frame.rr_ms)
         if ex.t.shape[0] == 0:
             return
-        d = float(np.asarray(ex.delay).ravel()[0]) if np.ndim(ex.delay) else float(ex.delay)
+        # the filter's delay only: the heart's own lag is what the correlation's lags look for
+        d = self._hr.filter_delay_s
         self._hr_queue.extend((float(a), float(b), d) for a, b in zip(ex.t, ex.y))
         # bounded even when the accelerometer lags far behind or has stopped
         del self._hr_queue[: max(0, len(self._hr_queue) - int(HISTORY_S * self._hr.fs_hz))]
@@ -262,6 +283,8 @@ class _Chain:
             if a in posture and self.polarity is not None:
                 self.detector.reset_phase()
                 self.polarity.reset()
+                self.shape.reset()
+                self._pairs.clear()
                 self._decide(float(ex.available[a]), reason="posture_shift")
             if b > a and moving is not None and moving[a]:
                 if not self._moving:
@@ -271,6 +294,8 @@ class _Chain:
             self._moving = False
             if b > a and self.polarity is not None:
                 self._calibration_step(ex.t[a:b], ex.y[a:b])
+                if ex.shape is not None:
+                    self.shape.process(ex.shape.slice(a, b))
             if b > a:
                 per = None if ex.period is None else ex.period[a:b]
                 evs = self.detector.process(ex.t[a:b], ex.y[a:b], ex.available[a:b], delay[a:b], ripple[a:b], per)

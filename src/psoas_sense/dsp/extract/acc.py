@@ -15,6 +15,7 @@ from psoas_sense.dsp.extract.base import (
     FAST_LP_HZ,
     GRID_HZ,
     HP_HZ,
+    AxisShape,
     ExpWeightedMean,
     Extracted,
     RateGate,
@@ -83,10 +84,12 @@ class AccExtractor:
     def __init__(self, rate_hz: float | None = None) -> None:
         self._gate = RateGate(rate_hz)
         self._lp: StreamingSOS | None = None
-        self._rs = GridResampler(GRID_HZ, channels=4)  # 3 axes + the motion band's mean square
+        # 3 axes, the motion band's mean square, the magnitude of the acceleration, and 1 where an
+        # axis is pinned (the magnitude means nothing then: one axis is held)
+        self._rs = GridResampler(GRID_HZ, channels=6)
         self._hf: ExpWeightedMean | None = None
         self._hp_sos = design_highpass(HP_HZ, GRID_HZ, order=1)
-        self._hp = StreamingSOS(self._hp_sos, channels=3)
+        self._hp = StreamingSOS(self._hp_sos, channels=4)  # 3 axes + the magnitude
         self._cov = ExpWeightedMean(PCA_TIME_CONSTANT_S, GRID_HZ, channels=6)
         self._axis = np.array([0.0, 0.0, 1.0])
         self._n = 0
@@ -196,17 +199,23 @@ class AccExtractor:
         assert self._guard is not None
         if v.shape[0] == 0:
             return Extracted.empty()
+        pinned = (np.abs(v) >= STUCK_MG).any(axis=1)
         v, notices = self._unstick(t, v)
         x = self._lp.process(v) if self._lp is not None else v
         hf2 = (
             self._hf.process(np.sum((v - x) ** 2, axis=1), init=0.0) if self._hf is not None else np.zeros(v.shape[0])
         )
-        gt, g4, ga, gaps = self._rs.process(t, np.concatenate((x, hf2[:, None]), axis=1))
-        gy = g4[:, :3]
+        gt, g5, ga, gaps = self._rs.process(
+            t, np.concatenate((x, hf2[:, None], np.linalg.norm(x, axis=1)[:, None], pinned[:, None]), axis=1)
+        )
+        gy = g5[:, :3]
         m = gt.shape[0]
         if m == 0:
             return Extracted(gt, np.zeros(0), ga, gaps, 0.0, notices)
-        moving, b, resets, posture = self._motion(gt, gy, np.sqrt(np.maximum(g4[:, 3], 0.0)), ga, notices)
+        moving, b4, lying, resets, posture = self._motion(
+            gt, np.concatenate((gy, g5[:, 4:5]), axis=1), np.sqrt(np.maximum(g5[:, 3], 0.0)), ga, notices
+        )
+        b = b4[:, :3]
         # exponentially weighted covariance (6 unique products), vectorised
         prods = np.stack(
             [
@@ -250,13 +259,16 @@ class AccExtractor:
         ex = Extracted(gt, y, ga, gaps, delay, notices, resets, rip)
         ex.moving = moving
         ex.posture_shifts = posture
+        ex.shape = AxisShape(out, np.where(g5[:, 5] > 0, np.nan, b4[:, 3]), lying)
         return ex
 
     def _motion(
-        self, gt: np.ndarray, gy: np.ndarray, hf: np.ndarray, ga: np.ndarray, notices: list[SignalNotice]
-    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
-        """Body motion on the grid: (moving mask, high-passed axes (0 while moving), indexes where
-        motion ended, indexes of posture shifts). Notices ``motion`` / ``motion_ended`` are added."""
+        self, gt: np.ndarray, g4: np.ndarray, hf: np.ndarray, ga: np.ndarray, notices: list[SignalNotice]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[int]]:
+        """Body motion on the grid: (moving mask, high-passed axes and magnitude (0 while moving),
+        share of gravity on z (0 while moving), indexes where motion ended, indexes of posture
+        shifts). Notices ``motion`` / ``motion_ended`` are added."""
+        gy = g4[:, :3]
         m = gt.shape[0]
         # a fast change on any axis (grid-to-grid), carried across chunks, relative to the recent
         # typical rate of change (vigorous breathing on a phone moves faster than quiet breathing
@@ -272,7 +284,8 @@ class AccExtractor:
         moving = np.zeros(m, bool)
         resets: list[int] = []
         posture: list[int] = []
-        b = np.zeros((m, 3))
+        b = np.zeros((m, 4))
+        lying = np.zeros(m)
         i = 0
         # split the chunk at motion episodes; inside one the output is 0
         while i < m:
@@ -305,10 +318,12 @@ class AccExtractor:
             j = i
             while j < m and not sign[j] and gt[j] < self._posture_check_at:
                 j += 1
-            b[i:j] = self._hp.process(gy[i:j])
-            self._grav_now = self._grav.process(gy[i:j])[-1].copy()
+            b[i:j] = self._hp.process(g4[i:j])
+            grav = self._grav.process(gy[i:j])
+            self._grav_now = grav[-1].copy()
+            lying[i:j] = np.abs(grav[:, 2]) / np.maximum(np.linalg.norm(grav, axis=1), 1e-9)
             i = j
-        return moving, b, resets, posture
+        return moving, b, lying, resets, posture
 
     def _shifted(self) -> bool:
         """Did the gravity direction turn by more than ``POSTURE_SHIFT_DEG`` over the motion?"""

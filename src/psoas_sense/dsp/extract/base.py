@@ -43,7 +43,7 @@ class Extracted:
 
     __slots__ = (
         "t", "y", "available", "gap_starts", "delay", "notices", "resets", "ripple", "period", "moving",
-        "posture_shifts",
+        "posture_shifts", "shape",
     )
 
     def __init__(
@@ -79,12 +79,37 @@ class Extracted:
         """True for samples during body motion (accelerometers): no breath is detected there."""
         self.posture_shifts: list[int] = []
         """Indexes before which the posture changed: the polarity evidence is forgotten."""
+        self.shape: AxisShape | None = None
+        """What an accelerometer shows beside its breathing axis (for the polarity evidence)."""
 
     @staticmethod
     def empty() -> Extracted:
         """Nothing yet (the raw rate is still being estimated, or an empty chunk)."""
         z = np.zeros(0)
         return Extracted(z, z, z, [])
+
+
+class AxisShape:
+    """Per grid sample, beside an accelerometer's breathing signal: the projection on the breathing
+    axis and the change of the acceleration's magnitude, both through the same filters (no ripple
+    guard), and how much of gravity lies along the sensor's z axis (lying on the back or front with
+    the sensor flat on the chest: near 1; upright: near 0). All three are 0 during body motion."""
+
+    __slots__ = ("axis_y", "lift", "lying")
+
+    def __init__(self, axis_y: np.ndarray, lift: np.ndarray, lying: np.ndarray) -> None:
+        self.axis_y = axis_y
+        """Projection on the breathing axis (axis frame: before any polarity), mG."""
+        self.lift = lift
+        """High-passed magnitude of the acceleration, mG: the body's own acceleration along
+        gravity (a tilt leaves the magnitude unchanged); NaN where it means nothing (an axis
+        pinned at full scale is held, so the magnitude follows the tilt)."""
+        self.lying = lying
+        """``|g_z| / |g|`` of the recent gravity direction, 0-1."""
+
+    def slice(self, a: int, b: int) -> AxisShape:
+        """Samples ``a:b``."""
+        return AxisShape(self.axis_y[a:b], self.lift[a:b], self.lying[a:b])
 
 
 class Extractor(Protocol):

@@ -36,6 +36,11 @@ RR_TRACK_MIN_PEAK = 3.0
 """The spectral peak must stand this many times above the band's mean to be trusted."""
 RR_RESONATOR_Q = 1.5
 """Quality factor of the resonator tuned to the breathing period (RR input)."""
+RR_RSA_LAG_S = 0.5
+"""The heart's swing lags the breath it follows: the peak of the RR-derived signal comes this long
+after the end of inspiration, beyond the filters' own delay (DEV, against belts and RIP bands:
+the exhales came a median 0.50, 0.56 and 0.72 s late without it, and 0.32-0.61 s against the
+still_chest marks, which themselves lag by the wearer's reaction time); subtracted like a delay."""
 ESTIMATES_AT_ONCE = 512
 """Period estimates computed together (one batch of FFTs); bounds the memory of a long chunk."""
 
@@ -158,7 +163,10 @@ class RRExtractor:
         self._rs = GridResampler(RR_GRID_HZ, max_gap_s=RR_MAX_GAP_S)
         bp = design_bandpass(*RR_BAND_HZ, RR_GRID_HZ)
         self._bp = StreamingSOS(bp)
-        self.delay_s = phase_delay_s([(bp, RR_GRID_HZ)])
+        self.filter_delay_s = phase_delay_s([(bp, RR_GRID_HZ)])
+        """The band-pass's own delay at breathing frequencies, seconds."""
+        self.delay_s = self.filter_delay_s + RR_RSA_LAG_S
+        """What is subtracted from an extreme's time: the filter's delay and the heart's lag."""
         self._recent: list[float] = []
         self._track = RateTracker(RR_GRID_HZ, RR_TRACK_WINDOW_S, *RR_TRACK_PERIOD_S, RR_TRACK_EVERY_S)
         self._res_zi = (0.0, 0.0)
