@@ -74,7 +74,9 @@ def run(case: Case, chunk_s: float = 1.0) -> tuple[list[BreathEvent], list[Signa
     streams = {case.kind: {"rate_hz": case.fs_hz}} if case.fs_hz else {}
     if case.rr is not None:
         streams["rr"] = {}
-    pipe = Pipeline(signal=case.kind, streams=streams)
+    # an accelerometer with RR runs as a strap's session does (auto: the RR lead while the
+    # accelerometer's polarity is unsure)
+    pipe = Pipeline(signal="auto" if case.kind == "acc" and case.rr is not None else case.kind, streams=streams)
     fr = frames(case, chunk_s)
     t0 = time.perf_counter()
     out = []

@@ -215,3 +215,26 @@ def test_still_chest_never_inverted_and_confident_exhales_right(posture: str, wi
     assert conf_n == 0 or conf_right / conf_n >= (0.95 if posture == "Supine" else 0.85)
     if posture == "Supine":
         assert conf_n >= 0.6 * n_ref  # lying still, most breaths are followed with confidence
+
+
+def test_rr_lead_while_the_accelerometer_is_unsure_and_never_while_moving() -> None:
+    # upright, no lift and a breath with no pause: the accelerometer cannot tell its inhale
+    # direction; a strap's RR intervals carry strong RSA
+    syn = synthesize(180.0, seed=21, breather=Breather(rate_bpm=10.0, ie_ratio=1.0, rsa_bpm=10.0), fs_hz=50.0,
+                     noise=0.05, gravity_axis=np.array([1.0, 0.0, 0.0]), lift_mm=0.0, motion_artifacts=2)
+    frames = _frames(syn.t_s, syn.acc_mg, syn.beat_t_s, syn.rr_ms, 1.0)
+    pipe = Pipeline(signal="auto", streams={"acc": {"rate_hz": 50.0}, "rr": {}})
+    out: list[CoreEvent] = []
+    for f in frames:
+        out.extend(pipe.feed(f))
+    breaths = [e for e in out if isinstance(e, BreathEvent)]
+    assert {e.signal for e in breaths} == {"acc", "rr"}
+    rr_ex = [e for e in breaths if e.signal == "rr" and e.kind == "exhale"]
+    assert rr_ex and all(e.approximate for e in rr_ex)
+    # the phases still alternate and go forward in time across the hand-over
+    assert all(a.kind != b.kind and a.t_s < b.t_s for a, b in zip(breaths, breaths[1:]))
+    # and no breath is reported while the body moves (the accelerometer says so even while the RR lead)
+    moves = [e for e in out if isinstance(e, SignalNotice) and e.kind in ("motion", "motion_ended")]
+    assert moves
+    spans = [(a.detected_at_s, b.detected_at_s) for a, b in zip(moves[::2], moves[1::2])]
+    assert not any(a < e.detected_at_s < b for e in breaths for a, b in spans)

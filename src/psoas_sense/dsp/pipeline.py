@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from psoas_sense.decode import NotificationDecoder
+from psoas_sense.dsp.acc_polarity import CALIBRATION_MARKERS, AccPolarity
 from psoas_sense.dsp.detector import RISE_SHARE, PhaseDetector
 from psoas_sense.dsp.extract import AccExtractor, Extractor, RespExtractor, RRExtractor
-from psoas_sense.dsp.polarity import RR_LAGS_S, PolarityTracker
-from psoas_sense.dsp.shape_evidence import ShapeEvidence
+from psoas_sense.dsp.polarity import PolarityTracker
 from psoas_sense.model import (
     AccFrame,
     BreathEvent,
@@ -39,24 +39,26 @@ STALE_S = 5.0
 """In ``auto`` mode a signal whose newest sample is older than this gives way to the next one."""
 
 
-CALIBRATION_MARKERS = ("calibrate_inhale", "breathe_in")
-"""Markers that start a polarity calibration: the user breathes in deeply now."""
-CALIBRATION_WINDOW_S = (0.5, 6.0)
-"""The calibration breath is looked for this long after the marker (start, end)."""
 RR_RISE_SHARE = 0.25
 """RSA swings vary a lot from breath to breath: a lower bar for a half-breath from RR."""
-CALIBRATION_SHARE = 0.75
-"""Share of the largest deviation in the calibration window that marks the deep breath."""
 TRACE_S = 30.0
 """Seconds of extracted breathing signal kept for display (:meth:`Pipeline.trace`)."""
-CONFIDENT_ON, CONFIDENT_OFF = 0.7, 0.6
-"""A ``polarity`` notice is sent when the confidence reaches 0.7 and when it falls below 0.6."""
-HISTORY_S = 30.0
-"""Seconds of breathing signal kept for pairing with heart rate (bounded memory)."""
-RR_SETTLE_S = 3.0
-"""A heart-rate sample counts as polarity evidence at the first breath event this long after the
-breathing it is paired with: by then it has arrived whatever the chunking of the two streams (up
-to 3 s chunks), so the polarity decided at each event does not depend on it."""
+ACC_YIELD = (0.4, 0.6)
+"""In ``auto`` mode an accelerometer whose polarity confidence stays below the first value for
+``ACC_YIELD_AFTER_S`` gives way to the RR intervals of the same strap, when they carry breaths,
+until it reaches the second (and never while the body moves):
+RR-derived breaths come later but never on the wrong phase (on the still_chest DEV recordings the
+RR alone find 0.96-1.0 of a still sternum's breaths and 0.69 of the Hexoskin record's, where the
+accelerometer's polarity stays unsure)."""
+ACC_YIELD_AFTER_S = 20.0
+"""How long the accelerometer has to make its polarity sure before the RR lead (a posture shift or
+the start of a session lying down: the lift decides within a few breaths)."""
+RR_LEAD_QUALITY = 0.1
+"""... and only while the RR intervals show some breathing rhythm (their detector's regularity index
+at least this: after walking, heart rate falls and its breathing swing is weak; at 0.1 the
+still_chest recordings with RR reach F1 0.775 pooled, 0.745 at 0.2 and 0.717 with no RR lead)."""
+MOTION_NOTICES = ("motion", "motion_ended", "stuck_axis", "axis_recovered", "polarity")
+"""Accelerometer notices passed on while the RR intervals lead (the body still moves)."""
 
 
 class _Chain:
@@ -83,147 +85,25 @@ class _Chain:
         """Recent extracted signal (times, values), at most :data:`TRACE_S` seconds."""
         self._gaps_reported = 0
         self._moving = False
-        self.polarity: PolarityTracker | None = None
-        self._pending: list[CoreEvent] = []
-        if kind == "acc":
-            self.polarity = PolarityTracker()
-            self.shape = ShapeEvidence(self.extractor.fs_hz)
-            self.detector.on_event = self._on_event
-            self.detector.polarity_confidence = 0.0
-            self._hr = RRExtractor()
-            self._hist_t: deque[np.ndarray] = deque()
-            self._hist_y: deque[np.ndarray] = deque()
-            self._hist_d = 0.0
-            self._hr_queue: list[tuple[float, float, float]] = []
-            self._pairs: deque[tuple[float, float, float, np.ndarray]] = deque()  # (t_b, t_h, hr, y at lags)
-            self._last_hr_t: float | None = None
-            self._cal: list[float] = []  # [start, end] while calibrating
-            self._cal_y: list[np.ndarray] = []
-            self._confident = False
+        self.moving = False
+        """The body was moving at the end of the last frame (accelerometers)."""
+        self.acc: AccPolarity | None = AccPolarity(self.detector) if kind == "acc" else None
+        """The inhale direction of an accelerometer's breathing axis (None for other signals)."""
 
-    # -- accelerometer polarity
-    def _on_event(self, det: PhaseDetector, ev: BreathEvent) -> list[CoreEvent]:
-        assert self.polarity is not None
-        if ev.kind == "inhale" and ev.exhale_s is not None and ev.ie_ratio is not None and ev.ie_ratio > 0:
-            self.polarity.add_breath(ev.ie_ratio * ev.exhale_s, ev.exhale_s)
-        self._absorb_pairs(ev.detected_at_s)
-        self.polarity.set_shape(*self.shape.at(det.event_index))
-        self._decide(ev.detected_at_s)
-        out, self._pending = self._pending, []
-        return out
-
-    def _decide(self, t_s: float, reason: str | None = None) -> None:
-        assert self.polarity is not None
-        flipped = self.polarity.decide(t_s)
-        if flipped:
-            self.detector.flip()
-        conf = round(self.polarity.confidence, 3)
-        self.detector.polarity_confidence = conf
-        # confident from 0.7, no longer below 0.6 (no notice chatter around one value)
-        confident = conf >= CONFIDENT_ON if not self._confident else conf >= CONFIDENT_OFF
-        if flipped or reason is not None or confident != self._confident:
-            self._confident = confident
-            self._pending.append(
-                SignalNotice(
-                    "polarity",
-                    t_s,
-                    {"inhale": "+axis" if self.polarity.polarity > 0 else "-axis", "confidence": conf,
-                     "source": self.polarity.source, "flipped": flipped,
-                     "reason": reason or (f"{self.polarity.source} evidence" if flipped else "confidence"),
-                     "evidence": {k: round(v, 2) for k, v in self.polarity.parts.items() if v}},
-                    t_s,
-                )
-            )
-
-    def _remember(self, t: np.ndarray, y: np.ndarray, delay: np.ndarray | float) -> None:
-        self._hist_t.append(t)
-        self._hist_y.append(y)
-        d = np.asarray(delay, dtype=np.float64)
-        self._hist_d = float(d[-1]) if d.ndim else float(d)
-        while len(self._hist_t) > 1 and self._hist_t[0][-1] < t[-1] - HISTORY_S:
-            self._hist_t.popleft()
-            self._hist_y.popleft()
-
-    def _absorb_pairs(self, t_s: float) -> None:
-        """Give the polarity the heart-rate pairs whose breathing is ``RR_SETTLE_S`` before ``t_s``."""
-        assert self.polarity is not None
-        added = False
-        while self._pairs and self._pairs[0][0] <= t_s - RR_SETTLE_S:
-            _, t_h, h, yb = self._pairs.popleft()
-            dt = 0.25 if self._last_hr_t is None else min(1.0, max(0.0, t_h - self._last_hr_t))
-            self._last_hr_t = t_h
-            self.polarity.add_rr_pairs(h, yb, dt)
-            added = True
-        if added:
-            self.polarity.period_s = self.detector.period_s
-
-    def _pair_hr(self) -> None:
-        """Pair queued heart-rate samples with the axis-frame breathing signal once it covers them
-        (they count at a later breath event: :meth:`_absorb_pairs`)."""
-        if not self._hr_queue or not self._hist_t or self.polarity is None:
-            return
-        newest = float(self._hist_t[-1][-1])
-        keep: list[tuple[float, float, float]] = []
-        ht = np.concatenate(self._hist_t)
-        hy = np.concatenate(self._hist_y)
-        for t_h, h, d_h in self._hr_queue:
-            t_b = t_h - d_h + self._hist_d
-            if t_b > newest:
-                keep.append((t_h, h, d_h))
-                continue
-            if t_b - RR_LAGS_S[-1] < ht[0]:
-                continue
-            yb = np.interp(t_b - np.asarray(RR_LAGS_S), ht, hy)
-            if np.isnan(yb).any():
-                continue
-            self._pairs.append((t_b, t_h, h, yb))
-        self._hr_queue = keep
-        # bounded while no breath event takes them (motion, a stalled detector)
-        while len(self._pairs) > int(HISTORY_S * self._hr.fs_hz):
-            self._pairs.popleft()
+    @property
+    def polarity(self) -> PolarityTracker | None:
+        """The accelerometer's polarity tracker (None for other signals)."""
+        return None if self.acc is None else self.acc.tracker
 
     def feed_rr_for_polarity(self, frame: RRFrame) -> None:
-        """Heart rate from RR intervals, paired with the breathing signal as evidence of polarity."""
-        ex = self._hr.process(frame.t_s, frame.rr_ms)
-        if ex.t.shape[0] == 0:
-            return
-        # the filter's delay only: the heart's own lag is what the correlation's lags look for
-        d = self._hr.filter_delay_s
-        self._hr_queue.extend((float(a), float(b), d) for a, b in zip(ex.t, ex.y))
-        # bounded even when the accelerometer lags far behind or has stopped
-        del self._hr_queue[: max(0, len(self._hr_queue) - int(HISTORY_S * self._hr.fs_hz))]
-        self._pair_hr()
+        """Heart rate from RR intervals, as evidence of an accelerometer's polarity."""
+        if self.acc is not None:
+            self.acc.feed_rr(frame)
 
     def calibrate(self, t_s: float) -> None:
-        """A calibration cue at ``t_s``: the deep breath in is looked for in the window after it."""
-        if self.polarity is not None:
-            self._cal = [t_s + CALIBRATION_WINDOW_S[0], t_s + CALIBRATION_WINDOW_S[1]]
-            self._cal_y = []
-
-    def _calibration_step(self, t: np.ndarray, y_axis: np.ndarray) -> None:
-        """The deep breath in is the first large excursion after the cue: the first time the
-        signal leaves its value at the window start by ``CALIBRATION_SHARE`` of the largest
-        deviation in the window; its sign along the axis is the inhale direction."""
-        if not self._cal:
-            return
-        start, end = self._cal
-        m = (t >= start) & (t <= end)
-        if m.any():
-            self._cal_y.append(y_axis[m])
-        if t[-1] > end:
-            self._cal = []
-            if not self._cal_y:
-                return
-            w = np.concatenate(self._cal_y)
-            dev = w - w[0]
-            big = float(np.max(np.abs(dev)))
-            if big <= 0:
-                return
-            j = int(np.nonzero(np.abs(dev) >= CALIBRATION_SHARE * big)[0][0])
-            assert self.polarity is not None
-            self.polarity.calibrate(1 if dev[j] > 0 else -1)
-            # takes effect from this sample on (the caller cut the chunk here)
-            self._decide(float(t[0]))
+        """A calibration cue at ``t_s`` (accelerometers)."""
+        if self.acc is not None:
+            self.acc.calibrate(t_s)
 
     def _keep_trace(self, t: np.ndarray, y: np.ndarray) -> None:
         """Keep the last :data:`TRACE_S` seconds of the extracted signal (for a screen's trace)."""
@@ -251,10 +131,10 @@ class _Chain:
         delay = np.broadcast_to(np.asarray(ex.delay, dtype=np.float64), ex.t.shape)
         ripple = np.broadcast_to(np.asarray(ex.ripple, dtype=np.float64), ex.t.shape)
         extra: set[int] = set()
-        if self.polarity is not None and self._cal:
+        if self.acc is not None and self.acc.calibration_end_s is not None:
             # a calibration window ending inside this chunk: decide exactly after its last sample,
             # so the flip lands on the same sample whatever the chunking
-            extra.add(int(np.searchsorted(ex.t, self._cal[1], side="right")))
+            extra.add(int(np.searchsorted(ex.t, self.acc.calibration_end_s, side="right")))
         moving = ex.moving
         if moving is not None and moving.any():
             # motion runs are cut out: the detector sees none of their samples
@@ -280,34 +160,29 @@ class _Chain:
                 events.append(SignalNotice("signal_restored", back_s, {"signal": self.kind}, back_s))
             if a in resets:
                 self.detector.reset_phase()
-            if a in posture and self.polarity is not None:
+            if a in posture and self.acc is not None:
                 self.detector.reset_phase()
-                self.polarity.reset()
-                self.shape.reset()
-                self._pairs.clear()
-                self._decide(float(ex.available[a]), reason="posture_shift")
+                self.acc.posture_shift(float(ex.available[a]))
             if b > a and moving is not None and moving[a]:
                 if not self._moving:
                     self.detector.reset_phase()
                 self._moving = True
                 continue
             self._moving = False
-            if b > a and self.polarity is not None:
-                self._calibration_step(ex.t[a:b], ex.y[a:b])
-                if ex.shape is not None:
-                    self.shape.process(ex.shape.slice(a, b))
+            if b > a and self.acc is not None:
+                self.acc.before_detection(ex.t[a:b], ex.y[a:b], None if ex.shape is None else ex.shape.slice(a, b))
             if b > a:
                 per = None if ex.period is None else ex.period[a:b]
                 evs = self.detector.process(ex.t[a:b], ex.y[a:b], ex.available[a:b], delay[a:b], ripple[a:b], per)
-                events.extend(self._pending)
-                self._pending = []
+                if self.acc is not None:
+                    events.extend(self.acc.take_notices())
                 events.extend(evs)
-        if self.polarity is not None:
+        if ex.moving is not None and ex.moving.shape[0]:
+            self.moving = bool(ex.moving[-1])
+        if self.acc is not None:
             # no heart-rate pairing with the samples of a motion run (their signal is meaningless)
-            self._remember(ex.t, ex.y if moving is None else np.where(moving, np.nan, ex.y), delay)
-            self._pair_hr()
-            events.extend(self._pending)
-            self._pending = []
+            self.acc.after_detection(ex.t, ex.y if moving is None else np.where(moving, np.nan, ex.y), delay)
+            events.extend(self.acc.take_notices())
         # extractor notices and detector events in the order they became known (stable)
         events.sort(key=lambda e: e.detected_at_s)
         self.events_seen += sum(isinstance(e, BreathEvent) for e in events)
@@ -333,6 +208,9 @@ class Pipeline:
         self.decoder = NotificationDecoder()
         self._chains: dict[str, _Chain] = {}
         self._device_rate: tuple[float | None] | None = None
+        self._acc_yields = False
+        self._acc_unsure_since: float | None = None
+        self._last_breath: BreathEvent | None = None
 
     def _chain(self, kind: str) -> _Chain | None:
         if self.signal != "auto" and kind != self.signal:
@@ -355,9 +233,10 @@ class Pipeline:
         if not self._chains:
             return None
         newest = max(c.newest_s for c in self._chains.values())
+        fresh = {k for k, ch in self._chains.items() if ch.events_seen > 0 and ch.newest_s >= newest - STALE_S}
+        rr_lead = self._acc_yields and "rr" in fresh and self._chains["rr"].detector.quality >= RR_LEAD_QUALITY
         for kind in SIGNALS:
-            ch = self._chains.get(kind)
-            if ch is not None and ch.events_seen > 0 and ch.newest_s >= newest - STALE_S:
+            if kind in fresh and not (kind == "acc" and rr_lead):
                 return kind
         for kind in SIGNALS:
             if kind in self._chains:
@@ -407,8 +286,40 @@ class Pipeline:
             if ch is None:
                 continue
             events = ch.feed(frame)
-            if events and self.active_signal == ch.kind:
-                out.extend(events)
+            if ch.kind == "acc" and self.signal == "auto":
+                self._acc_lead(ch, events)
+            active = self.active_signal
+            if events and active == ch.kind:
+                moving = ch.kind == "rr" and "acc" in self._chains and self._chains["acc"].moving
+                out.extend(self._alternating([e for e in events if not (moving and isinstance(e, BreathEvent))]))
+            elif events and ch.kind == "acc" and active == "rr":
+                out.extend(e for e in events if isinstance(e, SignalNotice) and e.kind in MOTION_NOTICES)
+        return out
+
+    def _acc_lead(self, ch: _Chain, events: list[CoreEvent]) -> None:
+        """Whether the accelerometer yields to the RR intervals (``ACC_YIELD``), from its events."""
+        for e in events:
+            if not isinstance(e, BreathEvent):
+                continue
+            conf = e.polarity_confidence or 0.0
+            if conf >= ACC_YIELD[1]:
+                self._acc_unsure_since, self._acc_yields = None, False
+            elif conf < ACC_YIELD[0]:
+                if self._acc_unsure_since is None:
+                    self._acc_unsure_since = e.detected_at_s
+                self._acc_yields = e.detected_at_s - self._acc_unsure_since >= ACC_YIELD_AFTER_S
+
+    def _alternating(self, events: list[CoreEvent]) -> list[CoreEvent]:
+        """The events, without a breath that would repeat the last one's phase or go back in time
+        (where the reporting signal changed: each signal's own events alternate)."""
+        out: list[CoreEvent] = []
+        for e in events:
+            if isinstance(e, BreathEvent):
+                last = self._last_breath
+                if last is not None and (e.kind == last.kind or e.t_s <= last.t_s):
+                    continue
+                self._last_breath = e
+            out.append(e)
         return out
 
     def _device_rate_changed(self, frame: DeviceRateFrame) -> list[CoreEvent]:
