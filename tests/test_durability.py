@@ -1,6 +1,7 @@
 """Durability: a recording is on disk within a second of a write even when no write follows;
-a locked history retries with backoff, then keeps the session in a side file the next start
-merges. No test waits on the wall clock: the timer and the sleeps are injected."""
+a locked history never holds up the session: its writer thread keeps the rows in a side file
+(with its begin record) and merges it as soon as the history is free, or the next program does.
+The recording timer is injected; the history tests wait (bounded) for the writer thread."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from psoas_sense.events import BreathRecord, PainRecord
 from psoas_sense.model import Status
 from psoas_sense.recording.format import FSYNC_INTERVAL_S, Header, read_recording
 from psoas_sense.session.sinks import Recorder
+from psoas_sense.history_schema import progress_of
+from psoas_sense.session.history_writer import HistoryWriter
 from psoas_sense.store import HistoryStore, StoreError
 
 pytestmark = pytest.mark.hostile
@@ -107,16 +110,18 @@ async def test_by_default_a_timer_thread_syncs_off_the_event_loop(tmp_path: Path
 # ------------------------------------------------------------------ locked history
 
 
-def _begin(store: HistoryStore) -> int:
-    return store.begin_session(started_at="2026-01-01T10:00:00+00:00", protocol="manual", practised="manual",
-                               safety="ok", settings={"hold_s": 45.0}, source={"file": "x"}, t_start=0.0)
+BEGIN = {"kind": "begin", "started_at": "2026-01-01T10:00:00+00:00", "protocol": "manual", "practised": "manual",
+         "safety": "ok", "settings": {"hold_s": 45.0}, "source": {"file": "x"}, "t_start": 0.0}
 
 
-def _progress(store: HistoryStore, sid: int, t: float) -> None:
-    store.commit_progress(sid, t_last=t, pain_stops=[PainRecord(t_s=t, stage="hold", side="left", hold="static")],
-                          breaths=[BreathRecord(t_s=t, kind="exhale", detected_at_s=t + 0.3, signal="resp",
-                                                rate_bpm=6.0, quality=0.8, source="detector", stage=None,
-                                                side="left")])
+def _rows(t: float, end: bool = False) -> dict[str, object]:
+    return progress_of(t_last=t, pain_stops=[PainRecord(t_s=t, stage="hold", side="left", hold="static")],
+                       breaths=[BreathRecord(t_s=t, kind="exhale", detected_at_s=t + 0.3, signal="resp",
+                                             rate_bpm=6.0, quality=0.8, source="detector", stage=None, side="left")])
+
+
+def _end(rows: dict[str, object], t: float) -> dict[str, object]:
+    return {**rows, "end": {"t_end": t, "ended_by": "done", "summary": "{}"}}
 
 
 @pytest.fixture
@@ -131,39 +136,77 @@ def locked_db(tmp_path: Path):
     other.close()
 
 
-def test_locked_history_retries_then_keeps_a_side_file_that_the_next_start_merges(locked_db) -> None:
+def _writer(path: Path) -> HistoryWriter:
+    return HistoryWriter(path, BEGIN, busy_timeout_s=0.001, retry_every_s=0.02)
+
+
+def _wait(cond: Callable[[], bool]) -> None:
+    """Wait for the writer thread (bounded; no fixed sleep decides the outcome)."""
+    for _ in range(2000):
+        if cond():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the writer thread did not get there")
+
+
+def test_a_session_begun_while_locked_is_spooled_then_saved_when_the_history_is_free(locked_db) -> None:
     path, other = locked_db
-    sleeps: list[float] = []
-    store = HistoryStore(path, busy_timeout_s=0.001, retry_delays_s=(0.5, 1.0, 2.0), sleep=sleeps.append)
-    sid = _begin(store)
-    assert sleeps == [0.5, 1.0, 2.0]  # backoff, on an injected sleep
-    assert sid == -1 and store.side_file is not None
-    side = store.side_file.path
+    w = _writer(path)
+    w.put(_rows(10.0))
+    w.put(_rows(20.0))
+    _wait(lambda: w.side_file is not None and w.side_file.records == 2)
+    side = w.side_file.path  # type: ignore[union-attr]
     assert stat.S_IMODE(side.stat().st_mode) == 0o600 and side.parent == path.parent
-    _progress(store, sid, 10.0)
-    _progress(store, sid, 20.0)
-    assert sleeps == [0.5, 1.0, 2.0]  # once in the side file, no more waiting
-    # a start while the session still writes it: the side file is left alone
+    recs = [json.loads(x) for x in side.read_text().splitlines()]
+    assert recs[0]["kind"] == "begin" and recs[0]["db_id"] is None and recs[0]["started_at"] == BEGIN["started_at"]
+    assert [r["kind"] for r in recs[1:]] == ["progress", "progress"]
+    assert any("in use by another program" in m for m in w.take_problems())
+    other.execute("ROLLBACK")  # the other program lets go: merged while the session still runs
+    assert w.wait_idle(10)
+    assert not side.exists() and w.side_file is None and w.session_id is not None
+    w.put(_end(_rows(30.0), 30.0))
+    assert w.close(10)
+    with HistoryStore(path, create=False) as store:
+        (row,) = store.sessions()
+        s = store.session(row["id"])
+    assert row["ended_by"] == "done" and [p["t"] for p in s["pain_stops"]] == [10.0, 20.0, 30.0]
+    assert s["source"] == {"file": "x"}  # its own row, not a recovered copy
+    assert any("free again" in m for m in w.take_problems())
+
+
+def test_a_session_ending_while_locked_is_merged_whole_by_the_next_program(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    w = _writer(path)
+    w.put(_rows(10.0))
+    assert w.wait_idle(10) and w.session_id is not None  # saved directly
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN")
+    other.execute("SELECT COUNT(*) FROM sessions").fetchone()  # a reader's transaction: writes cannot commit
+    w.put(_rows(20.0))
+    w.put(_end(_rows(30.0), 30.0))
+    assert w.close(10)
+    (side,) = history_spool.pending(path)
+    begin = json.loads(side.read_text().splitlines()[0])
+    assert begin["db_id"] == w.session_id  # it continues that row
+    assert any("kept in" in m and "next opened" in m for m in w.take_problems())
+    with HistoryStore(path, create=False, busy_timeout_s=0.001) as busy:
+        assert busy.merged == 0 and side.exists()  # still held: it waits, never deleted
     other.execute("ROLLBACK")
-    with HistoryStore(path, busy_timeout_s=0.001, retry_delays_s=()) as busy:
-        assert busy.merged == 0 and side.exists()
-    store.close()
-    with HistoryStore(path) as nxt:
-        assert nxt.merged == 1 and not side.exists()
-        (row,) = nxt.sessions()
-        s = nxt.session(row["id"])
-    assert s["source"] == {"file": "x", "recovered_from": side.name}
-    assert [p["t"] for p in s["pain_stops"]] == [10.0, 20.0] and len(s["breaths"]) == 2
-    with HistoryStore(path) as again:
-        assert again.merged == 0 and len(again.sessions()) == 1
+    other.close()
+    with HistoryStore(path, create=False) as store:
+        assert store.merged == 1 and not side.exists()
+        (row,) = store.sessions()
+        s = store.session(row["id"])
+    assert row["id"] == w.session_id and row["ended_by"] == "done"
+    assert [p["t"] for p in s["pain_stops"]] == [10.0, 20.0, 30.0] and len(s["breaths"]) == 3
 
 
 def test_a_merge_is_never_repeated(tmp_path: Path, locked_db) -> None:
     path, other = locked_db
-    store = HistoryStore(path, busy_timeout_s=0.001, retry_delays_s=(), sleep=lambda s: None)
-    _progress(store, _begin(store), 5.0)
-    side = store.side_file.path  # type: ignore[union-attr]
-    store.close()
+    w = _writer(path)
+    w.put(_end(_rows(5.0), 5.0))
+    assert w.close(10)
+    (side,) = history_spool.pending(path)
     other.execute("ROLLBACK")
     copy = side.read_bytes()
     with HistoryStore(path) as s1:
@@ -174,18 +217,29 @@ def test_a_merge_is_never_repeated(tmp_path: Path, locked_db) -> None:
         assert s2.merged == 0 and len(s2.sessions()) == 1 and not side.exists()
 
 
-def test_side_file_lines_cut_short_or_hostile_are_skipped(tmp_path: Path) -> None:
+def test_one_bad_side_file_is_set_aside_and_the_others_merged(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
     HistoryStore(path).close()
-    side = path.parent / f"{path.name}.pending-1-1.jsonl"
-    begin = {"kind": "begin", "started_at": "x", "protocol": "manual", "practised": "manual", "safety": "ok",
-             "settings": {}, "source": {}, "t_start": 0.0}
-    bad = {"kind": "progress", "rows": {"holds": [{"kind); DROP TABLE sessions; --": 1}], "t_last": 1.0, "end": None}}
-    side.write_text(json.dumps(begin) + "\n" + json.dumps(bad) + "\n" + '{"kind": "progr')
-    with pytest.raises(ValueError, match="bad column"):
-        HistoryStore(path)
+    bad_rows = {"holds": [{"kind); DROP TABLE sessions; --": 1}], "t_last": 1.0, "end": None}
+    files = {
+        "1-1": [BEGIN, {"kind": "progress", "rows": bad_rows}],  # a hostile column name
+        "1-2": [{"kind": "progress", "rows": _rows(1.0)}],  # no begin record
+        "1-3": [BEGIN, {"kind": "progress", "rows": _rows(2.0)}],  # good
+    }
+    for key, recs in files.items():
+        (path.parent / f"{path.name}.pending-{key}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in recs) + '{"kind": "progr')  # and a line cut short
+    with HistoryStore(path) as store:
+        assert store.merged == 1
+        (row,) = store.sessions()
+        assert [p["t"] for p in store.session(row["id"])["pain_stops"]] == [2.0]
+        notices = store.notices
+    assert len(notices) == 2 and all("set aside" in n for n in notices)
+    assert sorted(p.name for p in tmp_path.glob("*.bad")) == [
+        f"{path.name}.pending-1-1.jsonl.bad", f"{path.name}.pending-1-2.jsonl.bad"]
+    assert history_spool.pending(path) == []
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0  # rolled back, table intact
+        assert db.execute("SELECT COUNT(*) FROM holds").fetchone()[0] == 0  # rolled back, tables intact
 
 
 @pytest.mark.parametrize("dangling", [False, True])

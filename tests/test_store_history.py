@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -83,6 +84,7 @@ CRASH_SCRIPT = textwrap.dedent(
         if ends == 3 and any(isinstance(ev, Cue) for ev in lines):
             # mid-hold after the third completed hold: the process dies without finish()
             print(t, flush=True)
+            coach.sink.writer.wait_idle(10)  # the wall time a real session would have taken
             os._exit(9)
     """
 )
@@ -115,14 +117,64 @@ def test_history_survives_a_crash_mid_session(tmp_path: Path) -> None:
     assert "interrupted" in proc2.stdout
 
 
-def test_a_broken_history_does_not_stop_the_session(tmp_path: Path) -> None:
-    bad = tmp_path / "not-a-db.sqlite3"
-    bad.write_bytes(b"this is not sqlite" * 100)
+def test_a_damaged_history_is_kept_aside_and_a_new_one_started(tmp_path: Path) -> None:
+    bad = tmp_path / "history.sqlite3"
+    junk = b"this is not sqlite" * 100
+    bad.write_bytes(junk)
     coach = HistoryCoach(CoachEngine(CoachSettings(), SafetyCheck.answered([])), store_path=bad)
     run = drive(coach, phases(0, 900), 900)  # type: ignore[arg-type]
     errs = run.of("error")
-    assert len(errs) == 1 and "history not saved" in errs[0]["message"]
+    assert len(errs) == 1 and "damaged" in errs[0]["message"] and "new history started" in errs[0]["message"]
     assert run.end["ended_by"] == "done"
+    (aside,) = tmp_path.glob("history.sqlite3.damaged-*")
+    assert aside.read_bytes() == junk  # kept whole
+    with HistoryStore(bad, create=False) as store:
+        (row,) = store.sessions()
+    assert row["ended_by"] == "done"
+
+
+def test_a_history_that_cannot_be_written_does_not_stop_the_session(tmp_path: Path) -> None:
+    where = tmp_path / "a-directory.sqlite3"
+    where.mkdir()
+    coach = HistoryCoach(CoachEngine(CoachSettings(), SafetyCheck.answered([])), store_path=where)
+    run = drive(coach, phases(0, 900), 900)  # type: ignore[arg-type]
+    msgs = [e["message"] for e in run.of("error")]
+    assert msgs and all("history" in m for m in msgs) and len(msgs) == len(set(msgs))  # each said once
+    assert run.end["ended_by"] == "done"
+
+
+def test_a_newer_history_is_refused_to_readers_and_set_aside_by_a_session(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    HistoryStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer psoas-sense"):
+        HistoryStore(path, create=False)
+    with HistoryStore(path) as store:
+        assert len(store.notices) == 1 and "schema 99" in store.notices[0]
+    (aside,) = tmp_path.glob("history.sqlite3.schema99-*")
+    with sqlite3.connect(aside) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 99
+    with HistoryStore(path) as again:  # said once: the fresh one opens quietly
+        assert again.notices == []
+
+
+def test_an_upgrade_is_all_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    with sqlite3.connect(path) as db:  # a schema-1 history (before mean_rate_bpm)
+        db.execute("CREATE TABLE sides (session_id INTEGER, seq INTEGER, side TEXT)")
+        db.execute("CREATE TABLE holds (session_id INTEGER, seq INTEGER)")
+        db.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, started_at TEXT)")
+        db.execute("CREATE TABLE merged_files (oops)")  # makes the upgrade fail part-way
+        db.execute("CREATE INDEX merged_files_by_name ON merged_files(oops)")
+        db.execute("CREATE VIEW lines AS SELECT 1")  # 'CREATE TABLE IF NOT EXISTS lines' fails on it
+        db.execute("PRAGMA user_version = 1")
+    with pytest.raises(StoreError):
+        HistoryStore(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        cols = [r[1] for r in db.execute("PRAGMA table_info(sides)")]
+    assert cols == ["session_id", "seq", "side"]  # the ALTERs before the failure were rolled back
 
 
 def test_missing_history_and_unknown_session() -> None:

@@ -1,12 +1,15 @@
-"""The history's side file: where a session goes when the database stays locked.
+"""The history's side files: where a session goes while the database cannot be written.
 
-When another process holds the history's write lock past every retry, the session is not lost:
-its rows are appended to a side file next to the database (JSON lines, owner-only, created
-through :mod:`psoas_sense.safefile`), one ``begin`` record and then one ``progress`` record per
-commit, each forced to disk. The next start that gets the lock merges every side file no other
-process is still writing (an advisory lock tells) in one transaction, then removes it. A
-session already merged (a crash between the commit and the removal) is not merged twice: its
-row carries the side file's name in ``source.recovered_from``.
+While another process holds the history (a backup tool, a second ``psoas-sense history``, a
+sync client), the session's writer thread appends what it could not commit to a side file next
+to the database (JSON lines, owner-only, created through :mod:`psoas_sense.safefile`, each
+record forced to disk): first a ``begin`` record (everything needed to insert the session, and
+the id of its row when it already has one), then one ``progress`` record per commit. The file is
+merged as soon as the history is free again (by the session itself, or by the next program that
+opens the history) in one transaction that also records the file's name in ``merged_files``;
+only then is the file removed, so a crash between the commit and the removal never merges it
+twice. A side file that cannot be merged (no begin record, a bad row) is renamed aside with a
+warning and never blocks the others.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,6 +57,23 @@ def is_locked(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` owner-only if needed and make it 0700, never through a symbolic link (a
+    link there is left as it is: the user put it there; its target is not ours to change)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # a symbolic link (ELOOP), or not ours: nothing to change
+        return
+    try:
+        os.fchmod(fd, 0o700)
+    except OSError:  # pragma: no cover - a directory owned by someone else
+        pass
+    finally:
+        os.close(fd)
+
+
 def open_path(path: Path, create: bool) -> bool:
     """Check the history's path before SQLite opens it: a symbolic link there (dangling or not)
     is refused; an absent file is created owner-only when ``create``. Returns whether the file
@@ -66,37 +86,13 @@ def open_path(path: Path, create: bool) -> bool:
         return True
     if not create:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.chmod(path.parent, 0o700)
-    except OSError:  # pragma: no cover - not our directory: SQLite will say so
-        pass
+    private_dir(path.parent)
     try:
         os.close(create_private_fd(path))
     except OutputError:
         if refuse_link(path) is None or not path.is_file():
             raise  # not simply created by another process meanwhile
     return True
-
-
-def retry_while_locked(
-    db: sqlite3.Connection, write: Callable[[], Any], delays_s: Sequence[float], sleep: Callable[[float], None]
-) -> bool:
-    """Run ``write``; while the database is locked, retry after each of ``delays_s``. False
-    when every attempt found it locked. Any other error is raised."""
-    for delay in (*delays_s, None):
-        try:
-            write()
-            return True
-        except sqlite3.OperationalError as e:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            if not is_locked(e):
-                raise
-        if delay is None:
-            return False
-        sleep(delay)
-    return False  # pragma: no cover - the loop always returns
 
 
 def insert_session(db: sqlite3.Connection, begin: Mapping[str, Any]) -> int:
@@ -149,7 +145,38 @@ def apply_progress(db: sqlite3.Connection, session_id: int, rows: Mapping[str, A
         db.execute("UPDATE sessions SET t_last = ?, t_end = ?, ended_by = ?, summary = ? WHERE id = ?",
                    (rows["t_last"], end["t_end"], end["ended_by"], end["summary"], session_id))
     else:
-        db.execute("UPDATE sessions SET t_last = ? WHERE id = ?", (rows["t_last"], session_id))
+        db.execute("UPDATE sessions SET t_last = MAX(COALESCE(t_last, t_start), ?) WHERE id = ?",
+                   (rows["t_last"], session_id))
+
+
+def save(
+    db: sqlite3.Connection,
+    session_id: int | None,
+    begin: Mapping[str, Any],
+    progress: Sequence[Mapping[str, Any]],
+    merged_name: str | None = None,
+) -> int:
+    """One transaction: the session's row when it has none yet, its progress records in order,
+    and the name of the side file they also sit in (so it is never merged again). Returns the
+    session's id.
+
+    Raises:
+        sqlite3.OperationalError: locked or busy (nothing was written), or the disk is full.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if session_id is None:
+            session_id = insert_session(db, begin)
+        for rows in progress:
+            apply_progress(db, session_id, rows)
+        if merged_name is not None:
+            db.execute("INSERT OR IGNORE INTO merged_files (name) VALUES (?)", (merged_name,))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return session_id
 
 
 class SideFile:
@@ -157,25 +184,60 @@ class SideFile:
 
     Args:
         db_path: the history database it stands in for.
+        begin: the session's ``begin`` record (written first).
+        session_id: the session's row in the database, when it has one already.
         clock_ns: names the file (injected in tests).
+
+    Raises:
+        OutputError: it cannot be created.
+        OSError: the begin record cannot be written.
     """
 
-    def __init__(self, db_path: Path, *, clock_ns: Any = time.time_ns) -> None:
+    def __init__(self, db_path: Path, begin: Mapping[str, Any], session_id: int | None = None, *,
+                 clock_ns: Any = time.time_ns) -> None:
         name = SIDE_GLOB.format(db=db_path.name).replace("*", f"{os.getpid()}-{clock_ns()}")
         self.path = db_path.parent / name
         self._f: IO[str] = open_private(self.path, "a")
         _try_lock(self._f.fileno())
+        self._cut = False
+        self.records = 0
+        """Progress records written."""
+        self._write({**begin, "kind": "begin", "db_id": session_id})
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        """One record, on disk before this returns."""
-        self._f.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+    def _write(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+        if self._cut:  # a record cut short by an error before: end its line, so it stays apart
+            line = "\n" + line
+        self._cut = True
+        self._f.write(line)
         self._f.flush()
         os.fsync(self._f.fileno())
+        self._cut = False
+
+    def append(self, rows: Mapping[str, Any]) -> None:
+        """One progress record, on disk before this returns.
+
+        Raises:
+            OSError: it could not be written (disk full...); a later append still works.
+        """
+        self._write({"kind": "progress", "rows": dict(rows)})
+        self.records += 1
 
     def close(self) -> None:
         """Release the file (and its lock) so a later start can merge it."""
         if not self._f.closed:
-            self._f.close()
+            try:
+                self._f.close()
+            except OSError:
+                pass
+
+    def discard(self) -> None:
+        """Close and remove it: its contents are committed (the caller made sure)."""
+        self.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
 
 
 def pending(db_path: Path) -> list[Path]:
@@ -190,18 +252,26 @@ def _records(f: IO[bytes]) -> Iterator[dict[str, Any]]:
             continue  # cut short by a crash, or not ours: skipped
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             yield obj
 
 
-def merge_all(db: sqlite3.Connection, db_path: Path) -> int:
-    """Merge every side file no process is writing; returns how many sessions were merged.
+def merge_all(db: sqlite3.Connection, db_path: Path, notices: list[str] | None = None) -> int:
+    """Merge every side file no process is writing; returns how many were merged.
+
+    A file is removed only after its contents are committed (or when it is empty); one that
+    cannot be merged is renamed ``*.bad`` and said in ``notices``. A locked database stops
+    the merging (the files wait for the next time).
 
     Args:
         db: the open database (this process holds no transaction).
         db_path: its path (side files sit next to it).
+        notices: where to say what was set aside.
+
+    Raises:
+        sqlite3.OperationalError: the database is locked (or full): nothing more was merged.
     """
     merged = 0
     for path in pending(db_path):
@@ -212,32 +282,61 @@ def merge_all(db: sqlite3.Connection, db_path: Path) -> int:
         with os.fdopen(fd, "rb") as f:
             if not _try_lock(f.fileno()):
                 continue  # still being written by a running session
+            if os.fstat(fd).st_size == 0:
+                _remove(path)  # created, nothing in it yet (a crash right then)
+                continue
             records = list(_records(f))
-            if _merge_one(db, path.name, records):
-                merged += 1
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+            try:
+                done = _merge_one(db, path.name, records)
+            except sqlite3.OperationalError as e:
+                if is_locked(e) or "full" in str(e):
+                    raise
+                done = str(e)
+            except (ValueError, TypeError, KeyError, AttributeError, sqlite3.Error) as e:
+                done = str(e) or type(e).__name__
+            if isinstance(done, str):
+                aside = path.with_name(path.name + ".bad")
+                try:
+                    os.rename(path, aside)
+                except OSError:
+                    continue
+                if notices is not None:
+                    notices.append(f"history side file {path.name} could not be merged ({done}); "
+                                   f"set aside as {aside.name}")
+                continue
+            merged += int(done)
+        _remove(path)
     return merged
 
 
-def _merge_one(db: sqlite3.Connection, name: str, records: list[dict[str, Any]]) -> bool:
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _merge_one(db: sqlite3.Connection, name: str, records: list[dict[str, Any]]) -> bool | str:
+    """True: merged now; False: merged before; a string: why it cannot be merged."""
     begin = next((r for r in records if r.get("kind") == "begin"), None)
     if begin is None:
+        return "no begin record"
+    if db.execute("SELECT 1 FROM merged_files WHERE name = ?", (name,)).fetchone() is not None:
         return False
     done = db.execute("SELECT 1 FROM sessions WHERE json_extract(source, '$.recovered_from') = ?", (name,)).fetchone()
     if done is not None:
-        return False
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        session_id = insert_session(db, {**begin, "source": {**(begin.get("source") or {}), "recovered_from": name}})
-        for r in records:
-            if r.get("kind") == "progress":
-                apply_progress(db, session_id, r["rows"])
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+        return False  # merged by a version before merged_files
+    progress = [r["rows"] for r in records if r.get("kind") == "progress"]
+    if not all(isinstance(p, dict) for p in progress):
+        return "a progress record is not an object"
+    session_id = begin.get("db_id")
+    if isinstance(session_id, int) and not isinstance(session_id, bool):
+        row = db.execute("SELECT started_at, t_start FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None or (str(row[0]), float(row[1])) != (str(begin["started_at"]), float(begin["t_start"])):
+            session_id = None  # not that session's row (gone, or another database): a row of its own
+    else:
+        session_id = None
+    if session_id is None:
+        begin = {**begin, "source": {**(begin.get("source") or {}), "recovered_from": name}}
+    save(db, session_id, begin, progress, merged_name=name)
     return True

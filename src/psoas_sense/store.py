@@ -1,8 +1,11 @@
 """Session history in SQLite, in the user data directory (edge code: files, SQLite).
 
-One row per session, written when it starts; every completed hold, side and pain stop is
-committed at once together with the breaths and coach lines since the last commit, so a crash
-keeps everything up to the last completed hold. The database and its directory are owner-only.
+One row per session; every completed hold, side and pain stop, and at least every 10 s of
+session otherwise, is committed with the breaths and coach lines since the last commit (by the
+session's writer thread, :mod:`psoas_sense.session.history_writer`, never by the event loop),
+so a crash loses at most the last few seconds. The database and its directory are owner-only.
+A damaged history, or one written by a newer version, is renamed aside and a fresh one started
+(said once, in :attr:`HistoryStore.notices`); schema upgrades run in one transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,122 +25,39 @@ from psoas_sense.events import (
     BreathRecord,
     HoldEnded,
     PainRecord,
-    SessionEnded,
     SessionEvent,
     SessionSummary,
     SideEnded,
 )
-from psoas_sense.serialize import WireError, from_json, summary_from_json, to_json
+from psoas_sense.history_schema import (
+    _BREATH_COLS,
+    _HOLD_COLS,
+    _SCHEMA,
+    _SIDE_COLS,
+    SCHEMA_VERSION,
+    begin_record,
+    progress_of,
+)
+from psoas_sense.serialize import WireError, from_json, summary_from_json
 
 DB_NAME = "history.sqlite3"
 BUSY_TIMEOUT_S = 2.0
-"""How long one attempt waits for another process's write lock (SQLite's busy timeout)."""
-LOCK_RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
-"""Pauses between attempts on a locked history; after the last, the session goes to a side file."""
-SCHEMA_VERSION = 4
-"""2: sides carry the coach's mean breathing rate (``mean_rate_bpm``)."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    protocol TEXT NOT NULL,
-    practised TEXT NOT NULL,
-    safety TEXT NOT NULL,
-    settings TEXT NOT NULL,
-    source TEXT NOT NULL,
-    t_start REAL NOT NULL,
-    t_last REAL,
-    t_end REAL,
-    ended_by TEXT,
-    summary TEXT
-);
-CREATE TABLE IF NOT EXISTS holds (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    side TEXT,
-    point INTEGER,
-    t_start REAL NOT NULL,
-    t_end REAL NOT NULL,
-    duration_s REAL NOT NULL,
-    breaths INTEGER NOT NULL,
-    mean_rate_bpm REAL,
-    cues INTEGER NOT NULL,
-    ended_by TEXT NOT NULL,
-    softened INTEGER NOT NULL,
-    exhale_share REAL,
-    hr_bpm REAL,
-    rmssd_ms REAL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS sides (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    side TEXT NOT NULL,
-    t_start REAL NOT NULL,
-    t_end REAL NOT NULL,
-    duration_s REAL NOT NULL,
-    target_s REAL NOT NULL,
-    holds INTEGER NOT NULL,
-    hold_s REAL NOT NULL,
-    breaths INTEGER NOT NULL,
-    ended_by TEXT NOT NULL,
-    mean_rate_bpm REAL,
-    exhale_share REAL,
-    hr_bpm REAL,
-    rmssd_ms REAL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS pain_stops (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t REAL NOT NULL,
-    stage TEXT,
-    side TEXT,
-    hold TEXT
-);
-CREATE TABLE IF NOT EXISTS breaths (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t REAL NOT NULL,
-    kind TEXT NOT NULL,
-    detected_at REAL,
-    signal TEXT,
-    rate_bpm REAL,
-    quality REAL,
-    source TEXT NOT NULL,
-    stage TEXT,
-    side TEXT
-);
-CREATE TABLE IF NOT EXISTS lines (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t REAL NOT NULL,
-    event TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS beats (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t REAL NOT NULL,
-    rr_ms REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS beats_by_session ON beats(session_id, t);
-CREATE INDEX IF NOT EXISTS breaths_by_session ON breaths(session_id, t);
-CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
-"""
-
-_PHYSIO_COLS = ("exhale_share", "hr_bpm", "rmssd_ms")
-_HOLD_COLS = (
-    "kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by",
-    "softened", *_PHYSIO_COLS,
-)
-_SIDE_COLS = (
-    "side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by", "mean_rate_bpm",
-    *_PHYSIO_COLS,
-)
-_BREATH_COLS = ("t", "kind", "detected_at", "signal", "rate_bpm", "quality", "source", "stage", "side")
-
-
+"""How long one attempt waits for another process's lock (SQLite's busy timeout)."""
 class StoreError(PsoasError):
     """The history database cannot be used."""
+
+
+class HistoryLocked(StoreError):
+    """Another process holds the history: try again later."""
+
+
+class _Unusable(Exception):
+    """The file is not a history this version can use (damaged, or newer); ``why`` says so."""
+
+    def __init__(self, why: str, suffix: str) -> None:
+        super().__init__(why)
+        self.why = why
+        self.suffix = suffix
 
 
 def default_path() -> Path:
@@ -148,7 +68,19 @@ def default_path() -> Path:
 
 
 class HistoryStore:
-    """The session history database. Use as a context manager or call :meth:`close`."""
+    """The session history database. Use as a context manager or call :meth:`close`.
+
+    Args:
+        path: the database (default: the user's history).
+        create: create it when absent, and set a damaged or newer one aside for a fresh one
+            (a reader passes False: it never changes what it cannot read).
+        busy_timeout_s: how long one statement waits for another process's lock.
+        merge: merge the side files waiting next to it (when the database is free).
+
+    Raises:
+        StoreError: it cannot be opened (a link, unreadable, damaged or newer for a reader).
+        HistoryLocked: another process holds it (only when it must be upgraded or replaced).
+    """
 
     def __init__(
         self,
@@ -156,60 +88,113 @@ class HistoryStore:
         *,
         create: bool = True,
         busy_timeout_s: float | None = None,
-        retry_delays_s: Sequence[float] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        merge: bool = True,
     ) -> None:
         self.path = Path(path) if path is not None else default_path()
         self._busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
-        self._delays = tuple(LOCK_RETRY_DELAYS_S if retry_delays_s is None else retry_delays_s)
-        self._sleep = sleep
-        self.side_file: history_spool.SideFile | None = None  # set when the database stayed locked
-        self.merged = 0  # sessions merged from side files when this store opened
+        self.notices: list[str] = []
+        """What was done on the way in (a damaged history set aside, a side file set aside)."""
+        self.merged = 0  # side files merged when this store opened
         try:
             if not history_spool.open_path(self.path, create):
                 raise StoreError(f"{self.path}: no history yet (no session has been saved)")
         except OutputError as exc:
             raise StoreError(str(exc)) from None
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_s)
-            self.db.row_factory = sqlite3.Row
-            self._retrying(self._setup)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path}: cannot open the history database: {e}") from None
-        if self.side_file is None:
+            self.db = self._connect()
+        except _Unusable as u:
+            if not create:
+                raise StoreError(f"{self.path}: {u.why}") from None
+            aside = self._set_aside(u)
+            self.notices.append(f"{self.path.name}: {u.why}; kept as {aside.name} and a new history started")
             try:
-                self.merged = history_spool.merge_all(self.db, self.path)
-            except sqlite3.OperationalError as e:
-                if not history_spool.is_locked(e):
-                    raise StoreError(f"{self.path}: cannot merge a side file: {e}") from None
+                history_spool.open_path(self.path, create)
+                self.db = self._connect()
+            except (_Unusable, OutputError) as e:
+                raise StoreError(f"{self.path}: cannot start a new history: {e}") from None
+        if merge:
+            self.merge_pending()
 
-    def _setup(self) -> None:
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA synchronous = FULL")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+    def merge_pending(self) -> int:
+        """Merge the side files no process is writing (the bad ones set aside, said in
+        :attr:`notices`); returns how many were merged (0 while another process holds the history)."""
+        try:
+            n = history_spool.merge_all(self.db, self.path, self.notices)
+        except sqlite3.OperationalError:
+            return 0  # locked or full: they wait for the next time
+        self.merged += n
+        return n
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=self._busy_timeout_s,
+                             check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        try:
+            self._setup(db)
+        except sqlite3.OperationalError as e:
+            db.close()
+            if history_spool.is_locked(e):
+                raise HistoryLocked(f"{self.path}: the history is in use by another program") from None
+            raise StoreError(f"{self.path}: cannot open the history database: {e}") from None
+        except sqlite3.DatabaseError as e:  # not a database, malformed
+            db.close()
+            raise _Unusable(f"damaged ({e})", "damaged") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a damaged file fails here
+        version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: history written by a newer psoas-sense (schema {version})")
-        if version < SCHEMA_VERSION:  # only then write: opening must not need the write lock
-            if version == 1:  # a side's mean rate was added in schema 2
-                self.db.execute("ALTER TABLE sides ADD COLUMN mean_rate_bpm REAL")
-            if 1 <= version < 4:  # holds and sides carry their physiology from schema 4
-                for table in ("holds", "sides"):
-                    for col in ("exhale_share", "hr_bpm", "rmssd_ms"):
-                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {col} REAL")
-            self.db.executescript(_SCHEMA)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            raise _Unusable(f"written by a newer psoas-sense (schema {version}, this one reads {SCHEMA_VERSION})",
+                            f"schema{version}")
+        if version == SCHEMA_VERSION:
+            return  # opening must not need the write lock
+        db.execute("BEGIN IMMEDIATE")  # the whole upgrade or none of it
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]  # another program may have done it
+            if version < SCHEMA_VERSION:
+                if version == 1:  # a side's mean rate was added in schema 2
+                    db.execute("ALTER TABLE sides ADD COLUMN mean_rate_bpm REAL")
+                if 1 <= version < 4:  # holds and sides carry their physiology from schema 4
+                    for table in ("holds", "sides"):
+                        for col in ("exhale_share", "hr_bpm", "rmssd_ms"):
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {col} REAL")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
-    def _retrying(self, write: Callable[[], Any]) -> bool:
-        """``write`` retried while the database is locked; False (and a side file) when it stayed so."""
-        if history_spool.retry_while_locked(self.db, write, self._delays, self._sleep):
-            return True
-        if self.side_file is None:
-            self.side_file = history_spool.SideFile(self.path)
-        return False
+    def _set_aside(self, u: _Unusable) -> Path:
+        """Rename the unusable file (and its journal) aside, owner-only as it was; returns its new path."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.{u.suffix}-{stamp}")
+        n = 1
+        while aside.exists() or aside.is_symlink():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.{u.suffix}-{stamp}-{n}")
+        try:
+            os.rename(self.path, aside)
+        except OSError as e:
+            raise StoreError(f"{self.path}: {u.why}; cannot set it aside: {e.strerror or e}") from None
+        journal = self.path.with_name(self.path.name + "-journal")
+        if journal.is_file() and not journal.is_symlink():
+            try:
+                os.rename(journal, aside.with_name(aside.name + "-journal"))
+            except OSError:
+                pass
+        return aside
 
     def close(self) -> None:
-        if self.side_file is not None:
-            self.side_file.close()
         self.db.close()
 
     def __enter__(self) -> HistoryStore:
@@ -231,57 +216,23 @@ class HistoryStore:
         source: Mapping[str, Any],
         t_start: float,
     ) -> int:
-        """Insert a session row (committed at once) and return its id (-1: in the side file)."""
-        begin = {"kind": "begin", "started_at": started_at, "protocol": protocol, "practised": practised,
-                 "safety": safety, "settings": dict(settings), "source": dict(source), "t_start": t_start}
-        ids: list[int] = []
-        if self.side_file is None and self._retrying(lambda: ids.append(history_spool.insert_session(self.db, begin))):
-            return ids[0]
-        assert self.side_file is not None
-        self.side_file.append(begin)
-        return -1
+        """Insert a session row (committed at once) and return its id.
 
-    def commit_progress(
-        self,
-        session_id: int,
-        *,
-        t_last: float,
-        holds: Sequence[HoldEnded] = (),
-        sides: Sequence[SideEnded] = (),
-        pain_stops: Sequence[PainRecord] = (),
-        breaths: Sequence[BreathRecord] = (),
-        lines: Sequence[SessionEvent] = (),
-        end: SessionEnded | None = None,
-        beats: Sequence[tuple[float, float]] = (),
-    ) -> None:
-        """Write completed holds, sides, pain stops, breaths and lines in one transaction
-        (retried while the database is locked; then appended to the side file)."""
-        rows = history_spool.progress_rows(
-            holds=[dict(zip(_HOLD_COLS, (h.kind, h.side, h.point, h.t_start_s, h.t_s, h.duration_s, h.breaths,
-                                         h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened), h.exhale_share,
-                                         h.hr_bpm, h.rmssd_ms))) for h in holds],
-            sides=[dict(zip(_SIDE_COLS, (sd.side, sd.t_start_s, sd.t_s, sd.duration_s, sd.target_s, sd.holds,
-                                         sd.hold_s, sd.breaths, sd.ended_by, sd.mean_rate_bpm, sd.exhale_share,
-                                         sd.hr_bpm, sd.rmssd_ms))) for sd in sides],
-            pain_stops=[{"t": p.t_s, "stage": p.stage, "side": p.side, "hold": p.hold} for p in pain_stops],
-            breaths=[dict(zip(_BREATH_COLS, (b.t_s, b.kind, b.detected_at_s, b.signal, b.rate_bpm, b.quality,
-                                             b.source, b.stage, b.side))) for b in breaths],
-            lines=[{"t": o.pop("t"), "event": o.pop("event"), "data": json.dumps(o)} for o in map(to_json, lines)],
-            t_last=t_last,
-            beats=[{"t": t, "rr_ms": rr} for t, rr in beats],
-            end=None if end is None else {"t_end": end.t_s, "ended_by": end.ended_by,
-                                          "summary": json.dumps(to_json(end)["summary"])},
-        )
+        Raises:
+            sqlite3.OperationalError: the database is locked (the session writer keeps a side file).
+        """
+        return history_spool.save(self.db, None, begin_record(
+            started_at=started_at, protocol=protocol, practised=practised, safety=safety, settings=settings,
+            source=source, t_start=t_start), ())
 
-        def write() -> None:
-            self.db.execute("BEGIN IMMEDIATE")
-            history_spool.apply_progress(self.db, session_id, rows)
-            self.db.execute("COMMIT")
+    def commit_progress(self, session_id: int, **progress: Any) -> None:
+        """Write completed holds, sides, pain stops, breaths and lines in one transaction (the
+        arguments of :func:`progress_of`).
 
-        if self.side_file is None and session_id >= 0 and self._retrying(write):
-            return
-        assert self.side_file is not None
-        self.side_file.append({"kind": "progress", "rows": rows})
+        Raises:
+            sqlite3.OperationalError: the database is locked (nothing was written).
+        """
+        history_spool.save(self.db, session_id, {}, [progress_of(**progress)])
 
     # ---------------------------------------------------------------- reading
 

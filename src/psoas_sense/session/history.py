@@ -1,9 +1,12 @@
 """The history as a session sink: the session is written to SQLite as it goes.
 
-A session row is written when the coach starts; every completed hold, side and pain stop is
-committed at once with the breaths and coach output since the previous commit, so a crash
-keeps everything up to the last completed hold. If the history cannot be written the session
-goes on, and one error event says so.
+A session row is written when the coach starts; every completed hold, side and pain stop, and
+otherwise every :data:`PROGRESS_EVERY_S` seconds of session (whatever the protocol, breathing
+practice included), is committed with the breaths and coach output since the previous commit,
+so a crash loses at most those few seconds. The commits are made by a writer thread
+(:mod:`psoas_sense.session.history_writer`): this sink only builds the rows and queues them, so
+a locked history or a slow disk never holds up the session. If the history cannot be written
+the session goes on, and one error event says so.
 """
 
 from __future__ import annotations
@@ -23,9 +26,15 @@ from psoas_sense.events import (
     SessionEvent,
     SideEnded,
 )
+from psoas_sense.history_schema import begin_record, progress_of
 from psoas_sense.model import BreathEvent, RRFrame, SampleFrame, SignalNotice, Status
+from psoas_sense.session.history_writer import HistoryWriter
 from psoas_sense.session.sinks import Sink
-from psoas_sense.store import HistoryStore
+
+PROGRESS_EVERY_S = 10.0
+"""Progress is committed at least this often, session seconds."""
+CLOSE_WAIT_S = 2.0
+"""At the end, how long closing waits for the last commit (the writer thread finishes it anyway)."""
 
 _NOT_SAVED_AS_LINES = (BreathEvent, SignalNotice, Status, HeartRate)
 """Detector and source events: the breaths are saved as the coach saw them instead."""
@@ -53,10 +62,10 @@ class HistorySink(Sink):
         self.source = source or {}
         self.store_path = store_path
         self.started_at = started_at
-        self.session_id: int | None = None
         self.errors: list[ErrorReported] = []
         """What went wrong writing the history (the session went on)."""
-        self._store: HistoryStore | None = None
+        self.writer: HistoryWriter | None = None
+        """The thread saving this session (None before the coach starts)."""
         self._disabled = False
         self._n = {"pain_stops": 0, "breaths": 0}
         self._pending: list[SessionEvent] = []
@@ -64,12 +73,15 @@ class HistorySink(Sink):
         self._holds: list[HoldEnded] = []
         self._sides: list[SideEnded] = []
         """Holds and sides as the session said them (with their physiology), since the last commit."""
+        self._t_commit = 0.0
+        self._t_s = 0.0
+        self._ended = False
 
     def event(self, event: SessionEvent) -> None:
         e = self.engine
-        if self.session_id is None and not self._disabled and e.t_start_s is not None:
+        if self.writer is None and not self._disabled and e.t_start_s is not None:
             self._open(e.t_start_s)
-        if self._store is None:
+        if self.writer is None or self._ended:
             return
         if not isinstance(event, _NOT_SAVED_AS_LINES) and not isinstance(event, SessionEnded):
             self._pending.append(event)
@@ -77,78 +89,77 @@ class HistorySink(Sink):
             self._holds.append(event)
         elif isinstance(event, SideEnded):
             self._sides.append(event)
-        if isinstance(event, COMMIT_EVENTS):
+        t = getattr(event, "t_s", None)
+        if isinstance(t, (int, float)):
+            self._t_s = max(self._t_s, float(t))
+        if isinstance(event, COMMIT_EVENTS) or self._t_s - self._t_commit >= PROGRESS_EVERY_S:
             self._commit(event)
 
+    def advance(self, t_s: float) -> None:
+        if self.writer is not None and not self._ended:
+            self._t_s = max(self._t_s, float(t_s))
+            if self._t_s - self._t_commit >= PROGRESS_EVERY_S:
+                self._commit(None)
+
+    @property
+    def session_id(self) -> int | None:
+        """The session's row in the history (None until the writer has committed it)."""
+        return self.writer.session_id if self.writer is not None else None
+
     def frame(self, frame: SampleFrame) -> None:
-        if isinstance(frame, RRFrame) and self._store is not None:
+        if isinstance(frame, RRFrame) and self.writer is not None and not self._ended:
             self._beats.extend(zip(frame.t_s.tolist(), frame.rr_ms.tolist(), strict=True))
 
     def take_errors(self) -> list[ErrorReported]:
+        if self.writer is not None:
+            self.errors.extend(ErrorReported(round(self._t_s, 3), m) for m in self.writer.take_problems())
         out, self.errors = self.errors, []
         return out
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        """Commit what is left and let the writer finish (waits at most :data:`CLOSE_WAIT_S`;
+        the thread completes its work even after that)."""
+        if self.writer is not None and not self._ended:
+            self._commit(None)
+            self._ended = True
+        if self.writer is not None:
+            self.writer.close(CLOSE_WAIT_S)
 
     def _open(self, t_s: float) -> None:
         e = self.engine
         started = self.started_at or _dt.datetime.now().astimezone().isoformat(timespec="seconds")
         try:
-            self._store = HistoryStore(self.store_path)
-            self.session_id = self._store.begin_session(
-                started_at=started,
-                protocol=e.requested_protocol,
-                practised=e.protocol,
-                safety=e.safety.status,
-                settings=dataclasses.asdict(e.settings),
-                source=self.source,
-                t_start=float(t_s),
-            )
-            side = getattr(self._store, "side_file", None)
-            if side is not None:
-                self.errors.append(ErrorReported(round(float(t_s), 3), f"history locked: this session is kept in "
-                                                 f"{side.path} and merged at the next start"))
+            begin = begin_record(started_at=started, protocol=e.requested_protocol, practised=e.protocol,
+                                 safety=e.safety.status, settings=dataclasses.asdict(e.settings),
+                                 source=self.source, t_start=float(t_s))
+            self.writer = HistoryWriter(self.store_path, begin)
         except Exception as exc:  # noqa: BLE001 - history must never stop a session
-            self._fail(t_s, exc)
+            self._disabled = True
+            self.errors.append(ErrorReported(round(float(t_s), 3), f"history not saved: {exc}"))
+        self._t_commit = self._t_s = float(t_s)
 
-    def _fail(self, t_s: float, exc: BaseException) -> None:
-        self._disabled = True
-        if self._store is not None:
-            try:
-                self._store.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._store = None
-        self.errors.append(ErrorReported(round(float(t_s), 3), f"history not saved: {exc}"))
-
-    def _commit(self, event: SessionEvent) -> None:
+    def _commit(self, event: SessionEvent | None) -> None:
         e = self.engine
         n = self._n
         end = event if isinstance(event, SessionEnded) else None
-        t_last = float(getattr(event, "t_s", 0.0))
-        assert self._store is not None and self.session_id is not None
+        t_last = self._t_s if end is None else float(end.t_s)
+        assert self.writer is not None
         try:
-            self._store.commit_progress(
-                self.session_id,
-                t_last=t_last,
-                holds=self._holds,
-                sides=self._sides,
-                pain_stops=e.pain_stops[n["pain_stops"]:],
-                breaths=e.breaths[n["breaths"]:],
-                lines=self._pending,
-                end=end,
-                beats=self._beats,
-            )
+            rows = progress_of(t_last=t_last, holds=self._holds, sides=self._sides,
+                               pain_stops=e.pain_stops[n["pain_stops"]:], breaths=e.breaths[n["breaths"]:],
+                               lines=self._pending, end=end, beats=self._beats)
         except Exception as exc:  # noqa: BLE001
-            self._fail(t_last, exc)
+            self.errors.append(ErrorReported(round(t_last, 3), f"history not saved: {exc}"))
+            self._disabled, self._ended = True, True
+            self.writer.close(0)
             return
+        self.writer.put(rows)
+        self._t_commit = t_last
         n.update(pain_stops=len(e.pain_stops), breaths=len(e.breaths))
         self._pending = []
         self._beats = []
         self._holds = []
         self._sides = []
         if end is not None:
-            self.close()
+            self._ended = True
+            self.writer.close(CLOSE_WAIT_S)
