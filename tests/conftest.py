@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from psoas_sense.coach import CoachEngine
-from psoas_sense.events import BreathingTrace, HeartRate, SessionEvent
+from psoas_sense.events import BreathingTrace, HeartRate, SessionEnded, SessionEvent
 from psoas_sense.recording import bounded, importers
 from psoas_sense.serialize import to_json
 from psoas_sense.session.history import HistorySink
@@ -96,6 +96,8 @@ class HistoryCoach:
         for ev in events:
             out.append(ev)
             self.sink.event(ev)
+            if isinstance(ev, SessionEnded):
+                self.sink.close()  # as the session loop does at its end: the writer thread finishes
             out.extend(self.sink.take_errors())
         return out
 

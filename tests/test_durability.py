@@ -18,11 +18,11 @@ import pytest
 
 from psoas_sense import history_spool
 from psoas_sense.events import BreathRecord, PainRecord
+from psoas_sense.history_schema import progress_of
 from psoas_sense.model import Status
 from psoas_sense.recording.format import FSYNC_INTERVAL_S, Header, read_recording
-from psoas_sense.session.sinks import Recorder
-from psoas_sense.history_schema import progress_of
 from psoas_sense.session.history_writer import HistoryWriter
+from psoas_sense.session.sinks import Recorder
 from psoas_sense.store import HistoryStore, StoreError
 
 pytestmark = pytest.mark.hostile
@@ -89,7 +89,7 @@ def test_a_failing_sync_is_reported_not_raised(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(os, "fsync", broken)
     timers.fire()
     (err,) = rec.take_errors()
-    assert "not synced" in err.message and err.t_s == 1.0
+    assert "recording stopped" in err.message and "incomplete" in err.message and err.t_s == 1.0
     monkeypatch.undo()
     rec.close()
 

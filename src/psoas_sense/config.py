@@ -28,6 +28,7 @@ import platformdirs
 
 from psoas_sense.coach.settings import PROTOCOLS, CoachSettings, SettingsError, settings_from_mapping
 from psoas_sense.errors import PsoasError
+from psoas_sense.safefile import private_dir
 
 APP_NAME = "psoas-sense"
 DATA_DIR_ENV = "PSOAS_SENSE_DATA_DIR"
@@ -40,11 +41,7 @@ class ConfigError(PsoasError):
 
 
 def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        os.chmod(path, 0o700)
-    except OSError:  # pragma: no cover - e.g. a directory owned by someone else
-        pass
+    private_dir(path)  # owner-only, never through a symbolic link
     return path
 
 

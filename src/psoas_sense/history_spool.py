@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from psoas_sense.errors import OutputError
-from psoas_sense.safefile import create_private_fd, open_private, refuse_link
+from psoas_sense.safefile import create_private_fd, open_private, private_dir, refuse_link
 
 SIDE_GLOB = "{db}.pending-*.jsonl"
 """Side files of the database named ``{db}``."""
@@ -55,23 +55,6 @@ _TABLES = ("holds", "sides", "pain_stops", "breaths", "lines", "beats")
 def is_locked(exc: sqlite3.Error) -> bool:
     """True when SQLite gave up waiting for another process's lock."""
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
-
-
-def private_dir(path: Path) -> None:
-    """Create ``path`` owner-only if needed and make it 0700, never through a symbolic link (a
-    link there is left as it is: the user put it there; its target is not ours to change)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:  # a symbolic link (ELOOP), or not ours: nothing to change
-        return
-    try:
-        os.fchmod(fd, 0o700)
-    except OSError:  # pragma: no cover - a directory owned by someone else
-        pass
-    finally:
-        os.close(fd)
 
 
 def open_path(path: Path, create: bool) -> bool:

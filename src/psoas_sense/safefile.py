@@ -114,6 +114,23 @@ def open_private(path: str | os.PathLike[str], mode: str = "wb", *, force: bool 
     return os.fdopen(fd, mode)
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` owner-only if needed and make it 0700, never through a symbolic link (a
+    link there is left as it is: the user put it there; its target is not ours to change)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # a symbolic link (ELOOP), or not ours: nothing to change
+        return
+    try:
+        os.fchmod(fd, 0o700)
+    except OSError:  # pragma: no cover - a directory owned by someone else
+        pass
+    finally:
+        os.close(fd)
+
+
 def discard(path: str | os.PathLike[str]) -> None:
     """Remove a file this program just created and could not finish (ignores a missing file)."""
     try:

@@ -372,6 +372,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
     if isinstance(event, SafetyChecked):
         return rep(view, coached=True)
     if isinstance(event, ErrorReported):
+        if event.message in view.problems:  # said once
+            return view
         return rep(view, problems=(*view.problems, event.message)[-MAX_PROBLEMS:])
     if isinstance(event, ProtocolChanged):
         return rep(view, protocol_note=event.text)

@@ -22,12 +22,18 @@ LINK_LOST_EXIT = 3
 """Exit status when a live session ends because the sensor's link could not be re-established."""
 
 
+SIGNAL_REASONS = {"SIGTERM": "signal", "SIGHUP": "signal", "SIGINT": "interrupt"}
+"""How a session stopped by each signal says it ended (``signal``: stopped by the system, e.g. a
+shutdown or the terminal closing; ``interrupt``: Ctrl-C)."""
+
+
 def run_with_signals(
     coro_factory: Callable[[], Awaitable[int]],
     stopped: str = "recording and history closed",
 ) -> int:
-    """Run a session coroutine; SIGTERM and Ctrl-C cancel it so sources shut down cleanly
-    (the strap's streams stopped, then disconnected; recordings and history closed)."""
+    """Run a session coroutine; SIGTERM, SIGHUP (the terminal closing) and Ctrl-C cancel it, so
+    sources shut down cleanly (the strap's streams stopped, then disconnected), the recording gets
+    its trailer and the history its true ending."""
 
     async def main() -> int:
         task = asyncio.ensure_future(coro_factory())
@@ -36,10 +42,13 @@ def run_with_signals(
 
         def on_signal(name: str) -> None:
             got.append(name)
-            task.cancel()
+            task.cancel(SIGNAL_REASONS[name])
 
         installed = []
-        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+        for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT"),
+                          (getattr(signal, "SIGHUP", None), "SIGHUP")):
+            if sig is None:
+                continue
             try:
                 loop.add_signal_handler(sig, on_signal, name)
                 installed.append(sig)
@@ -49,8 +58,11 @@ def run_with_signals(
             return int(await task)
         except asyncio.CancelledError:
             if got:
-                print(f"{PROG}: stopped by {got[0]}; {stopped}", file=sys.stderr)
-                return 0 if got[0] == "SIGTERM" else 130
+                try:
+                    print(f"{PROG}: stopped by {got[0]}; {stopped}", file=sys.stderr, flush=True)
+                except (OSError, ValueError, AttributeError):
+                    pass  # the terminal is gone (SIGHUP): nobody to tell
+                return 130 if got[0] == "SIGINT" else 0
             raise
         finally:
             for sig in installed:
@@ -147,6 +159,8 @@ def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
             print(f"{PROG}: error: lost the sensor: no link for {config.reconnect_timeout_s:g} s, gave up "
                   "(what was done is saved)", file=sys.stderr)
             return LINK_LOST_EXIT
+        if result.stopped_by == "output_closed":
+            print(f"{PROG}: the output was closed; session ended, recording and history closed", file=sys.stderr)
         return 0
 
     return run_with_signals(go)

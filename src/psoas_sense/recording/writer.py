@@ -6,6 +6,7 @@ It creates the file with mode 0600 and refuses to overwrite an existing file.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import math
@@ -14,7 +15,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -88,6 +89,33 @@ def encode_item(item: Item) -> dict[str, Any]:
     raise TypeError(f"cannot encode {type(item).__name__}")
 
 
+class _WholeWrites:
+    """An unbuffered file whose ``write`` writes every byte or raises (a raw file may write part
+    of a buffer silently when the disk fills: the rest would be lost without a word)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            done += os.write(self.fd, view[done:])
+        return done
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+
 def dumps_line(obj: Mapping[str, Any]) -> str:
     """One JSON line, compact, deterministic key order as given, ending in a newline."""
     return json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n"
@@ -117,17 +145,22 @@ class RecordingWriter:
         self._clock = clock
         # owner-only, never through a symlink, never over an existing file (unless --force)
         fd = create_private_fd(self.path, force=force, append=True)
-        self._raw: IO[bytes] = os.fdopen(fd, "ab", buffering=0)
+        self._raw = _WholeWrites(fd)
+        self._ino = os.fstat(fd)[1:3]
         self._gz: gzip.GzipFile | None = None
         if self.path.name.endswith(".gz"):
-            self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+            self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)  # type: ignore[arg-type]
         self._last_sync = self._clock()
         self._last_t = 0.0
         self.lines_written = 0
         self.dirty = False
         """True while something written is not yet forced to stable storage."""
         self._closed = False
-        self._write_line(dumps_line(header.to_json()))
+        try:
+            self._write_line(dumps_line(header.to_json()))
+        except OSError:
+            self.abandon()
+            raise
 
     def _write_line(self, line: str) -> None:
         data = line.encode("utf-8")
@@ -144,7 +177,6 @@ class RecordingWriter:
 
     def sync(self) -> None:
         """Force what was written to stable storage."""
-        self._raw.flush()
         os.fsync(self._raw.fileno())
         self.dirty = False
         self._last_sync = self._clock()
@@ -177,14 +209,38 @@ class RecordingWriter:
         self._write_line(dumps_line(obj))
 
     def close(self) -> None:
-        """Finish the file (gzip trailer) and force it to stable storage; closing twice is harmless."""
+        """Finish the file (gzip trailer) and force it to stable storage; closing twice is harmless.
+
+        Raises:
+            OSError: the trailer could not be written (the file is released all the same).
+        """
         if self._closed:
             return
         self._closed = True
+        try:
+            if self._gz is not None:
+                self._gz.close()  # writes the gzip trailer; does not close _raw
+            self.sync()
+        finally:
+            self._raw.close()
+
+    def abandon(self) -> None:
+        """Release the file without finishing it (it cannot be written any more): what is on
+        disk stays readable up to its last whole line."""
+        self._closed = True
         if self._gz is not None:
-            self._gz.close()  # writes the gzip trailer; does not close _raw
-        self.sync()
-        self._raw.close()
+            self._gz.fileobj = None  # type: ignore[assignment] # nothing more goes to the file
+            with contextlib.suppress(Exception):
+                self._gz.close()
+        with contextlib.suppress(OSError):
+            self._raw.close()
+
+    def still_there(self) -> bool:
+        """Whether the path still names this file (not removed, with its folder, nor replaced)."""
+        try:
+            return os.stat(self.path)[1:3] == self._ino
+        except OSError:
+            return False
 
     def __enter__(self) -> RecordingWriter:
         return self

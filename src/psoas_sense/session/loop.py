@@ -14,6 +14,13 @@
 
 Processing is synchronous between awaits, so the three never interleave inside a step. The
 loop holds no clock of its own: session time comes from the items and the source's clock.
+
+Nothing a sink does stops the session: a sink that fails is reported once and left out from then
+on, except the printer whose reader went away (a closed standard output), which ends the session
+as ``output_closed``. Every ending is truthful: a cancellation carries its reason (``signal`` for
+SIGTERM, SIGHUP or the terminal closing, ``interrupt`` for Ctrl-C). The sinks are closed off the
+event loop (the recording's trailer, the history's last commit), and what they report while
+closing is still handed to the others.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from psoas_sense.events import (
     CoachEvent,
     Command,
     CommandRejected,
+    ErrorReported,
     HeartRate,
     HoldEnded,
     SessionEnded,
@@ -40,7 +48,7 @@ from psoas_sense.events import (
 )
 from psoas_sense.model import BreathEvent, CoreEvent, HRFrame, Item, Marker, RRFrame, Status
 from psoas_sense.session.commands import CommandLine, TimedCommands, parse_command_line
-from psoas_sense.session.sinks import Sink, close_all
+from psoas_sense.session.sinks import OutputClosed, Sink, close_all
 from psoas_sense.sources.base import Source
 from psoas_sense.sources.clock import Clock
 
@@ -55,7 +63,8 @@ MAX_KEPT = 50_000
 """Breath phases and beats kept for the figures of holds and sides (about 10 hours; bounded)."""
 MAX_BEATS_PER_EVENT = 64
 """RR intervals carried by one heart-rate event at most (bounded memory after a long silence)."""
-"""At most one heart-rate event per this many session seconds."""
+CANCEL_REASONS = ("signal", "interrupt")
+"""How a cancelled session says it ended (``task.cancel(reason)``); anything else is ``signal``."""
 
 
 class Coach(Protocol):
@@ -92,7 +101,8 @@ class SessionResult:
     """Notifications the decoders refused."""
     stopped_by: str = "end"
     """``end`` (source exhausted), ``link_lost`` (the source gave up on its link), ``duration``,
-    ``coach`` (session over), ``quit``, ``cancelled``."""
+    ``coach`` (session over), ``quit``, ``output_closed`` (nobody reads the printed lines any
+    more), ``cancelled``."""
 
 
 def source_clock(source: Source) -> Clock | None:
@@ -113,6 +123,8 @@ class _Run:
         self.coach = coach
         self.duration_s = duration_s
         self.result = SessionResult()
+        self.failed: set[int] = set()
+        """Sinks left out after failing (by id)."""
         self.pipe: Pipeline | None = None
         self.clock: Clock | None = None
         self.started = False
@@ -137,7 +149,17 @@ class _Run:
             ev = queue.pop(0)
             self.result.lines += 1
             for sink in self.sinks:
-                sink.event(ev)
+                if id(sink) in self.failed:
+                    continue
+                try:
+                    sink.event(ev)
+                except OutputClosed:
+                    self.failed.add(id(sink))
+                    self.stop("output_closed")
+                except Exception as exc:  # noqa: BLE001 - a sink never stops the session
+                    self.failed.add(id(sink))
+                    queue.append(ErrorReported(round(float(getattr(ev, "t_s", 0.0)), 3),
+                                               f"{type(sink).__name__} stopped: {type(exc).__name__}: {exc}"))
             for sink in self.sinks:
                 queue.extend(sink.take_errors())
 
@@ -287,6 +309,8 @@ class _Run:
             ended_by = "end_of_input"
             if self.result.stopped_by == "end" and self.last_state == "lost":
                 ended_by = self.result.stopped_by = "link_lost"
+            elif self.result.stopped_by == "output_closed":
+                ended_by = "output_closed"
         if self.coach is not None and self.started:
             self.emit(self.coach.finish(self.now(), ended_by))
 
@@ -368,11 +392,12 @@ async def run_session(
             # a replay whose file turns out bad part-way ends on what came before it, saying so;
             # the source raises the one-line error when it is left
             run.finish("input_error" if getattr(source, "error", None) is not None else None)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as exc:
         run.result.stopped_by = "cancelled"
         await _cancel(tasks)
+        reason = exc.args[0] if exc.args and exc.args[0] in CANCEL_REASONS else "signal"
         with contextlib.suppress(Exception):  # never lose the recording over a summary
-            run.finish("signal")  # Ctrl-C, SIGTERM, or the front end closing
+            run.finish(reason)  # SIGTERM, SIGHUP, Ctrl-C, or the front end closing
         raise
     finally:
         await _cancel(tasks)
@@ -380,12 +405,33 @@ async def run_session(
         pending = getattr(source, "pending", None)
         for item in pending() if callable(pending) else []:
             for sink in sinks:
-                sink.item(run.result.last_t_s, item)
+                with contextlib.suppress(Exception):
+                    sink.item(run.result.last_t_s, item)
             if isinstance(item, Status):
                 run.emit([item])
-        close_all(sinks)
+        await _close_off_loop(sinks)
+        late = [err for sink in sinks for err in sink.take_errors()]
+        if late:  # said while closing (the history still held, the recording's last write failed)
+            run.emit(late)
         run.result.decode_errors = run.pipe.decoder.errors if run.pipe is not None else 0
     return run.result
+
+
+async def _close_off_loop(sinks: Sequence[Sink]) -> None:
+    """Close the sinks in a thread (a trailer's fsync, the history's last commit), so the event
+    loop (a front end's screen) stays live; a second cancellation does not cut the closing short."""
+    closing = asyncio.ensure_future(asyncio.to_thread(close_all, sinks))
+    cancelled = False
+    while not closing.done():
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            cancelled = True
+        except Exception:  # noqa: BLE001 - raised below, once closing is over
+            break
+    if cancelled:
+        raise asyncio.CancelledError
+    closing.result()
 
 
 async def _cancel(tasks: Sequence[asyncio.Task[None]]) -> None:

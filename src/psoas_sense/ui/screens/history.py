@@ -26,7 +26,8 @@ COLUMNS = ("Started", "Source", "Protocol", "Time", "Holds", "Ended", "Device or
 DETAIL_WIDTH = 40
 """Longest device or file name shown (longer ones end in an ellipsis)."""
 ENDED_WORDS = {"done": "finished", "quit": "quit", "pain": "pain stop", "end_of_input": "end of input",
-               "link_lost": "sensor lost", "signal": "stopped by the system", "input_error": "bad input line"}
+               "link_lost": "sensor lost", "signal": "stopped by the system", "input_error": "bad input line",
+               "interrupt": "interrupted (Ctrl-C)", "output_closed": "output closed"}
 """How a session ended, in words (``None`` in the history: interrupted)."""
 HISTORY_KEYS: tuple[KeyHint, ...] = (("Enter", "open a summary", "open"), ("Esc", "back", "back"),
                                      ("q", "leave (asks)", "leave"))

@@ -35,6 +35,8 @@ ENDINGS = {
     "input_error": "ended: the recording has a bad line",
     "link_lost": "ended: the sensor was lost",
     "signal": "ended: stopped by the system",
+    "interrupt": "ended: interrupted (Ctrl-C)",
+    "output_closed": "ended: its output was closed",
     "failed": "could not run",
     None: "interrupted",
 }
