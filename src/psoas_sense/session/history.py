@@ -31,8 +31,9 @@ from psoas_sense.model import BreathEvent, RRFrame, SampleFrame, SignalNotice, S
 from psoas_sense.session.history_writer import HistoryWriter
 from psoas_sense.session.sinks import Sink
 
-PROGRESS_EVERY_S = 10.0
-"""Progress is committed at least this often, session seconds."""
+PROGRESS_EVERY_S = 8.0
+"""Progress is committed once this much session time has passed since the last commit (so at
+least every 10 s, even with data arriving a second or two apart)."""
 CLOSE_WAIT_S = 2.0
 """At the end, how long closing waits for the last commit (the writer thread finishes it anyway)."""
 
