@@ -188,7 +188,7 @@ def test_a_session_ending_while_locked_is_merged_whole_by_the_next_program(tmp_p
     (side,) = history_spool.pending(path)
     begin = json.loads(side.read_text().splitlines()[0])
     assert begin["db_id"] == w.session_id  # it continues that row
-    assert any("kept in" in m and "next opened" in m for m in w.take_problems())
+    assert any("kept in" in m and "next time it is opened" in m for m in w.take_problems())
     with HistoryStore(path, create=False, busy_timeout_s=0.001) as busy:
         assert busy.merged == 0 and side.exists()  # still held: it waits, never deleted
     other.execute("ROLLBACK")

@@ -162,5 +162,4 @@ class HistorySink(Sink):
         self._holds = []
         self._sides = []
         if end is not None:
-            self._ended = True
-            self.writer.close(CLOSE_WAIT_S)
+            self._ended = True  # the writer finishes when the loop closes the sinks, off the loop

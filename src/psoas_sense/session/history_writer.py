@@ -141,8 +141,8 @@ class HistoryWriter:
         if self.side_file is not None:
             self.side_file.close()
             if self._pending:
-                self._say("kept", f"history still in use by another program: this session is kept in "
-                                  f"{self.side_file.path.name} and saved when the history is next opened")
+                self._say("kept", f"history still in use: the session is saved the next time it is opened "
+                                  f"(kept in {self.side_file.path.name})")
         elif self._pending:
             self._say("lost", "history not saved: the end of the session could not be written")
         if self._store is not None:
@@ -176,7 +176,7 @@ class HistoryWriter:
         self._pending = []
         self._spooled = 0
         if self.side_file is not None:
-            self._say(f"free {self.side_file.path.name}", "history free again: the session is saved in it")
+            self._say(f"free {self.side_file.path.name}", "history free again: the session is saved")
             self.side_file.discard()
             self.side_file = None
         if not self._merged_others:
@@ -192,8 +192,8 @@ class HistoryWriter:
             if self.side_file is None:
                 self.side_file = history_spool.SideFile(self._db_path(), self.begin, self.session_id)
                 self._spooled = 0
-                self._say("locked", f"history in use by another program: this session is kept in "
-                                    f"{self.side_file.path.name} until it is free")
+                self._say("locked", f"history in use by another program: saving when it is free "
+                                    f"(kept in {self.side_file.path.name})")
             for rows in self._pending[self._spooled:]:
                 self.side_file.append(rows)
                 self._spooled += 1
