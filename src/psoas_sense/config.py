@@ -34,6 +34,10 @@ APP_NAME = "psoas-sense"
 DATA_DIR_ENV = "PSOAS_SENSE_DATA_DIR"
 CONFIG_DIR_ENV = "PSOAS_SENSE_CONFIG_DIR"
 USER_CONFIG_NAME = "coach.toml"
+MAX_CONFIG_BYTES = 64 * 1024
+"""A longer ``coach.toml`` is refused (a settings file is a few hundred bytes)."""
+MAX_VALUE_CHARS = 200
+"""A longer ``--set`` value is refused."""
 
 
 class ConfigError(PsoasError):
@@ -64,6 +68,25 @@ def _load_toml(text: str, where: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{where}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply (arrays or tables inside one another)") from None
+
+
+def parse_value(raw: str, where: str) -> Any:
+    """One TOML value given on the command line (``--set KEY=VALUE``), bounded in size and nesting.
+
+    Raises:
+        ConfigError: too long, nested too deeply, or not a TOML value.
+    """
+    raw = raw.strip()
+    if len(raw) > MAX_VALUE_CHARS:
+        raise ConfigError(f"{where}: value too long ({len(raw)} characters; at most {MAX_VALUE_CHARS})")
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except (tomllib.TOMLDecodeError, KeyError):
+        raise ConfigError(f"{where}: not a value: {raw[:40]!r}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: nested too deeply") from None
 
 
 def builtin_preset(protocol: str) -> dict[str, Any]:
@@ -99,9 +122,13 @@ def _user_config(config_file: Path | None) -> tuple[str, dict[str, Any]] | None:
         if not path.is_file():
             return None
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: too large for a settings file (over {MAX_CONFIG_BYTES // 1024} KiB)")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from None
+        raise ConfigError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     return str(path), _load_toml(text, str(path))
 
 

@@ -6,12 +6,25 @@ Pure: building and validating settings reads no file (see :mod:`psoas_sense.conf
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 PROTOCOLS = ("manual", "tool", "breathing")
 SIDES = ("left", "right")
+
+UPPER_LIMITS: Mapping[str, float] = {
+    "side_cap_extra_s": 300.0, "switch_s": 300.0, "hold_s": 900.0, "hold_min_s": 900.0, "hold_max_s": 900.0,
+    "round_max_s": 60.0, "locate_place_s": 120.0, "locate_lift_s": 60.0, "locate_lower_s": 60.0,
+    "repress_s": 120.0, "active_max_s": 300.0, "prep_max_s": 600.0, "calibration_max_s": 120.0,
+    "breath_hold_s": 120.0, "signal_silence_s": 300.0, "motion_pacer_s": 120.0, "fast_cooldown_s": 600.0,
+    "pacer_inhale_s": 30.0, "pacer_hold_in_s": 30.0, "pacer_exhale_s": 30.0, "pacer_hold_out_s": 30.0,
+    "side_warning_s": 900.0, "side_minutes": 15.0, "breathing_minutes": 120.0,
+    "prep_settle_breaths": 20, "prep_max_rate_bpm": 60.0, "prep_max_cv": 10.0, "poor_events": 100,
+    "good_events": 100, "active_exhales": 10, "fast_factor": 10.0, "fast_min_delta_bpm": 60.0, "min_quality": 1.0,
+}
+"""The largest value each number setting takes (every time is bounded: a session must end)."""
 
 
 class SettingsError(ValueError):
@@ -111,11 +124,16 @@ class CoachSettings:
 
         for f in fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, float) and not isinstance(v, bool):
-                need(v == v and v not in (float("inf"), float("-inf")), f.name, "must be a finite number")
-                need(v >= 0, f.name, f"must not be negative, got {v:g}")
-        need(self.protocol in PROTOCOLS, "protocol", f"must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        need(self.first_side in SIDES, "first_side", f"must be left or right, got {self.first_side!r}")
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                finite = math.isfinite(v) if isinstance(v, float) else abs(v) < 10**15
+                need(finite, f.name, "must be a finite number" if isinstance(v, float) else "is far too large")
+                need(v >= 0, f.name, f"must not be negative, got {_shown(v)}")
+                top = UPPER_LIMITS.get(f.name)
+                if top is not None:
+                    need(v <= top, f.name, f"must be at most {top:g}, got {_shown(v)}")
+        need(self.protocol in PROTOCOLS, "protocol",
+             f"must be one of {', '.join(PROTOCOLS)}, got {_shown(self.protocol)}")
+        need(self.first_side in SIDES, "first_side", f"must be left or right, got {_shown(self.first_side)}")
         need(0.5 <= self.side_minutes <= 15, "side_minutes", f"must be between 0.5 and 15, got {self.side_minutes:g}")
         need(self.side_warning_s < self.side_minutes * 60, "side_warning_s", "must be shorter than a side")
         need(self.hold_min_s <= self.hold_max_s, "hold_min_s", "must not exceed hold_max_s")
@@ -155,6 +173,15 @@ class CoachSettings:
         return self.side_minutes * 60.0
 
 
+def _shown(v: Any) -> str:
+    """A value as an error line shows it: short, whatever its size or nesting."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother, r.maxlong = 2, 4, 4, 40, 40, 20
+    return r.repr(v)
+
+
 FIELD_TYPES: Mapping[str, type] = {
     f.name: (bool if f.type in ("bool", bool) else int if f.type in ("int", int)
              else str if f.type in ("str", str) else float)
@@ -174,19 +201,22 @@ def settings_from_mapping(
     for key, v in values.items():
         typ = FIELD_TYPES.get(key)
         if typ is None:
-            raise SettingsError(where + key, "unknown setting")
+            raise SettingsError(where + _shown(key).strip("'"), "unknown setting")
         if typ is bool:
             if not isinstance(v, bool):
-                raise SettingsError(where + key, f"must be true or false, got {v!r}")
+                raise SettingsError(where + key, f"must be true or false, got {_shown(v)}")
         elif typ is int:
             if isinstance(v, bool) or not isinstance(v, int):
-                raise SettingsError(where + key, f"must be a whole number, got {v!r}")
+                raise SettingsError(where + key, f"must be a whole number, got {_shown(v)}")
         elif typ is float:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise SettingsError(where + key, f"must be a number, got {v!r}")
-            v = float(v)
+                raise SettingsError(where + key, f"must be a number, got {_shown(v)}")
+            try:
+                v = float(v)
+            except OverflowError:
+                raise SettingsError(where + key, "is far too large") from None
         elif typ is str and not isinstance(v, str):
-            raise SettingsError(where + key, f"must be a string, got {v!r}")
+            raise SettingsError(where + key, f"must be a string, got {_shown(v)}")
         changes[key] = v
     s = dataclasses.replace(base or CoachSettings(), **changes)
     try:

@@ -8,7 +8,6 @@ from it, so there is one way to wire a session. Edge code: it opens files and de
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.coach.settings import FIELD_TYPES
-from psoas_sense.config import ConfigError, load_settings
+from psoas_sense.config import MAX_VALUE_CHARS, ConfigError, load_settings, parse_value
 from psoas_sense.errors import PsoasError
 from psoas_sense.recording.format import Header
 from psoas_sense.session.sinks import Recorder, Sink
@@ -115,16 +114,13 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"--set {item!r}: use KEY=VALUE")
+            raise ConfigError(f"--set {item[:40]!r}: use KEY=VALUE")
         if key not in FIELD_TYPES:
-            raise ConfigError(f"--set: {key}: unknown setting")
+            raise ConfigError(f"--set: {key[:40]}: unknown setting")
         if FIELD_TYPES[key] is str:
-            out[key] = raw.strip()
+            out[key] = raw.strip()[:MAX_VALUE_CHARS]
             continue
-        try:
-            out[key] = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            raise ConfigError(f"--set: {key}: not a value: {raw!r}") from None
+        out[key] = parse_value(raw, f"--set: {key}")
     return out
 
 
