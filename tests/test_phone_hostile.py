@@ -332,3 +332,25 @@ async def test_sensor_logger_session_survives_nan_and_keeps_going():
     details = [e.detail for e in events if isinstance(e, Status)]
     assert any("refused" in d for d in details) and details[-1].startswith("Sensor Logger")
     assert [e.state for e in events if isinstance(e, Status)][-1] == "stopped"
+
+
+async def test_a_token_less_flood_never_starves_the_phone():
+    """Hundreds of idle connections and token-less requests, then the phone: every one of its
+    requests is kept (the token is checked before a request counts; idle ones give way)."""
+    src = SensorLoggerSource(0, host="127.0.0.1", token="s3cret", announce=lambda _t: None)
+    async with src:
+        idle = [await asyncio.open_connection("127.0.0.1", src.port) for _ in range(400)]
+        slow = []
+        for _ in range(60):  # a head started, never finished
+            r, w = await asyncio.open_connection("127.0.0.1", src.port)
+            w.write(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            slow.append((r, w))
+        bad = [asyncio.ensure_future(post(src.port, batch())) for _ in range(100)]
+        ok = []
+        for i in range(20):
+            ok.append(await post(src.port, batch(t0_ns=T0_NS + i * 200_000_000), path="/?token=s3cret"))
+        assert ok == [200] * 20
+        assert set(await asyncio.gather(*bad)) <= {401, 0}
+        assert len(src._unread) <= 256  # bounded, however many connect
+        for _, w in idle + slow:
+            w.close()

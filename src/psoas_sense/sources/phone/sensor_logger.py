@@ -47,9 +47,11 @@ ACC_NAMES = ("totalacceleration", "accelerometer")
 REORDER_S = 0.5
 """How long pushed samples wait for batches that overtook each other in flight."""
 MAX_CONNECTIONS = 32
-"""Requests handled at once; more are answered 503."""
-MAX_OPEN_CONNECTIONS = 256
-"""Connections open at once; beyond, a new one is closed unread (a flood, not a phone)."""
+"""Requests with the token handled at once; more are answered 503. A request counts only once
+its token is checked: clients without it never take a place from the phone."""
+MAX_UNREAD = 256
+"""Connections whose request head is not read yet; beyond, the oldest is closed (a flood
+of idle connections gives way to new ones, so the phone's next request gets through)."""
 
 
 def parse_sensor_logger(body: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +129,8 @@ class SensorLoggerSource(_QueueSource):
         self._server: asyncio.Server | None = None
         self._base_ns: int | None = None
         self._active = 0
+        self._unread: dict[asyncio.StreamWriter, None] = {}
+        """Connections waiting for their request head, oldest first."""
         self.batches = 0
         """Requests answered 200."""
 
@@ -157,11 +161,14 @@ class SensorLoggerSource(_QueueSource):
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._active += 1
+        self._unread[writer] = None
+        while len(self._unread) > MAX_UNREAD:  # the oldest idle connection gives way
+            oldest = next(iter(self._unread))
+            del self._unread[oldest]
+            self.refuse(Refused("connections closed before their request (flood)", 503))
+            with contextlib.suppress(Exception):
+                oldest.transport.abort()
         try:
-            if self._active > MAX_OPEN_CONNECTIONS:
-                self.refuse(Refused("connections closed unread (flood)", 503))
-                return
             try:
                 async with asyncio.timeout(self._deadline_s):
                     code, text = await self._answer(reader, writer)
@@ -178,18 +185,23 @@ class SensorLoggerSource(_QueueSource):
             with contextlib.suppress(Exception):
                 await reply(writer, reader, 500, "internal error; nothing kept")
         finally:
-            self._active -= 1
+            self._unread.pop(writer, None)
             writer.close()
 
     async def _answer(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None = None
     ) -> tuple[int, str]:
+        counted = False
         try:
             head = await read_head(reader)
+            if writer is not None:
+                self._unread.pop(writer, None)
+            if not token_ok(head.bearer() or head.query("token"), self.token):
+                raise Refused("no valid token", 401)  # before it counts against any limit
+            self._active += 1
+            counted = True
             if self._active > MAX_CONNECTIONS:
                 raise Refused("too many requests at once", 503)
-            if not token_ok(head.bearer() or head.query("token"), self.token):
-                raise Refused("no valid token", 401)
             if head.method != "POST":
                 raise Refused("only POST is accepted", 405)
             length = head.content_length()
@@ -200,6 +212,9 @@ class SensorLoggerSource(_QueueSource):
         except Refused as exc:
             self.refuse(exc)
             return exc.http_status, exc.reason
+        finally:
+            if counted:
+                self._active -= 1
         self.batches += 1
         return 200, "kept"
 
