@@ -264,3 +264,17 @@ def test_signals_in_headless_mode_close_the_recording_and_end_the_history_truthf
         lines = f.read().decode().splitlines()  # whole: trailer present
     assert json.loads(lines[-1]).get("marker") == "session_end"
     assert saved()["row"]["ended_by"] == ("interrupt" if sig == "SIGINT" else "signal")
+
+
+def test_the_emulated_straps_bookkeeping_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hours of emulated data keep only the latest sent frames (benchmarks/long_run_memory.py
+    measures the whole process over 10 h of data)."""
+    from psoas_sense.sources.devices import open_device_source
+    from psoas_sense.sources.emulator import strap as strap_mod
+
+    monkeypatch.setattr(strap_mod, "MAX_SENT_KEPT", 50)
+    src = open_device_source("emulated:h10", speed=None)
+    asyncio.run(run_session(src, sinks=[Collector()], duration_s=120.0))
+    strap = src.strap  # type: ignore[attr-defined]
+    assert len(strap.sent) == 50 and len(strap.hr_sent) == 50
+    assert strap.sent[-1].t_s > 100.0  # the latest are the ones kept

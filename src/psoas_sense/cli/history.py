@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import sys
 from typing import Any
+
+from psoas_sense.cli.options import PROG
 
 
 def add_parser(sub: Any) -> None:
@@ -23,8 +26,8 @@ def fmt_duration(s: float | None) -> str:
     """``m:ss`` (or ``XhYY`` past an hour)."""
     if s is None:
         return "-"
-    s = max(0.0, float(s))
-    return f"{int(s // 60)}:{int(round(s % 60)):02d}" if s < 3600 else f"{int(s // 3600)}h{int(s % 3600 // 60):02d}"
+    n = int(round(max(0.0, float(s))))  # 59.7 s is 1:00, never 0:60
+    return f"{n // 60}:{n % 60:02d}" if n < 3600 else f"{n // 3600}h{n % 3600 // 60:02d}"
 
 
 def local_time(stamp: str) -> str:
@@ -52,6 +55,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     with HistoryStore(path, create=False) as store:
         rows = store.sessions(limit=args.limit)
+        for notice in store.notices:  # a side file set aside
+            print(f"{PROG}: warning: {notice}", file=sys.stderr)
     if args.json:
         for r in rows:
             out = {k: r[k] for k in ("id", "started_at", "protocol", "practised", "safety", "ended_by", "interrupted")}

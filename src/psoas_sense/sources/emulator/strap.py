@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,8 @@ HR_INTERVAL_S = 1.0
 """A Heart Rate Measurement notification every second."""
 H10_HR_FLAGS = 0x10
 """An H10's Heart Rate Measurement flags: RR present, no contact bits."""
+MAX_SENT_KEPT = 20_000
+"""Sent frames, beats and control-point writes remembered (about an hour of ACC frames)."""
 HRS_HR_FLAGS = 0x16
 """A standard strap's: RR present, contact supported and detected."""
 
@@ -115,12 +118,13 @@ class EmulatedStrap(StrapLink):
         self._stall_until = -1.0
         self._clock_origin_s = 0.0
         self.restarts = 0
-        self.sent: list[SentFrame] = []
-        """Every ACC frame produced (tests compare it with what the client decoded)."""
-        self.hr_sent: list[tuple[float, bool]] = []
-        """(time, delivered) of every Heart Rate Measurement."""
-        self.cp_log: list[tuple[float, bytes, bytes]] = []
-        """(time, request, response) of every control-point write."""
+        self.sent: deque[SentFrame] = deque(maxlen=MAX_SENT_KEPT)
+        """The latest ACC frames produced (tests compare them with what the client decoded);
+        bounded, so hours of emulated data take no more memory than minutes."""
+        self.hr_sent: deque[tuple[float, bool]] = deque(maxlen=MAX_SENT_KEPT)
+        """(time, delivered) of the latest Heart Rate Measurements."""
+        self.cp_log: deque[tuple[float, bytes, bytes]] = deque(maxlen=MAX_SENT_KEPT)
+        """(time, request, response) of the latest control-point writes."""
 
     # ------------------------------------------------------------ GATT layout
 
