@@ -278,3 +278,13 @@ def test_the_emulated_straps_bookkeeping_is_bounded(monkeypatch: pytest.MonkeyPa
     strap = src.strap  # type: ignore[attr-defined]
     assert len(strap.sent) == 50 and len(strap.hr_sent) == 50
     assert strap.sent[-1].t_s > 100.0  # the latest are the ones kept
+
+
+def test_a_survived_error_is_kept_once_in_the_view() -> None:
+    from psoas_sense.view import MAX_PROBLEMS, view_of
+
+    said = ErrorReported(10.0, "recording stopped: the disk is full (x.jsonl); the recording is incomplete")
+    v = view_of([said, ErrorReported(12.0, said.message), ErrorReported(20.0, "history in use by another program")])
+    assert v.problems == (said.message, "history in use by another program")
+    many = view_of([ErrorReported(float(i), f"problem {i}") for i in range(20)])
+    assert len(many.problems) == MAX_PROBLEMS and many.problems[-1] == "problem 19"

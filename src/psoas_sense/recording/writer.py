@@ -149,7 +149,7 @@ class RecordingWriter:
         self._ino = os.fstat(fd)[1:3]
         self._gz: gzip.GzipFile | None = None
         if self.path.name.endswith(".gz"):
-            self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)  # type: ignore[arg-type]
+            self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._last_sync = self._clock()
         self._last_t = 0.0
         self.lines_written = 0

@@ -37,6 +37,7 @@ from psoas_sense.ui.ending import LOGGED, build_summary, ended_by, error_status,
 from psoas_sense.ui.messages import DataTimeAdvanced, EventEmitted, SessionFinished
 from psoas_sense.ui.screens.modals import LeaveScreen, PainScreen, QuitScreen, SafetyAnswer, SafetyScreen
 from psoas_sense.ui.screens.session import SessionScreen
+from psoas_sense.ui.signals import install_signal_handlers
 from psoas_sense.view import SessionView, at, step
 
 TRACE_EVERY_S = 0.25
@@ -92,6 +93,8 @@ class PsoasApp(App[int]):
         """What to install for sound, in words (the start screen shows it; no toast covers a key)."""
         self.redraws = 0
         """How often the session screen was redrawn (the cost benchmark reads it)."""
+        self.signalled: str | None = None
+        """The signal that stopped the app (SIGTERM, SIGHUP, SIGINT), if one did."""
         self._reset()
 
     def _reset(self) -> None:
@@ -120,6 +123,7 @@ class PsoasApp(App[int]):
 
     # ------------------------------------------------------------------ flow
     def on_mount(self) -> None:
+        install_signal_handlers(self)
         if self.config is None:
             self._show_start()
         else:
