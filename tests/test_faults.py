@@ -288,3 +288,42 @@ def test_a_survived_error_is_kept_once_in_the_view() -> None:
     assert v.problems == (said.message, "history in use by another program")
     many = view_of([ErrorReported(float(i), f"problem {i}") for i in range(20)])
     assert len(many.problems) == MAX_PROBLEMS and many.problems[-1] == "problem 19"
+
+
+async def test_the_tui_shows_a_survived_error_quietly_on_the_session_and_summary_screens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import Static
+
+    from conftest import Gate
+    from psoas_sense.session.setup import CoachConfig, RunConfig
+    from psoas_sense.ui.app import make_app
+    from psoas_sense.ui.audio import CuePlayer
+    from psoas_sense.ui.screens.summary import SummaryScreen
+
+    out = tmp_path / "r.jsonl"
+    _enospc_after(monkeypatch, out, 5_000)
+    gate = Gate(1e9)
+    config = RunConfig("replay", file=BELT, speed=1.0, loop=True, record_path=out,
+                       coach=CoachConfig(protocol="breathing", overrides={"breathing_minutes": 1.0},
+                                         simulated_safety=True, save_history=False))
+    app = make_app(config, make_source=lambda: ReplaySource(BELT, speed=1.0, loop=True, sleep=gate.sleep,
+                                                            clock=gate.clock),
+                   audio=CuePlayer(player=["fake-player"], speaker=None, run=lambda cmd: None, cache_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(2000):
+            await pilot.pause()
+            if app.view.problems and app._session_screen is not None:
+                break
+        assert app.view.problems and app.view.problems[0].startswith("recording stopped: the disk is full")
+        line = app._session_screen.query_one("#problems", Static)  # type: ignore[union-attr]
+        for _ in range(50):
+            await pilot.pause()
+            if line.display:
+                break
+        assert line.display and "recording stopped" in str(line.render())
+        for _ in range(4000):
+            await pilot.pause()
+            if isinstance(app.screen, SummaryScreen):
+                break
+        assert isinstance(app.screen, SummaryScreen)
+        assert "recording is incomplete" in str(app.screen.query_one("#summary-problems", Static).render())
