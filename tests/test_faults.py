@@ -327,3 +327,16 @@ async def test_the_tui_shows_a_survived_error_quietly_on_the_session_and_summary
                 break
         assert isinstance(app.screen, SummaryScreen)
         assert "recording is incomplete" in str(app.screen.query_one("#summary-problems", Static).render())
+
+
+def test_the_emulated_breathers_signal_is_made_a_chunk_at_a_time_and_forgotten() -> None:
+    from psoas_sense.sources.emulator.breathing import SYNTH_CHUNK_S, BreathingSignal
+    from psoas_sense.sources.emulator.options import parse_emulator_spec
+
+    sig = BreathingSignal(parse_emulator_spec("emulated:h10"))
+    first = sig.acc(0, 200, 200.0)
+    for k in range(1, 8):  # 40 minutes of data
+        sig.acc(int(k * SYNTH_CHUNK_S * 200), int(k * SYNTH_CHUNK_S * 200) + 200, 200.0)
+    assert len(sig._acc_chunks) <= 2 and len(sig._beats) <= 2
+    onsets = len(sig.exhale_onsets_s)
+    assert (sig.acc(0, 200, 200.0) == first).all() and len(sig.exhale_onsets_s) == onsets  # made again, the same

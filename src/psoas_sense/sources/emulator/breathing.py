@@ -14,6 +14,8 @@ from psoas_sense.sources.emulator.options import EmulatorOptions
 
 SYNTH_CHUNK_S = 300.0
 """The synthetic breather is generated in chunks of this length, as the session needs them."""
+CHUNKS_KEPT_BEHIND = 1
+"""Chunks kept before the one being made (older ones are dropped, made again if ever asked for)."""
 SYNTH_RATE_HZ = 200.0
 MOVE_SWAY_MG = 250.0
 """Body motion (``move_at``): a sway of this amplitude..."""
@@ -34,6 +36,8 @@ class BreathingSignal:
         self._acc_chunks: dict[int, np.ndarray] = {}
         self._beats: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.exhale_onsets_s: list[float] = []
+        self._k_max = -1
+        """The newest chunk made so far (its onsets are listed once, even if it is made again)."""
         self._rec: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float] | None = None
         if opts.recording:
             self._rec = self._load_recording(opts.recording)
@@ -79,7 +83,8 @@ class BreathingSignal:
             breathing_axis=np.array([0.9, 0.3, 0.1]),
         )
         off = k * SYNTH_CHUNK_S
-        self.exhale_onsets_s.extend(float(x) + off for x in syn.exhale_onsets_s)
+        if k > self._k_max:
+            self.exhale_onsets_s.extend(float(x) + off for x in syn.exhale_onsets_s)
         return syn.acc_mg, (syn.beat_t_s + off, syn.rr_ms)
 
     def _moved(self, k: int, acc: np.ndarray) -> np.ndarray:
@@ -103,6 +108,13 @@ class BreathingSignal:
     def _chunk(self, k: int) -> None:
         if k in self._acc_chunks:
             return
+        for old in [j for j in self._acc_chunks if j < k - CHUNKS_KEPT_BEHIND]:  # bounded: hours take
+            del self._acc_chunks[old]  # no more memory than minutes (a chunk comes back the same)
+            self._beats.pop(old, None)
+        self._make_chunk(k)
+        self._k_max = max(self._k_max, k)
+
+    def _make_chunk(self, k: int) -> None:
         if self._rec is None:
             acc, beats = self._synth_chunk(k)
             self._acc_chunks[k] = self._moved(k, acc)
