@@ -123,9 +123,18 @@ class Cue:
     to_side: str | None = None
     """On a side switch: the side to go to."""
     reason: str | None = None
-    """Why (``breath_hold``, ``no_breath``, ``signal_lost``, ``signal_poor``...)."""
+    """Why (``breath_hold``, ``no_breath``, ``signal_lost``, ``signal_poor``, ``motion``, ``rr_only``,
+    ``confident``, ``reconnected``, ``gap``...)."""
     since_s: float | None = None
-    """How long without a breath, seconds (``keep_breathing`` on silence)."""
+    """How long the evidence ran, seconds: without a breath (``keep_breathing``), without a
+    confident breath (a hand-over to the pacer), on the pacer (taking the lead back), the sensor
+    down (``settling``)."""
+    count: int | None = None
+    """Breath events behind a change of lead: unsure ones in a row (hand-over), confident ones in
+    a row (taking back)."""
+    hold_clock: str | None = None
+    """On a sensor drop during a hold: ``runs`` (the hold keeps its time: it never outlasts the
+    guide's longest hold because the sensor dropped)."""
     rate_bpm: float | None = None
     """The breathing rate that prompted it, breaths per minute."""
     settled_rate_bpm: float | None = None
@@ -290,6 +299,27 @@ class PacingScored:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowingScored:
+    """While the pacer leads: how closely the heart's rhythm follows it (an RR-only strap's view
+    of the breath; see :class:`psoas_sense.insight.RsaLock`)."""
+
+    t_s: float
+    """Session seconds (the first beat after the paced exhale it is stated at)."""
+    breath_t_s: float
+    """The pacer's exhale onset it is stated at, session seconds."""
+    locked: float
+    """Share of the heart rate's variation at the pacer's rhythm, 0-1."""
+    amplitude_bpm: float
+    """Heart-rate swing at the pacer's rhythm, trough to peak, beats per minute."""
+    lag_s: float
+    """Heart-rate peak after the pacer's "breathe out", seconds (negative: before)."""
+    window_s: float
+    """Seconds of beats behind the figure."""
+    beats: int
+    """Beats behind the figure."""
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """Something said in answer to a command that had nothing to act on."""
 
@@ -368,6 +398,7 @@ CoachEvent = (
     | SideEnded
     | PainStopped
     | PacingScored
+    | FollowingScored
     | Note
     | ErrorReported
     | SessionEnded

@@ -23,10 +23,13 @@ than its noise is never called a change.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 RR_MIN_MS = 300.0
 """Shortest plausible RR interval, ms."""
@@ -286,3 +289,113 @@ def change_line(label: str, a: Stretch, b: Stretch) -> str:
         parts.append(phrase("heart", verdict(a.heart.hr_bpm, b.heart.hr_bpm)))
         parts.append(phrase("hrv", verdict(a.heart.rmssd_ms, b.heart.rmssd_ms)))
     return f"{label}: " + "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- following a pacer (RSA)
+
+FOLLOW_MIN_CYCLES = 3
+"""Paced breaths (exhale to exhale) a window needs before a following figure is stated."""
+FOLLOW_MIN_BEATS = 15
+"""Kept beats a window needs."""
+FOLLOW_WINDOW_CYCLES = 9
+"""Paced breaths per window when a long stretch is cut into windows (about 90 s at 6 a minute)."""
+FOLLOW_GAP_FACTOR = 1.5
+"""Two pacer exhales further apart than this many typical periods are not one paced breath (the
+pacer stopped in between): beats there have no pacer phase."""
+
+
+@dataclass(frozen=True, slots=True)
+class RsaLock:
+    """How the heart's rhythm follows a pacer: the heart-rate swing at the pacer's rhythm.
+
+    Breathing in speeds the heart and breathing out slows it (respiratory sinus arrhythmia), so
+    someone breathing with the pacer shows a heart rate that rises and falls at the pacer's
+    rhythm, at a steady place in its cycle. Heart rate (beat by beat, at the middle of each
+    interval, the artifact rule applied) is fitted by least squares with a straight line plus a
+    sine and cosine of the pacer's phase (0 at each "breathe out", running linearly to the next
+    one): ``locked`` is the share of the heart rate's variation around the line that the
+    pacer's rhythm explains (R^2 against the line alone), ``amplitude_bpm`` the swing from
+    trough to peak, and ``lag_s`` where the peak falls: seconds after the pacer's "breathe out"
+    (negative: before it, during the paced inhale), within half a period either way.
+    """
+
+    locked: float
+    """Share of the heart rate's variation at the pacer's rhythm, 0-1."""
+    amplitude_bpm: float
+    """Heart-rate swing at the pacer's rhythm, trough to peak, beats per minute."""
+    lag_s: float
+    """Heart-rate peak after the pacer's "breathe out", seconds (negative: before)."""
+    period_s: float
+    """The pacer's typical period, seconds."""
+    cycles: int
+    """Paced breaths behind the figure."""
+    beats: int
+    """Beats behind the figure."""
+
+
+def rsa_lock(beats: Sequence[tuple[float, float]], exhales_s: Sequence[float], t0: float = -math.inf,
+             t1: float = math.inf) -> RsaLock | None:
+    """The heart's following of the pacer whose exhale onsets are ``exhales_s``, over the paced
+    breaths within ``t0..t1``, from ``(t_s, rr_ms)`` beats (see :class:`RsaLock`). None with
+    fewer than :data:`FOLLOW_MIN_CYCLES` paced breaths or :data:`FOLLOW_MIN_BEATS` beats."""
+    ex = sorted(float(e) for e in exhales_s if t0 - 1e-9 <= e <= t1 + 1e-9)
+    periods = [b - a for a, b in zip(ex, ex[1:]) if b > a]
+    if len(periods) < FOLLOW_MIN_CYCLES:
+        return None
+    period = statistics.median(periods)
+    ordered = sorted(beats, key=lambda b: b[0])
+    near = [(t, rr) for t, rr in ordered if ex[0] - 3.0 <= t <= ex[-1] + 3.0]
+    keep = clean_rr([rr for _, rr in near])
+    xs: list[float] = []
+    phases: list[float] = []
+    hrs: list[float] = []
+    cycles: set[int] = set()
+    for (t, rr), ok in zip(near, keep, strict=True):
+        mid = t - rr / 2000.0
+        k = bisect.bisect_right(ex, mid) - 1
+        if not ok or k < 0 or k >= len(ex) - 1 or ex[k + 1] - ex[k] > FOLLOW_GAP_FACTOR * period:
+            continue
+        xs.append(mid)
+        phases.append(2.0 * math.pi * (mid - ex[k]) / (ex[k + 1] - ex[k]))
+        hrs.append(60000.0 / rr)
+        cycles.add(k)
+    if len(hrs) < FOLLOW_MIN_BEATS or len(cycles) < FOLLOW_MIN_CYCLES:
+        return None
+    x = np.asarray(xs) - statistics.fmean(xs)
+    ph = np.asarray(phases)
+    y = np.asarray(hrs)
+    line = np.column_stack([np.ones_like(x), x])
+    full = np.column_stack([line, np.cos(ph), np.sin(ph)])
+    coef, *_ = np.linalg.lstsq(full, y, rcond=None)
+    base, *_ = np.linalg.lstsq(line, y, rcond=None)
+    ss_line = float(np.sum((y - line @ base) ** 2))
+    ss_full = float(np.sum((y - full @ coef) ** 2))
+    locked = 0.0 if ss_line <= 0 else min(1.0, max(0.0, 1.0 - ss_full / ss_line))
+    a, b = float(coef[2]), float(coef[3])
+    lag = math.atan2(b, a) / (2.0 * math.pi) * period
+    return RsaLock(locked=locked, amplitude_bpm=2.0 * math.hypot(a, b), lag_s=lag, period_s=period,
+                   cycles=len(cycles), beats=len(hrs))
+
+
+def rsa_following(beats: Sequence[tuple[float, float]], exhales_s: Sequence[float], t0: float = -math.inf,
+                  t1: float = math.inf) -> RsaLock | None:
+    """:func:`rsa_lock` of a stretch of any length: cut into windows of
+    :data:`FOLLOW_WINDOW_CYCLES` paced breaths (slow drifts of the heart rate over minutes would
+    otherwise swamp the breath's rhythm), pooled: ``locked`` and the swing weighted by beats, the
+    lag as the circular mean weighted by the swing."""
+    ex = sorted(float(e) for e in exhales_s if t0 - 1e-9 <= e <= t1 + 1e-9)
+    n = FOLLOW_WINDOW_CYCLES
+    parts = [rsa_lock(beats, ex[i:i + n + 1]) for i in range(0, max(1, len(ex) - 1), n)]
+    locks = [p for p in parts if p is not None]
+    if not locks:
+        return None
+    w = sum(p.beats for p in locks)
+    period = statistics.fmean(p.period_s for p in locks)
+    c = sum(p.amplitude_bpm * math.cos(2 * math.pi * p.lag_s / p.period_s) for p in locks)
+    s = sum(p.amplitude_bpm * math.sin(2 * math.pi * p.lag_s / p.period_s) for p in locks)
+    return RsaLock(
+        locked=sum(p.locked * p.beats for p in locks) / w,
+        amplitude_bpm=sum(p.amplitude_bpm * p.beats for p in locks) / w,
+        lag_s=math.atan2(s, c) / (2 * math.pi) * period, period_s=period,
+        cycles=sum(p.cycles for p in locks), beats=w,
+    )

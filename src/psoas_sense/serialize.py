@@ -19,6 +19,7 @@ from psoas_sense.events import (
     CommandRejected,
     Cue,
     ErrorReported,
+    FollowingScored,
     HeartRate,
     HoldEnded,
     HoldStarted,
@@ -138,6 +139,8 @@ def _cue(ev: Cue) -> JsonObject:
     _put(out, "since_s", ev.since_s)
     _put(out, "rate_bpm", ev.rate_bpm)
     _put(out, "settled_rate_bpm", ev.settled_rate_bpm)
+    _put(out, "count", ev.count)
+    _put(out, "hold_clock", ev.hold_clock)
     return out
 
 
@@ -199,6 +202,9 @@ _WRITERS: dict[type, Callable[[Any], JsonObject]] = {
                              "hold": ev.hold, "text": ev.text},
     PacingScored: lambda ev: {"event": "pacing", "t": _r(ev.t_s), "breath_t": _r(ev.breath_t_s),
                               "error_s": _r(ev.error_s), "score": _r(ev.score), "adherence": _r(ev.adherence_pct)},
+    FollowingScored: lambda ev: {"event": "following", "t": _r(ev.t_s), "breath_t": _r(ev.breath_t_s),
+                                 "locked": _r(ev.locked), "amplitude_bpm": _r(ev.amplitude_bpm),
+                                 "lag_s": _r(ev.lag_s), "window_s": _r(ev.window_s), "beats": ev.beats},
     Note: lambda ev: {"event": "note", "t": _r(ev.t_s), "command": ev.command, "text": ev.text},
     ErrorReported: lambda ev: {"event": "error", "t": _r(ev.t_s), "message": ev.message},
     CommandRejected: lambda ev: {"event": "error", "t": _r(ev.t_s), "detail": ev.detail},
@@ -326,7 +332,8 @@ _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
     "cue": lambda d, t: Cue(
         t, _s(d, "kind"), _txt(d, "text"), _txt(d, "stage"), side=_os(d, "side"), breath_t_s=_of(d, "breath_t"),
         source=_os(d, "source"), to_side=_os(d, "to_side"), reason=_os(d, "reason"), since_s=_of(d, "since_s"),
-        rate_bpm=_of(d, "rate_bpm"), settled_rate_bpm=_of(d, "settled_rate_bpm"),
+        rate_bpm=_of(d, "rate_bpm"), settled_rate_bpm=_of(d, "settled_rate_bpm"), count=_oi(d, "count"),
+        hold_clock=_os(d, "hold_clock"),
     ),
     "stage": lambda d, t: StageEntered(
         t, _s(d, "stage"), _s(d, "text"), side=_os(d, "side"), point=_oi(d, "point"), move=_os(d, "move"),
@@ -349,6 +356,8 @@ _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
     "pain_stop": lambda d, t: PainStopped(t, str(d.get("stage") or ""), _os(d, "side"), _os(d, "hold"),
                                           _s(d, "text")),
     "pacing": lambda d, t: PacingScored(t, _f(d, "breath_t"), _f(d, "error_s"), _f(d, "score"), _f(d, "adherence")),
+    "following": lambda d, t: FollowingScored(t, _f(d, "breath_t"), _f(d, "locked"), _f(d, "amplitude_bpm"),
+                                              _f(d, "lag_s"), _f(d, "window_s"), _i(d, "beats")),
     "note": lambda d, t: Note(t, _s(d, "command"), _s(d, "text")),
     "error": lambda d, t: CommandRejected(t, _s(d, "detail")) if "detail" in d else ErrorReported(t, _s(d, "message")),
     "session_end": lambda d, t: SessionEnded(t, _s(d, "ended_by"), summary_from_json(_mapping(d.get("summary")))),

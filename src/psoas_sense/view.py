@@ -17,6 +17,7 @@ from psoas_sense.events import (
     BreathingTrace,
     Cue,
     ErrorReported,
+    FollowingScored,
     HeartRate,
     HoldEnded,
     HoldStarted,
@@ -59,6 +60,10 @@ DOWN_STATES = frozenset({"reconnecting", "lost", "signal_lost", "stopped"})
 """Source states in which no data comes."""
 MAX_PROBLEMS = 3
 """Survived errors kept for the notices line."""
+FOLLOW_CLOSE = 0.5
+"""Share of the heart rate's variation at the pacer's rhythm that reads "closely"..."""
+FOLLOW_PART = 0.2
+"""...and "partly" (below: "not yet")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +160,23 @@ class SessionView:
     """Session time of the newest data (trace, beat or breath), None before any."""
     hold_paused_s: float = 0.0
     """Seconds of the hold under way spent with the sensor down (its clock pauses)."""
+    hold_clock_runs: bool = False
+    """The coach said the hold under way keeps its time through the sensor's drop (its cue's
+    ``hold_clock``): its clock on the screen runs on, as the coach's does."""
     problems: tuple[str, ...] = ()
     """Errors the session survived (history not saved...), newest last, at most :data:`MAX_PROBLEMS`."""
+    following: FollowingScored | None = None
+    """While the pacer leads: how closely the heart's rhythm follows it (None: not known yet)."""
+
+    @property
+    def following_words(self) -> str:
+        """The heart's following of the pacer in words (empty while it is not known or the breath leads)."""
+        f = self.following
+        if f is None or not (self.following_pacer or self.pacer is not None):
+            return ""
+        word = "closely" if f.locked >= FOLLOW_CLOSE else "partly" if f.locked >= FOLLOW_PART else "not yet"
+        return (f"heart follows the pacer: {word} {100 * f.locked:.0f}% · swing {f.amplitude_bpm:.1f} bpm · "
+                f"peak {f.lag_s:+.1f} s from 'out'")
 
     @property
     def hold_rate_bpm(self) -> float | None:
@@ -289,7 +309,7 @@ def _cue(view: SessionView, ev: Cue) -> SessionView:
     return dataclasses.replace(
         view, instruction=ev.text, instruction_kind=ev.kind, instruction_t_s=ev.t_s, following_pacer=pacer,
         pace_kind=pace_kind, pace_t_s=pace_t, coached=True, instruction_source=ev.source or "",
-        instruction_stale=False,
+        instruction_stale=False, hold_clock_runs=view.hold_clock_runs or ev.hold_clock == "runs",
     )
 
 
@@ -298,7 +318,7 @@ def _moved_on(view: SessionView, t_s: float) -> SessionView:
     if t_s <= view.t_s:
         return view
     paused = view.hold_paused_s
-    if view.hold_start_s is not None and view.sensor_down:
+    if view.hold_start_s is not None and view.sensor_down and not view.hold_clock_runs:
         paused += t_s - max(view.t_s, view.hold_start_s)
     return dataclasses.replace(view, t_s=t_s, hold_paused_s=paused)
 
@@ -359,10 +379,10 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
                    pacer=event.pacer if event.pacer is not None else view.pacer)
     if isinstance(event, HoldStarted):
         return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0,
-                   hold_exhales_s=(), hold_rr_ms=(), hold_paused_s=0.0)
+                   hold_exhales_s=(), hold_rr_ms=(), hold_paused_s=0.0, hold_clock_runs=False)
     if isinstance(event, HoldEnded):
         return rep(view, hold_kind=None, hold_start_s=None, hold_target_s=None, hold_breaths=0,
-                   holds_done=(*view.holds_done, event), hold_exhales_s=(), hold_rr_ms=())
+                   holds_done=(*view.holds_done, event), hold_exhales_s=(), hold_rr_ms=(), hold_clock_runs=False)
     if isinstance(event, SideStarted):
         return rep(view, side=event.side, side_start_s=event.t_s, side_target_s=event.target_s)
     if isinstance(event, SideEnded):
@@ -375,6 +395,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         if event.message in view.problems:  # said once
             return view
         return rep(view, problems=(*view.problems, event.message)[-MAX_PROBLEMS:])
+    if isinstance(event, FollowingScored):
+        return rep(view, following=event)
     if isinstance(event, ProtocolChanged):
         return rep(view, protocol_note=event.text)
     if isinstance(event, PainStopped):

@@ -90,12 +90,29 @@ class CoachSettings:
     """Only breath events of at least this quality (the detector's "confident enough to cue on") are
     cued on; the others are recorded but give no cue."""
     poor_events: int = 4
-    """This many events below ``min_quality`` in a row switch to the clock pacer, which says so."""
+    """Unsure events (below ``min_quality``) in a row that, with ``unsure_handover_s``, hand the lead
+    to the clock pacer. Fewer, or a shorter run, are only left uncued."""
+    unsure_handover_s: float = 40.0
+    """No confident breath for this long (counted from the last one, or the end of a settle), while
+    unsure ones keep coming, hands the lead to the clock pacer, which says so once. A few unsure
+    breaths (a clean belt has half a minute of them now and then) only go uncued."""
     motion_pacer_s: float = 5.0
     """Body motion (rolling over, sitting up) lasting this long while the body is meant to be still
     hands over to the pacer, which says so."""
-    good_events: int = 2
-    """This many good events in a row (link up) switch back from the pacer to the breathing."""
+    good_events: int = 4
+    """This many confident events in a row (two breaths; the sensor up and settled) take the lead
+    back from the pacer to the breathing..."""
+    pacer_min_s: float = 20.0
+    """...once the pacer has led at least this long (no back and forth)."""
+    settle_s: float = 10.0
+    """After a link drop or a gap in the data: a settle period, said as such, while the detector
+    starts again; no hold starts during it, and the breathing takes the lead back only after it."""
+    rr_lead: bool = True
+    """With an RR-only strap (no waveform, no accelerometer) the pacer leads from the start, at its
+    slow pace, and the heart's rhythm shows how closely it is followed."""
+    rr_follow_breath: bool = False
+    """With an RR-only strap, also let confident RR-derived breaths take the lead as a belt's do
+    (their timing lags the chest by a second or more)."""
     fast_factor: float = 1.5
     """Breathing this many times the settled rate is "much faster"..."""
     fast_min_delta_bpm: float = 4.0
@@ -155,6 +172,7 @@ class CoachSettings:
         need(self.motion_pacer_s > 0, "motion_pacer_s", "must be positive")
         need(self.poor_events >= 1, "poor_events", "must be at least 1")
         need(self.good_events >= 1, "good_events", "must be at least 1")
+        need(self.unsure_handover_s >= self.breath_hold_s, "unsure_handover_s", "must be at least breath_hold_s")
         need(self.fast_factor > 1, "fast_factor", "must be above 1")
         need(self.pacer_inhale_s >= 1, "pacer_inhale_s", f"must be at least 1 s, got {self.pacer_inhale_s:g}")
         need(self.pacer_exhale_s >= 1, "pacer_exhale_s", f"must be at least 1 s, got {self.pacer_exhale_s:g}")

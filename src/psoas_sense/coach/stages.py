@@ -50,7 +50,7 @@ class StageLogic(CoachState):
             rates = [60.0 / (b - a) for a, b in zip(self._stage_exhales, self._stage_exhales[1:]) if b > a]
             if self.settled_rate_bpm is None and len(rates) >= 2:
                 self.settled_rate_bpm = statistics.median(rates)
-            self._cue("settle_timeout", t)
+            self._cue("settle_paced" if self._fallback else "settle_timeout", t)
             self._begin_sides(t)
         elif s == "locate":
             if self._step == 0:
@@ -64,8 +64,10 @@ class StageLogic(CoachState):
             else:
                 self._start_hold("static", t)
         elif s == "repress":
-            self._start_hold("static", t)
+            kind, self._resume_kind = self._resume_kind or "static", None
+            self._start_hold(kind, t)
         elif s == "tool_position":
+            self._resume_kind = None
             self._start_hold("tool", t)
         elif s == "active":
             self._end_hold(t, "time")
@@ -122,9 +124,9 @@ class StageLogic(CoachState):
                 if self._calib_exhales >= CALIBRATION_EXHALES:
                     self._cue("calibrated", t)
                     self._after_calibration(t)
-        elif st == "preparation":
+        elif st in ("preparation", "wait"):  # (waiting for the sensor: rest and breathe with the pacer)
             self._cue("belly_out" if kind == "exhale" else "belly_in", t, breath_t_s=bt, source=source)
-            if kind == "exhale" and source == "detector":
+            if kind == "exhale" and source == "detector" and st == "preparation":
                 self._check_settled(t)
         elif st in ("static", "tool") and hold is not None:
             if kind == "exhale":
@@ -198,6 +200,7 @@ class StageLogic(CoachState):
             )
             self._pacer = Pacer(s.pacer_inhale_s, s.pacer_exhale_s, s.pacer_hold_in_s, s.pacer_hold_out_s, t0_s=t)
             self._pacer_last = t - 1e-6
+            self.follow.pacer_started(self._pacer, t)
             self._timers["stage"] = t + s.breathing_minutes * 60.0
         else:
             self._enter("preparation", t, "preparation" if self.protocol == "manual" else "preparation_tool")
@@ -223,8 +226,11 @@ class StageLogic(CoachState):
         assert self.side is not None
         return self.side.t_start_s + self.side.target_s - t
 
-    def _start_hold(self, kind: str, t: float) -> None:
+    def _start_hold(self, kind: str, t: float, *, force: bool = False) -> None:
         s = self.settings
+        if not force and self._sensor_waiting(t):
+            self._wait(t, kind)
+            return
         self._enter(kind, t, point=self.point)
         hold = OpenHold(kind=kind, side=self._side_name(), point=self.point, t_start_s=r3(t))
         self.hold = hold
@@ -266,6 +272,9 @@ class StageLogic(CoachState):
             self._next_point(t)
         elif hold.kind == "tool":
             if self._side_remaining(t) >= self.settings.hold_min_s + self.settings.repress_s:
+                if self._sensor_waiting(t):
+                    self._wait(t, "tool")
+                    return
                 self._enter("tool_position", t, point=self.point)
                 self._timers["stage"] = t + self.settings.repress_s
             else:
@@ -275,6 +284,9 @@ class StageLogic(CoachState):
         s = self.settings
         if self._side_remaining(t) < s.hold_min_s + s.repress_s:
             self._enter("rest", t, "rest" if self.protocol == "manual" else "rest_tool")
+            return
+        if self._sensor_waiting(t):
+            self._wait(t, "next_point")
             return
         if self._last_softened:
             self.point += 1
@@ -329,6 +341,7 @@ class StageLogic(CoachState):
         self.stage = "done"
         self._timers.clear()
         self._pacer = None
+        self.follow.pacer_stopped(t)
         self.ended_by = ended_by
         self.finished = True
         self._emit(SessionEnded(t_s=r3(t), ended_by=ended_by, summary=self.summary(t)))
@@ -357,9 +370,32 @@ class StageLogic(CoachState):
         else:
             self._emit(NoteEvent(t_s=r3(t), command="soften", text="Nothing to soften yet."))
 
+    def _wait(self, t: float, what: str) -> None:
+        """No hold starts while the sensor is down or settling: rest until it is back (``what``
+        waits: a hold's kind, or ``next_point``)."""
+        self._enter("wait", t, point=self.point)
+        self._deferred = what
+
+    def _resume(self, t: float) -> None:
+        """The sensor is back and settled: press in again, then the hold that waited."""
+        kind, self._deferred = self._deferred, None
+        if kind is None:
+            return
+        if kind == "next_point":
+            self._next_point(t)
+        elif kind == "tool":
+            self._enter("tool_position", t, point=self.point)
+        else:
+            self._enter("repress", t, "same_point", point=self.point, move="same")
+            self._resume_kind = kind
+        self._timers["stage"] = t + self.settings.repress_s
+
     def _next(self, t: float) -> None:
         st = self.stage
-        if st == "calibration":
+        if st == "wait":  # asked to go on without the sensor: the hold that waited starts now
+            kind, self._deferred = self._deferred or "static", None
+            self._start_hold("static" if kind == "next_point" else kind, t, force=True)
+        elif st == "calibration":
             self._after_calibration(t)
         elif st == "preparation":
             self._begin_sides(t)

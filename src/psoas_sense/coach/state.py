@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from psoas_sense.coach.following import FollowTracker
 from psoas_sense.coach.pacer import Pacer
 from psoas_sense.coach.safety import SafetyCheck
 from psoas_sense.coach.settings import CoachSettings
@@ -53,6 +54,7 @@ CALIBRATION_EXHALES = 2
 
 TIMER_ORDER = (
     "hold_target", "hold_cap", "stage", "side_warn", "side_end", "side_cap", "breath_hold", "silence", "motion",
+    "settle",
 )
 """Timer order when several fall due at the same time."""
 
@@ -80,11 +82,16 @@ def notice_time(ev: SignalNotice) -> float:
     return float(at) if at is not None and math.isfinite(at) else float(ev.t_s)
 
 
+HEALED_GAP = "gap_healed"
+"""The coach's own notice for a gap already over when found (never printed)."""
+
+
 def drop_healed_gaps(events: Sequence[CoreEvent]) -> list[CoreEvent]:
-    """Events without a ``signal_lost`` that is already ``signal_restored`` in the same batch.
+    """The events with each ``signal_lost`` that is already ``signal_restored`` in the same batch
+    replaced by one :data:`HEALED_GAP` notice at the restoring time.
 
     A gap found only once data flows again is over: announcing the pacer then would only
-    confuse someone with their eyes closed.
+    confuse someone with their eyes closed; the detector starts again, which is a settle period.
     """
     out = list(events)
     for i, ev in enumerate(out):
@@ -92,7 +99,8 @@ def drop_healed_gaps(events: Sequence[CoreEvent]) -> list[CoreEvent]:
             for j in range(i + 1, len(out)):
                 other = out[j]
                 if isinstance(other, SignalNotice) and other.kind == "signal_restored":
-                    return drop_healed_gaps(out[:i] + out[i + 1:j] + out[j + 1:])
+                    healed = SignalNotice(HEALED_GAP, other.t_s, dict(ev.detail), notice_time(other))
+                    return drop_healed_gaps(out[:i] + out[i + 1:j] + [healed] + out[j + 1:])
     return out
 
 
@@ -174,8 +182,25 @@ class CoachState:
         self._breath_hold = False
         self._poor = 0
         self._good = 0
-        self._link_lost = False
         self._fallback = False
+        self._lead_reason: str | None = None
+        """Why the pacer leads (``signal_poor``, ``no_breaths``, ``motion``, ``signal_lost``, ``rr_only``)."""
+        self.handovers = 0
+        """Times the lead went to the pacer because the breathing could not be followed."""
+        self._confident_ref = 0.0
+        """The last confident breath (or the start, or the end of a settle): unsure time counts from it."""
+        self._down: set[str] = set()
+        """Why the sensor is down now: ``link`` (the source says so), ``gap`` (the detector found one)."""
+        self._down_since: float | None = None
+        self._settle_until: float | None = None
+        self._deferred: str | None = None
+        """A hold that waits for the sensor (``static``, ``active``, ``tool``)."""
+        self._resume_kind: str | None = None
+        """The hold to start after pressing in again, once the sensor is back."""
+        self.rr_mode = signal == "rr" and settings.rr_lead and settings.protocol != "breathing"
+        """An RR-only strap: the pacer leads by design."""
+        self.follow = FollowTracker()
+        """How the heart follows the pacer (RSA), while a pacer leads."""
         self._fallback_since: float | None = None
         self.fallback_s = 0.0
         self._pacer: Pacer | None = None
@@ -214,16 +239,20 @@ class CoachState:
         since_s: float | None = None,
         rate_bpm: float | None = None,
         settled_rate_bpm: float | None = None,
+        count: int | None = None,
+        hold_clock: str | None = None,
+        text_key: str | None = None,
     ) -> None:
         side = self._side_name()
         fmt: dict[str, object] = {} if seconds is None else {"seconds": seconds}
-        text = cue_text(kind, side=to_side or side or "", **fmt)
+        text = cue_text(text_key or kind, side=to_side or side or "", **fmt)
         self.cue_count += 1
         if self.hold is not None:
             self.hold.cues += 1
         self._emit(Cue(
             t_s=r3(t), kind=kind, text=text, stage=self.stage, side=side, breath_t_s=breath_t_s, source=source,
             to_side=to_side, reason=reason, since_s=since_s, rate_bpm=rate_bpm, settled_rate_bpm=settled_rate_bpm,
+            count=count, hold_clock=hold_clock,
         ))
 
     def _enter(
@@ -241,12 +270,18 @@ class CoachState:
         self.stage = stage
         self._step = 0
         self._stage_exhales = []
+        if stage != "wait":
+            self._deferred = None
         self._timers.pop("stage", None)
         side = self._side_name()
         self._emit(StageEntered(
             t_s=r3(t), stage=stage, text=stage_text(text_key or stage, side=side or ""), side=side, point=point,
             move=move, to_side=to_side, pacer=pacer, duration_s=duration_s,
         ))
+
+    def _sensor_waiting(self, t: float) -> bool:
+        """The sensor is down, or settling after coming back: no hold starts now."""
+        return bool(self._down) or (self._settle_until is not None and t < self._settle_until)
 
     # ------------------------------------------------------------------ summary
 

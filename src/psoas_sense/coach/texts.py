@@ -50,6 +50,19 @@ CUES: dict[str, str] = {
     "ease_pressure": "Ease the pressure a little. Breathe slowly.",
     "fallback_pacer": "I can't follow your breathing right now. Breathe with my cues instead.",
     "signal_restored": "I can follow your breathing again.",
+    # who leads, by reason (the cue kind stays ``fallback_pacer``; see coach.lead)
+    "lead_again": "Breathe with my cues for a while.",
+    "lead_motion": "I can't read your breathing while you move. Breathe with my cues.",
+    "lead_link": "The sensor has dropped out. Breathe with my cues while it reconnects.",
+    "lead_link_hold": (
+        "The sensor has dropped out. Keep breathing with my cues; this hold still ends on time."
+    ),
+    "lead_rr": "Your strap gives me your heart rhythm only, so I'll set a slow pace. Breathe with my cues.",
+    "sensor_down": "The sensor has dropped out. Keep breathing with my cues.",
+    "settling": "Reconnected: settling. Keep following my cues for a moment.",
+    "settling_gap": "The sensor paused: settling. Keep following my cues for a moment.",
+    "settling_breath": "The sensor paused: settling. Keep breathing slowly.",
+    "settle_paced": "Good. Let's begin. Keep breathing with my cues.",
     "finish": "Release slowly. Rest and breathe. Well done.",
 }
 """Cue kind -> text (``str.format`` fields: ``side``, ``seconds``)."""
@@ -82,6 +95,7 @@ STAGES: dict[str, str] = {
     "rest": "Ease off and rest your hands. Keep breathing slowly.",
     "rest_tool": "Ease off the tool and rest. Keep breathing slowly.",
     "switch": "Switch sides.",
+    "wait": "Ease the pressure and rest a moment: the sensor is not back yet. We go on when it is.",
     "breathing": "Breathing practice. Follow the cues: breathe in, and breathe out.",
     "finish": "Release slowly. Rest and breathe. Well done.",
 }

@@ -25,6 +25,9 @@ from psoas_sense.report.data import SessionData
 
 MIN_DEPTH_BREATHS = 3
 """Breaths a window needs before its depth is stated."""
+PACED_EXHALE_CUES = frozenset({"sink_deeper", "tool_sink", "slide_foot", "leg_straight", "release", "belly_out",
+                               "pace_exhale"})
+"""Cues the pacer gives on its exhale (a recording's markers keep these, not the pacer's breaths)."""
 MAX_BREATH_S = 20.0
 """An inhale onset further back than this before an exhale onset does not pair with it."""
 
@@ -61,6 +64,11 @@ class Physio:
     def __init__(self, data: SessionData) -> None:
         self.phases = sorted((b.t_s, b.kind) for b in data.breaths if b.source == "detector")
         self.rr = None if data.rr is None else sorted(data.rr, key=lambda b: b[0])
+        paced = {b.t_s for b in data.breaths if b.source == "pacer" and b.kind == "exhale"}
+        paced |= {c.t_s if c.breath_t_s is None else c.breath_t_s for c in data.cues
+                  if c.source == "pacer" and c.kind in PACED_EXHALE_CUES}
+        self.paced_exhales = sorted(paced)
+        """The pacer's exhale onsets while it led (for how the heart followed it)."""
         self.depths = breath_depths(self.phases, data.waveform)
         typical = statistics.median(d for _, d in self.depths) if self.depths else 0.0
         self.typical_depth = typical if typical > 0 else None
@@ -80,6 +88,7 @@ class Physio:
         """The report keys of the window ``t0..t1``: heart rate, RMSSD, I:E and the beats behind them."""
         s = self.stretch(t0, t1)
         h = s.heart
+        lock = None if self.rr is None else insight.rsa_following(self.rr, self.paced_exhales, t0, t1)
         return {
             "ie_ratio": _r(s.breath.ie_ratio),
             "depth_rel": _r(self.depth_rel(t0, t1), 2),
@@ -87,6 +96,10 @@ class Physio:
             "rmssd_ms": _r(h.rmssd_ms.value, 1) if h else None,
             "beats": h.beats if h else None,
             "beats_kept": h.kept if h else None,
+            "following_pct": _r(100.0 * lock.locked, 0) if lock else None,
+            "rsa_bpm": _r(lock.amplitude_bpm, 1) if lock else None,
+            "rsa_lag_s": _r(lock.lag_s, 1) if lock else None,
+            "paced_cycles": lock.cycles if lock else None,
         }
 
     def changes(self, data: SessionData, t0: float, t1: float) -> list[str]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -78,6 +78,10 @@ class Coach(Protocol):
     def on_events(self, events: Sequence[CoreEvent], t_s: float) -> list[CoachEvent]: ...
 
     def on_status(self, status: Status) -> list[CoachEvent]: ...
+
+    def on_beats(self, times_s: Sequence[float], rr_ms: Sequence[float]) -> list[CoachEvent]: ...
+
+    def on_streams(self, streams: Mapping[str, object]) -> None: ...
 
     def tick(self, t_s: float) -> list[CoachEvent]: ...
 
@@ -239,6 +243,8 @@ class _Run:
                 for sink in self.sinks:
                     sink.frame(frame)
                 self._heart_rate(frame)
+                if self.coach is not None and self.started and isinstance(frame, RRFrame) and frame.rr_ms.size:
+                    self.emit(self.coach.on_beats(frame.t_s.tolist(), frame.rr_ms.tolist()))  # following the pacer
                 events.extend(self.pipe.feed(frame))
         self.emit(events)
         if self.trace_every_s is not None and t_s - self._trace_t >= self.trace_every_s:
@@ -372,6 +378,8 @@ async def run_session(
     try:
         async with source:
             run.pipe = pipeline or Pipeline(signal=signal, streams=source.header.streams)
+            if coach is not None:  # a strap's streams are known once it is connected (an RR-only strap)
+                coach.on_streams(source.header.streams)
             run.clock = source_clock(source)
             for sink in sinks:
                 sink.open(source.header)

@@ -178,17 +178,22 @@ class SessionScreen(Screen[None]):
     def _show_pacer(self, v: SessionView, width: int) -> None:
         pacer = self.query_one("#pacer", Static)
         frac = v.pace_fraction
-        shown = frac is not None
+        heart = v.following_words  # an RR strap: how the heart follows the pacer
+        shown = frac is not None or bool(heart)
         if shown != self._pacer_shown:
             self._pacer_shown = shown
             pacer.display = shown
             self._fit()
         if frac is None:
+            if heart:
+                pacer.update(_line(heart))
             return
         fill = frac if v.pace_kind == "inhale" else 1.0 - frac if v.pace_kind == "exhale" else (
             1.0 if v.pace_kind == "hold_in" else 0.0)
         words = {"inhale": "in ", "exhale": "out", "hold_in": "pause", "hold_out": "rest"}.get(v.pace_kind, "")
         adh = f"  following {v.adherence_pct:.0f}%" if v.adherence_pct is not None else ""
+        if v.following is not None:
+            adh += f"  heart {100 * v.following.locked:.0f}%"
         pacer.update(_line(f"pacer {words:<5} {bar(fill, max(10, width - 30))}{adh}"))
 
     def _show_hold(self, v: SessionView, width: int) -> None:
