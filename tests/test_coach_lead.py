@@ -195,6 +195,20 @@ def test_an_rr_strap_leads_with_the_pacer_from_the_start_and_says_so_once() -> N
     assert run.end["ended_by"] == "done" and len(run.of("side_end")) == 2
 
 
+def test_an_rr_strap_that_drops_says_so_and_the_hold_keeps_its_time() -> None:
+    plain = drive(rr_coach(), phases(0, 500, 8.0, signal="rr", quality=0.3), 500)
+    t_hold = plain.of("hold_start", kind="static")[0]["t"]
+    lost, back = t_hold + 5.0, t_hold + 25.0
+    evs = [e for e in phases(0, 500, 8.0, signal="rr", quality=0.3) if not lost <= e.t_s <= back]
+    run = drive(rr_coach(), evs, 500, statuses=[Status(lost, "reconnecting"), Status(back, "reconnected")])
+    (down,) = run.cues("sensor_down")  # the pacer already leads: it goes on, and says why
+    assert down["t"] == pytest.approx(lost) and down["hold_clock"] == "runs" and "ends on time" in down["text"]
+    assert len(handovers(run)) == 1 and not said(run, CANT)
+    (settle,) = run.cues("settling")
+    assert settle["t"] == pytest.approx(back)
+    assert not [h for h in run.of("hold_start") if lost <= h["t"] < back + CoachSettings().settle_s]
+
+
 def test_an_rr_strap_may_follow_confident_rr_breaths_when_asked() -> None:
     evs = (phases(0, 60, 8.0, signal="rr", quality=0.3) + phases(60, 300, 8.0, signal="rr", quality=0.9)
            + phases(300, 420, 8.0, signal="rr", quality=0.3) + phases(420, 900, 8.0, signal="rr", quality=0.9))

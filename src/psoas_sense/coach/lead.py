@@ -101,7 +101,8 @@ class LeadLogic(StageLogic):
         if not self._fallback:
             self._start_fallback(t, "signal_lost")
         else:  # the pacer leads already: say why it goes on
-            self._cue("sensor_down", t, reason="signal_lost", hold_clock=self._hold_clock())
+            self._cue("sensor_down", t, reason="signal_lost", hold_clock=self._hold_clock(),
+                      text_key="lead_link_hold" if self.hold is not None else None)
 
     def _sensor_up(self, t: float, what: str, reason: str) -> None:
         self._down.discard(what)

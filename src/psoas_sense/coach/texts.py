@@ -95,7 +95,7 @@ STAGES: dict[str, str] = {
     "rest": "Ease off and rest your hands. Keep breathing slowly.",
     "rest_tool": "Ease off the tool and rest. Keep breathing slowly.",
     "switch": "Switch sides.",
-    "wait": "Ease the pressure and rest a moment: the sensor is not back yet. We go on when it is.",
+    "wait": "Ease the pressure and rest a moment: I'm waiting for the sensor. We go on when it's ready.",
     "breathing": "Breathing practice. Follow the cues: breathe in, and breathe out.",
     "finish": "Release slowly. Rest and breathe. Well done.",
 }
