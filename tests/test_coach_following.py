@@ -207,3 +207,26 @@ def test_a_coached_belt_replay_hands_over_at_most_once_in_ten_minutes_and_every_
     assert t_end >= t_min
     assert lost <= max(1.0, t_end / 600.0)
     assert len(_cues(lines, "sink_deeper")) >= 20 and not stray
+
+
+def test_the_report_gives_the_following_figure(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    import json
+
+    from psoas_sense.cli import main
+
+    h10 = str(RECORDINGS / "h10-rr-10min.jsonl.gz")
+    (tmp_path / "none.txt").write_text("", encoding="utf-8")
+    assert main(["replay", h10, "--protocol", "manual", "--headless", "--speed", "max", "--confirm-safety",
+                 "--save", "--commands", str(tmp_path / "none.txt")]) == 0
+    capsys.readouterr()
+    assert main(["report", "last", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    tot = rep["totals"]
+    assert 0 <= tot["following_pct"] <= 100 and tot["rsa_bpm"] > 0 and tot["paced_cycles"] >= 30
+    static = [h for h in rep["holds"] if h["kind"] == "static"]
+    assert static and all(h["following_pct"] is not None for h in static)
+    assert main(["report", "last"]) == 0
+    assert "Heart follows the pacer: " in capsys.readouterr().out
+    # a belt session where the breath led throughout has no such figure
+    assert main(["report", str(RECORDINGS / "biosppy-belt-60s.jsonl.gz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["following_pct"] is None

@@ -143,6 +143,13 @@ def test_a_hold_under_way_keeps_its_time_and_the_drop_says_so() -> None:
     assert not [h for h in run.of("hold_start", kind="static") if lost < h["t"] < lost + 50.0 + 10.0]
 
 
+def test_the_source_closing_its_streams_is_not_announced_as_a_drop() -> None:
+    """A recording ends with the strap's ``stopped`` status: no "the sensor has dropped out" then."""
+    run = drive(manual(), phases(0, 200), 200, statuses=[Status(150.0, "stopped")])
+    assert not handovers(run) and not run.cues("sensor_down")
+    assert not [h for h in run.of("hold_start") if h["t"] >= 150.0]
+
+
 def test_next_goes_on_without_the_sensor() -> None:
     t_hold = _first_hold_start()
     lost = t_hold - 3.0

@@ -85,7 +85,11 @@ class LeadLogic(StageLogic):
     # ------------------------------------------------------------------ the sensor
 
     def _on_status(self, status: Status, t: float) -> None:
-        if status.state in LINK_DOWN_STATES:
+        if status.state == "stopped":
+            # the source closed its streams (the end of a session or of a recording): no hold
+            # starts after it, but there is nothing to announce
+            self._down.add("link")
+        elif status.state in LINK_DOWN_STATES:
             self._sensor_down(t, "link")
         elif status.state in LINK_UP_STATES and "link" in self._down:
             self._sensor_up(t, "link", "reconnected")
