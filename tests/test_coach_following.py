@@ -230,3 +230,25 @@ def test_the_report_gives_the_following_figure(capsys: pytest.CaptureFixture[str
     # a belt session where the breath led throughout has no such figure
     assert main(["report", str(RECORDINGS / "biosppy-belt-60s.jsonl.gz"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["totals"]["following_pct"] is None
+
+
+def test_the_screen_never_says_it_cannot_follow_an_rr_strap_and_a_running_hold_clock_runs() -> None:
+    from psoas_sense.band import band_of
+    from psoas_sense.coach.texts import CUES
+    from psoas_sense.events import Cue, HoldStarted, StageEntered
+    from psoas_sense.model import Status
+    from psoas_sense.view import at, view_of
+
+    rr = view_of([StageEntered(0.0, "preparation", "Breathe."),
+                  Cue(0.0, "fallback_pacer", CUES["lead_rr"], "preparation", reason="rr_only")], 5.0)
+    assert band_of(rr).lead == "clock" and "can't follow" not in band_of(rr).lead_words
+    poor = view_of([StageEntered(0.0, "static", "Press in."),
+                    Cue(0.0, "fallback_pacer", CUES["fallback_pacer"], "static", reason="signal_poor")], 5.0)
+    assert "can't follow" in band_of(poor).lead_words
+    # the coach keeps a hold's time through a drop and says so: the screen's hold clock runs on
+    held = [StageEntered(0.0, "static", "Press in."), HoldStarted(0.0, "static", "left", 1, 45.0),
+            Status(10.0, "reconnecting", "link lost")]
+    runs = at(view_of([*held, Cue(10.0, "fallback_pacer", CUES["lead_link_hold"], "static", reason="signal_lost",
+                                  hold_clock="runs")]), 30.0)
+    assert runs.sensor_down and runs.hold_elapsed_s == pytest.approx(30.0)
+    assert at(view_of(held), 30.0).hold_elapsed_s == pytest.approx(10.0)  # no word from the coach: paused

@@ -66,6 +66,8 @@ def lead_words(v: SessionView, lead: str) -> str:
         return f"{BREATH_MARK} FOLLOWING YOUR BREATH"
     if lead == "clock" and v.sensor_down:
         return f"{CLOCK_MARK} CLOCK · {why}: breathe with my cues"
+    if lead == "clock" and v.following_pacer and v.lead_reason == "rr_only":  # by design, not a failure
+        return f"{CLOCK_MARK} CLOCK PACER · heart-rate strap: breathe with my cues"
     if lead == "clock" and v.following_pacer:
         return f"{CLOCK_MARK} CLOCK · I can't follow your breathing: breathe with my cues"
     if lead == "clock":

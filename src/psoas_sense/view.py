@@ -160,6 +160,9 @@ class SessionView:
     """Session time of the newest data (trace, beat or breath), None before any."""
     hold_paused_s: float = 0.0
     """Seconds of the hold under way spent with the sensor down (its clock pauses)."""
+    lead_reason: str = ""
+    """Why the pacer leads, from the coach's hand-over (``signal_poor``, ``motion``, ``signal_lost``,
+    ``rr_only``: a heart-rate strap, by design); empty while the breath leads."""
     hold_clock_runs: bool = False
     """The coach said the hold under way keeps its time through the sensor's drop (its cue's
     ``hold_clock``): its clock on the screen runs on, as the coach's does."""
@@ -298,16 +301,17 @@ RECENT_PHASES = 24
 
 
 def _cue(view: SessionView, ev: Cue) -> SessionView:
-    pacer = view.following_pacer
+    pacer, reason = view.following_pacer, view.lead_reason
     if ev.kind == "fallback_pacer":
-        pacer = True
+        pacer, reason = True, ev.reason or ""
     elif ev.kind == "signal_restored":
-        pacer = False
+        pacer, reason = False, ""
     pace_kind, pace_t = view.pace_kind, view.pace_t_s
     if ev.kind.startswith("pace_"):
         pace_kind, pace_t = ev.kind[5:], ev.t_s
     return dataclasses.replace(
         view, instruction=ev.text, instruction_kind=ev.kind, instruction_t_s=ev.t_s, following_pacer=pacer,
+        lead_reason=reason,
         pace_kind=pace_kind, pace_t_s=pace_t, coached=True, instruction_source=ev.source or "",
         instruction_stale=False, hold_clock_runs=view.hold_clock_runs or ev.hold_clock == "runs",
     )

@@ -122,7 +122,8 @@ EXHALE_KINDS = frozenset({"sink_deeper", "slide_foot", "leg_straight", "tool_sin
 """Cue kinds that ask for (and answer) a breath out."""
 INHALE_KINDS = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_inhale", "belly_in"})
 """Cue kinds that ask for (and answer) a breath in."""
-ATTENTION_KINDS = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate"})
+ATTENTION_KINDS = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate",
+                             "sensor_down"})
 """Cue kinds that ask for attention (keep breathing, ease off, follow my cues)."""
 
 HEADLINES: dict[str, str] = {
@@ -135,11 +136,13 @@ HEADLINES: dict[str, str] = {
     "softened": "SOFTENED", "rest": "REST", "side_ending": "NEARLY DONE", "switch_sides": "SWITCH SIDES",
     "pace_inhale": "BREATHE IN", "pace_hold_in": "PAUSE", "pace_exhale": "BREATHE OUT", "pace_hold_out": "REST",
     "keep_breathing": "KEEP BREATHING", "ease_pressure": "EASE OFF", "fallback_pacer": "FOLLOW MY CUES",
-    "signal_restored": "FOLLOWING YOU", "finish": "RELEASE SLOWLY",
+    "signal_restored": "FOLLOWING YOU", "finish": "RELEASE SLOWLY", "sensor_down": "FOLLOW MY CUES",
+    "settling": "SETTLING", "settle_paced": "BEGIN",
     # stages
     "calibration": "DEEP BREATH", "preparation": "BELLY BREATHING", "preparation_tool": "SETTLE IN",
     "locate": "FIND THE SPOT", "static": "PRESS IN", "active": "SLIDE OUT", "tool_position": "ONTO THE TOOL",
     "tool": "REST ON TOOL", "rest_tool": "REST", "switch": "SWITCH SIDES", "breathing": "FOLLOW MY CUES",
+    "wait": "REST A MOMENT",
     # the session's own
     "pain_stop": "STOP", "session_end": "SESSION OVER",
 }

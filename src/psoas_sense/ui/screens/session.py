@@ -207,8 +207,8 @@ class SessionScreen(Screen[None]):
         about = f" of about {expected}" if expected else ""
         cue = "sink deeper" if v.hold_kind in ("static", "tool") else "release"
         head = f"{v.hold_kind} hold {mmss(v.hold_elapsed_s)}" + (f"/{mmss(target)}" if target else "")
-        if v.sensor_down:
-            head += " paused: no signal"
+        if v.sensor_down:  # the coach says whether the hold keeps its time through a drop
+            head += " no signal: ends on time" if v.hold_clock_runs else " paused: no signal"
         live = []
         if v.hold_rate_bpm is not None:
             live.append(f"{v.hold_rate_bpm:.1f}/min")
