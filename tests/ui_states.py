@@ -30,7 +30,9 @@ Step = tuple[str, Any]
 
 STATES: dict[str, tuple[str, float]] = {
     "following": ("demo", 118.0),  # the first hold, the breath followed
-    "pacer": ("demo", 140.0),  # the same hold, the signal poor: the clock pacer leads
+    # an RR-only strap: the clock pacer leads by design, with how the heart follows it (the demo no
+    # longer hands its half minute of unsure breaths to the pacer: issue 16)
+    "pacer": ("emulated:hrs?rate_bpm=6", 130.0),
     "link_lost": ("emulated:h10?drop_at=60&drop_for=20", 70.0),  # 10 s into a 20 s link drop
     "moving": ("emulated:h10?move_at=100&move_for=20", 103.0),  # 3 s into a movement, mid-hold
 }
