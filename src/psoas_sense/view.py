@@ -60,10 +60,8 @@ DOWN_STATES = frozenset({"reconnecting", "lost", "signal_lost", "stopped"})
 """Source states in which no data comes."""
 MAX_PROBLEMS = 3
 """Survived errors kept for the notices line."""
-FOLLOW_CLOSE = 0.5
-"""Share of the heart rate's variation at the pacer's rhythm that reads "closely"..."""
-FOLLOW_PART = 0.2
-"""...and "partly" (below: "not yet")."""
+FOLLOW_WORDS = ((0.5, "closely"), (0.2, "partly"), (0.0, "not yet"))
+"""Share of the heart rate's variation at the pacer's rhythm -> how the heart follows it, in a word."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +159,9 @@ class SessionView:
     hold_paused_s: float = 0.0
     """Seconds of the hold under way spent with the sensor down (its clock pauses)."""
     lead_reason: str = ""
-    """Why the pacer leads, from the coach's hand-over (``signal_poor``, ``motion``, ``signal_lost``,
-    ``rr_only``: a heart-rate strap, by design); empty while the breath leads."""
+    """Why the pacer leads (the hand-over cue's reason; ``rr_only``: a heart-rate strap, by design)."""
     hold_clock_runs: bool = False
-    """The coach said the hold under way keeps its time through the sensor's drop (its cue's
-    ``hold_clock``): its clock on the screen runs on, as the coach's does."""
+    """The coach keeps the hold's time through the sensor's drop (its cue's ``hold_clock``): no pause."""
     problems: tuple[str, ...] = ()
     """Errors the session survived (history not saved...), newest last, at most :data:`MAX_PROBLEMS`."""
     following: FollowingScored | None = None
@@ -177,7 +173,7 @@ class SessionView:
         f = self.following
         if f is None or not (self.following_pacer or self.pacer is not None):
             return ""
-        word = "closely" if f.locked >= FOLLOW_CLOSE else "partly" if f.locked >= FOLLOW_PART else "not yet"
+        word = next(w for floor, w in FOLLOW_WORDS if f.locked >= floor)
         return (f"heart follows the pacer: {word} {100 * f.locked:.0f}% · swing {f.amplitude_bpm:.1f} bpm · "
                 f"peak {f.lag_s:+.1f} s from 'out'")
 
