@@ -216,6 +216,7 @@ class _Run:
     def start_coach(self, t_s: float) -> None:
         if self.coach is not None and not self.started:
             self.started = True
+            self.coach.on_streams(self.pipe.streams if self.pipe is not None else {})  # a strap's, once connected
             self.emit(self.coach.start(t_s))
 
     def on_item(self, t_s: float, item: Item) -> None:
@@ -378,8 +379,6 @@ async def run_session(
     try:
         async with source:
             run.pipe = pipeline or Pipeline(signal=signal, streams=source.header.streams)
-            if coach is not None:  # a strap's streams are known once it is connected (an RR-only strap)
-                coach.on_streams(source.header.streams)
             run.clock = source_clock(source)
             for sink in sinks:
                 sink.open(source.header)
