@@ -23,6 +23,7 @@ UPPER_LIMITS: Mapping[str, float] = {
     "side_warning_s": 900.0, "side_minutes": 15.0, "breathing_minutes": 120.0,
     "prep_settle_breaths": 20, "prep_max_rate_bpm": 60.0, "prep_max_cv": 10.0, "poor_events": 100,
     "good_events": 100, "active_exhales": 10, "fast_factor": 10.0, "fast_min_delta_bpm": 60.0, "min_quality": 1.0,
+    "unsure_handover_s": 300.0, "pacer_min_s": 300.0, "settle_s": 120.0,
 }
 """The largest value each number setting takes (every time is bounded: a session must end)."""
 
