@@ -103,7 +103,7 @@ class AccPolarity:
         flipped = self.tracker.decide(t_s)
         if flipped:
             self.detector.flip()
-        conf = round(self.tracker.confidence, 3)
+        conf = round(self.tracker.decided_confidence, 3)
         self.detector.polarity_confidence = conf
         # confident from 0.7, no longer below 0.6 (no notice chatter around one value)
         confident = conf >= CONFIDENT_ON if not self._confident else conf >= CONFIDENT_OFF

@@ -155,6 +155,8 @@ class PolarityTracker:
         self.source = "none"
         """Which evidence dominates: ``none``, ``lift``, ``dwell``, ``asymmetry``, ``rr`` or ``calibration``."""
         self._shape = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self.decided_confidence = 0.0
+        """The confidence right after the last :meth:`decide` (without scoring again)."""
         self.parts: dict[str, float] = {}
         """The last score's parts by kind (positive: the axis direction is the inhale)."""
 
@@ -244,25 +246,32 @@ class PolarityTracker:
         return lift + dwell + asym + rr + cal
 
     def decide(self, t_s: float = math.inf) -> bool:
-        """Update the polarity from the evidence at time ``t_s``; True when it flipped."""
+        """Update the polarity from the evidence at time ``t_s``; True when it flipped. The
+        confidence after it is in :attr:`decided_confidence`."""
         s = self.score()
+        flip = self._should_flip(s, t_s)
+        if flip:
+            self.polarity = -self.polarity
+            self._last_flip_s = t_s
+            self._decided = True
+        self.decided_confidence = self._confidence_of(s)
+        return flip
+
+    def _should_flip(self, s: float, t_s: float) -> bool:
         against = -s * self.polarity
         if against <= (FLIP_MARGIN if self._decided else FIRST_MARGIN):
             return False
         by_calibration = self._cal * self.polarity < 0
-        if not by_calibration and against < STRONG_SCORE and t_s - self._last_flip_s < MIN_FLIP_INTERVAL_S:
-            return False
-        self.polarity = -self.polarity
-        self._last_flip_s = t_s
-        self._decided = True
-        return True
+        return by_calibration or against >= STRONG_SCORE or t_s - self._last_flip_s >= MIN_FLIP_INTERVAL_S
+
+    def _confidence_of(self, s: float) -> float:
+        if s * self.polarity <= 0:
+            return 0.0
+        against = sum(-v * self.polarity for v in self.parts.values() if v * self.polarity < 0)
+        return abs(s) / (abs(s) + 1.0 + DISAGREE_GAIN * against)
 
     @property
     def confidence(self) -> float:
         """``|score| / (|score| + 1 + DISAGREE_GAIN x against)`` when the polarity agrees with the
         score, else 0 (``against``: the evidence on the other side)."""
-        s = self.score()
-        if s * self.polarity <= 0:
-            return 0.0
-        against = sum(-v * self.polarity for v in self.parts.values() if v * self.polarity < 0)
-        return abs(s) / (abs(s) + 1.0 + DISAGREE_GAIN * against)
+        return self._confidence_of(self.score())

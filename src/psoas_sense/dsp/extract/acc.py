@@ -236,24 +236,30 @@ class AccExtractor:
                 self._cov.scale_state(PCA_FORGET_ON_SHIFT)
             if e > a:
                 cov[a:e] = self._cov.process(prods[a:e], init=0.0)
-        out = np.empty(m)
         ue = self._update_every
         # grid indexes (global count) at which the axis is re-estimated
         first = (-self._n) % ue
-        upd = list(range(first, m, ue))
-        start = 0
-        for u in upd:
-            out[start:u] = b[start:u] @ self._axis
-            c = cov[u]
-            mat = np.array([[c[0], c[3], c[4]], [c[3], c[1], c[5]], [c[4], c[5], c[2]]])
-            if np.trace(mat) > 0:
-                _, vecs = np.linalg.eigh(mat)
-                ax = vecs[:, -1]
-                if float(np.dot(ax, self._axis)) < 0:
-                    ax = -ax
-                self._axis = ax
-            start = u
-        out[start:] = b[start:] @ self._axis
+        upd = np.arange(first, m, ue)
+        # every update's principal axis at once (one batched eigh), then the sign kept continuous
+        axes = np.empty((upd.shape[0] + 1, 3))
+        axes[0] = self._axis
+        if upd.shape[0]:
+            c = cov[upd]
+            mats = np.stack((c[:, [0, 3, 4]], c[:, [3, 1, 5]], c[:, [4, 5, 2]]), axis=1)
+            ok = (c[:, 0] + c[:, 1] + c[:, 2]) > 0
+            vecs = np.linalg.eigh(mats[ok])[1][:, :, -1] if ok.any() else np.zeros((0, 3))
+            prev = self._axis
+            j = 0
+            for k in range(upd.shape[0]):
+                if ok[k]:
+                    ax = vecs[j]
+                    j += 1
+                    prev = -ax if float(ax[0] * prev[0] + ax[1] * prev[1] + ax[2] * prev[2]) < 0 else ax
+                axes[k + 1] = prev
+            self._axis = prev.copy()
+        # each sample projected on the axis in force at it
+        seg = np.diff(np.concatenate(([0], upd, [m])))
+        out = np.einsum("ij,ij->i", b, np.repeat(axes, seg, axis=0))
         self._n += m
         y, delay, rip = self._guard.process(out)
         ex = Extracted(gt, y, ga, gaps, delay, notices, resets, rip)
