@@ -75,23 +75,28 @@ def motion_windows(activity: np.ndarray) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in _runs(activity >= STILL_ACTIVITY_MAX)]
 
 
-def load(subject: str) -> Case:
-    """One subject as an ``acc`` case with RR, reference, resting and motion windows."""
-    from reference import reference_breaths
-
-    d = DATA_DIR / "hexoskin_chest" / subject
+def read_shirt(d: Path) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, float]:
+    """A Hexoskin record's accelerometer and lung volume: ``(t, acc mG, fs, t_resp, volume, fs_resp)``,
+    the volume being ``-(thoracic + abdominal)`` (the RIP bands fall on inhalation)."""
     fs_acc, ax = wavfile.read(d / "acceleration_X.wav")
     _, ay = wavfile.read(d / "acceleration_Y.wav")
     _, az = wavfile.read(d / "acceleration_Z.wav")
     n = min(ax.shape[0], ay.shape[0], az.shape[0])
     acc = np.stack([ax[:n], ay[:n], az[:n]], axis=1).astype(float) * MG_PER_COUNT
-    t = np.arange(n) / float(fs_acc)
     fs_r, th = wavfile.read(d / "respiration_thoracic.wav")
     _, ab = wavfile.read(d / "respiration_abdominal.wav")
     m = min(th.shape[0], ab.shape[0])
     vol = -(th[:m].astype(float) + ab[:m].astype(float))
-    tr = np.arange(m) / float(fs_r)
-    ref, ref_in = reference_breaths(tr, vol, float(fs_r), band_hz=REF_BAND_HZ)
+    return np.arange(n) / float(fs_acc), acc, float(fs_acc), np.arange(m) / float(fs_r), vol, float(fs_r)
+
+
+def load(subject: str) -> Case:
+    """One subject as an ``acc`` case with RR, reference, resting and motion windows."""
+    from reference import reference_breaths
+
+    d = DATA_DIR / "hexoskin_chest" / subject
+    t, acc, fs_acc, tr, vol, fs_r = read_shirt(d)
+    ref, ref_in = reference_breaths(tr, vol, fs_r, band_hz=REF_BAND_HZ)
     _, act = wavfile.read(d / "activity.wav")
     _, rate = wavfile.read(d / "breathing_rate.wav")
     rr = np.loadtxt(d / "RR_interval.csv", delimiter=",", skiprows=1, ndmin=2)

@@ -35,8 +35,6 @@ WENDEXD = ("B1_Supine", "B2_Supine", "B3_Supine", "B1_Sitting", "B2_Sitting", "B
 SCORE_FROM_S = 15.0
 """References and detections before this are not scored (the detector settles)."""
 HEX_RECORD = "record_289810"
-MG_PER_COUNT = 3.90625
-"""Hexoskin accelerometer unit: 1/256 g."""
 ACTIVITY_HZ = (1.0, 20.0)
 """Band of the accelerometer that shows body activity (above breathing, below aliasing)."""
 ACTIVITY_MOVING_MG = 40.0
@@ -133,31 +131,22 @@ def still_windows(t: np.ndarray, acc_mg: np.ndarray, fs: float) -> list[tuple[fl
 
 def load_hexoskin_lsl(with_rr: bool) -> Case:
     """The 31-minute Hexoskin record as an ``acc`` case, scored in its still stretches."""
+    from hexoskin import read_shirt
     from reference import reference_breaths
 
     d = BASE / "hexoskin_lsl" / HEX_RECORD
-    fs_acc, ax = wavfile.read(d / "acceleration_X.wav")
-    _, ay = wavfile.read(d / "acceleration_Y.wav")
-    _, az = wavfile.read(d / "acceleration_Z.wav")
-    n = min(ax.shape[0], ay.shape[0], az.shape[0])
-    acc = np.stack([ax[:n], ay[:n], az[:n]], axis=1).astype(float) * MG_PER_COUNT
-    t = np.arange(n) / float(fs_acc)
-    fs_r, th = wavfile.read(d / "respiration_thoracic.wav")
-    _, ab = wavfile.read(d / "respiration_abdominal.wav")
-    m = min(th.shape[0], ab.shape[0])
-    vol = -(th[:m].astype(float) + ab[:m].astype(float))
-    tr = np.arange(m) / float(fs_r)
-    ref, ref_in = reference_breaths(tr, vol, float(fs_r), band_hz=(0.05, 0.8))
+    t, acc, fs_acc, tr, vol, fs_r = read_shirt(d)
+    ref, ref_in = reference_breaths(tr, vol, fs_r, band_hz=(0.05, 0.8))
     fs_e, ecg = wavfile.read(d / "ECG_I.wav")
     beats = r_peaks(ecg.astype(float), float(fs_e))
     rr = (beats[1:], np.diff(beats) * 1000.0) if with_rr else None
-    wins = still_windows(t, acc, float(fs_acc))
+    wins = still_windows(t, acc, fs_acc)
     return Case(
         f"hexoskin_lsl{'+rr' if with_rr else ''}",
         "acc",
         t,
         acc,
-        float(fs_acc),
+        fs_acc,
         ref,
         ref_inhale_s=ref_in,
         rr=rr,
