@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -158,58 +159,7 @@ def parse_emulator_spec(spec: str) -> EmulatorOptions:
         if not opts.is_belt and key in BELT_ONLY:
             raise PsoasError(f"emulated device option {key} is for emulated:gdx-rb only")
         try:
-            if _belt_option(opts, key, value):
-                continue
-            if key == "start_delay":
-                opts.start_delay_s = float(value)
-            elif key == "drop_at":
-                opts.drop_at_s = _floats(value, key)
-            elif key == "drop_for":
-                opts.drop_for_s = float(value)
-            elif key == "malformed_at":
-                opts.malformed_at_s = _floats(value, key)
-            elif key == "stall_at":
-                opts.stall_at_s = _floats(value, key)
-            elif key == "stall_for":
-                opts.stall_for_s = float(value)
-            elif key == "latency_ms":
-                lo, _, hi = value.partition("-")
-                a, b = float(lo) / 1000.0, float(hi or lo) / 1000.0
-                if not (0 <= a <= b <= MAX_LATENCY_S):
-                    raise PsoasError("emulated device option latency_ms must be MIN-MAX milliseconds, e.g. 10-40")
-                opts.latency_s = (a, b)
-            elif key == "restart_at":
-                opts.restart_at_s = _floats(value, key)
-            elif key == "no_contact_at":
-                opts.no_contact_at_s = _floats(value, key)
-            elif key == "move_at":
-                opts.move_at_s = _floats(value, key)
-            elif key == "move_for":
-                opts.move_for_s = float(value)
-            elif key == "recording":
-                if not value or not Path(value).exists():
-                    raise PsoasError(f"emulated device recording not found: {value!r}")
-                opts.recording = value
-            elif key == "seed":
-                opts.seed = int(value)
-            elif key == "rate_bpm":
-                opts.rate_bpm = float(value)
-            elif key == "hr_bpm":
-                opts.hr_bpm = float(value)
-            elif key == "acc_frames":
-                if value not in ("delta", "raw"):
-                    raise PsoasError("emulated device option acc_frames must be delta or raw")
-                opts.acc_frames = value
-            elif key == "hr_flags":
-                opts.hr_flags = int(value, 0) & 0xFF
-            elif key == "rssi":
-                opts.rssi = int(value)
-            elif key == "name":
-                opts.name = value
-            elif key == "address":
-                opts.address = value
-            else:
-                raise PsoasError(f"unknown emulated device option {key!r} (see --help for the list)")
+            _set_option(opts, key, value)
         except ValueError:
             raise PsoasError(f"emulated device option {key}={value!r} is not a number") from None
     durations = (("start_delay", opts.start_delay_s), ("drop_for", opts.drop_for_s), ("stall_for", opts.stall_for_s),
@@ -225,27 +175,76 @@ def parse_emulator_spec(spec: str) -> EmulatorOptions:
 
 
 
-def _belt_option(opts: EmulatorOptions, key: str, value: str) -> bool:
-    """Set one of the belt's own options; False when ``key`` is not one."""
-    if key == "per_packet":
-        opts.per_packet = int(value)
-    elif key == "mtu":
-        opts.mtu = int(value)
-    elif key == "pause_every":
-        opts.pause_every_s = float(value)
-    elif key == "pause_for":
-        opts.pause_for_s = float(value)
-    elif key == "packet_loss":
-        opts.packet_loss = float(value)
-    elif key == "lose_at":
-        opts.lose_at_s = _floats(value, key)
-    elif key == "bad_checksum_at":
-        opts.bad_checksum_at_s = _floats(value, key)
-    elif key == "rate_after":
-        opts.rate_after_s = float(value)
-    else:
-        return False
-    return True
+def _latency(value: str, key: str) -> tuple[float, float]:
+    lo, _, hi = value.partition("-")
+    a, b = float(lo) / 1000.0, float(hi or lo) / 1000.0
+    if not (0 <= a <= b <= MAX_LATENCY_S):
+        raise PsoasError("emulated device option latency_ms must be MIN-MAX milliseconds, e.g. 10-40")
+    return (a, b)
+
+
+def _recording(value: str, key: str) -> str:
+    if not value or not Path(value).exists():
+        raise PsoasError(f"emulated device recording not found: {value!r}")
+    return value
+
+
+def _acc_frames(value: str, key: str) -> str:
+    if value not in ("delta", "raw"):
+        raise PsoasError("emulated device option acc_frames must be delta or raw")
+    return value
+
+
+def _seconds(value: str, key: str) -> float:
+    return float(value)
+
+
+def _whole(value: str, key: str) -> int:
+    return int(value)
+
+
+_OPTIONS: dict[str, tuple[str, Callable[[str, str], object]]] = {
+    # the straps
+    "start_delay": ("start_delay_s", _seconds),
+    "drop_at": ("drop_at_s", _floats),
+    "drop_for": ("drop_for_s", _seconds),
+    "malformed_at": ("malformed_at_s", _floats),
+    "stall_at": ("stall_at_s", _floats),
+    "stall_for": ("stall_for_s", _seconds),
+    "latency_ms": ("latency_s", _latency),
+    "restart_at": ("restart_at_s", _floats),
+    "no_contact_at": ("no_contact_at_s", _floats),
+    "move_at": ("move_at_s", _floats),
+    "move_for": ("move_for_s", _seconds),
+    "recording": ("recording", _recording),
+    "seed": ("seed", _whole),
+    "rate_bpm": ("rate_bpm", _seconds),
+    "hr_bpm": ("hr_bpm", _seconds),
+    "acc_frames": ("acc_frames", _acc_frames),
+    "hr_flags": ("hr_flags", lambda v, k: int(v, 0) & 0xFF),
+    "rssi": ("rssi", _whole),
+    "name": ("name", lambda v, k: v),
+    "address": ("address", lambda v, k: v),
+    # the belt
+    "per_packet": ("per_packet", _whole),
+    "mtu": ("mtu", _whole),
+    "pause_every": ("pause_every_s", _seconds),
+    "pause_for": ("pause_for_s", _seconds),
+    "packet_loss": ("packet_loss", _seconds),
+    "lose_at": ("lose_at_s", _floats),
+    "bad_checksum_at": ("bad_checksum_at_s", _floats),
+    "rate_after": ("rate_after_s", _seconds),
+}
+"""Every option: the attribute it sets and how its text becomes the value (``ValueError``: not a
+number; :class:`PsoasError`: another reason, said)."""
+
+
+def _set_option(opts: EmulatorOptions, key: str, value: str) -> None:
+    """Set one option from its text; :class:`PsoasError` for an unknown one."""
+    if key not in _OPTIONS:
+        raise PsoasError(f"unknown emulated device option {key!r} (see --help for the list)")
+    attr, convert = _OPTIONS[key]
+    setattr(opts, attr, convert(value, key))
 
 
 def _check_belt(opts: EmulatorOptions) -> None:
