@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import gzip
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import signal as sps
@@ -93,20 +94,22 @@ def load_wendexd(name: str, with_rr: bool) -> Case:
     fs_e = 500.0
     grid = np.arange(et[0], et[-1], 1.0 / fs_e)
     beats = r_peaks(np.interp(grid, et, ev), fs_e) + grid[0]
-    rr = (beats[1:], np.diff(beats) * 1000.0) if with_rr else None
     vol = _volume_from_marks(t, rises, falls)
+    return _acc_case(
+        name, with_rr, beats, t, acc, 50.0, falls, rises, (t, vol),
+        score_from_s=SCORE_FROM_S, score_windows=[(SCORE_FROM_S, float(t[-1]) - 2.0)],
+    )
+
+
+def _acc_case(
+    name: str, with_rr: bool, beats: np.ndarray, t: np.ndarray, acc: np.ndarray, fs: float,
+    ref: np.ndarray, ref_in: np.ndarray, ref_signal: tuple[np.ndarray, np.ndarray], **scoring: Any,
+) -> Case:
+    """An ``acc`` case, named ``NAME+rr`` and given the strap's RR intervals when ``with_rr``."""
+    rr = (beats[1:], np.diff(beats) * 1000.0) if with_rr else None
     return Case(
-        f"{name}{'+rr' if with_rr else ''}",
-        "acc",
-        t,
-        acc,
-        50.0,
-        falls,
-        ref_inhale_s=rises,
-        rr=rr,
-        ref_signal=(t, vol),
-        score_from_s=SCORE_FROM_S,
-        score_windows=[(SCORE_FROM_S, float(t[-1]) - 2.0)],
+        f"{name}{'+rr' if with_rr else ''}", "acc", t, acc, fs, ref,
+        ref_inhale_s=ref_in, rr=rr, ref_signal=ref_signal, **scoring,
     )
 
 
@@ -139,20 +142,8 @@ def load_hexoskin_lsl(with_rr: bool) -> Case:
     ref, ref_in = reference_breaths(tr, vol, fs_r, band_hz=(0.05, 0.8))
     fs_e, ecg = wavfile.read(d / "ECG_I.wav")
     beats = r_peaks(ecg.astype(float), float(fs_e))
-    rr = (beats[1:], np.diff(beats) * 1000.0) if with_rr else None
     wins = still_windows(t, acc, fs_acc)
-    return Case(
-        f"hexoskin_lsl{'+rr' if with_rr else ''}",
-        "acc",
-        t,
-        acc,
-        fs_acc,
-        ref,
-        ref_inhale_s=ref_in,
-        rr=rr,
-        ref_signal=(tr, vol),
-        score_windows=wins,
-    )
+    return _acc_case("hexoskin_lsl", with_rr, beats, t, acc, fs_acc, ref, ref_in, (tr, vol), score_windows=wins)
 
 
 def posture_of(name: str) -> str:
