@@ -73,7 +73,8 @@ def lines_sink(append: Callable[[dict[str, Any]], None]) -> Sink:
 
 
 class HistoryCoach:
-    """A coach engine whose events also go to a history sink, as in a session (tests drive it by hand).
+    """A coach engine whose events also go to a history sink, as in a session (tests drive it by hand):
+    the detector's events first, then the coach's, as the session loop hands them on.
 
     Its methods return what the engine returned plus any error the history reported, as a
     session's output would show them.
@@ -81,7 +82,7 @@ class HistoryCoach:
 
     def __init__(self, engine: CoachEngine, **kwargs: Any) -> None:
         self.engine = engine
-        self.sink = HistorySink(engine, **kwargs)
+        self.sink = HistorySink(engine.settings, **kwargs)
 
     @property
     def finished(self) -> bool:
@@ -105,6 +106,9 @@ class HistoryCoach:
         return self._pass(self.engine.start(t_s))
 
     def on_events(self, events: Any, t_s: float) -> list[Any]:
+        if self.engine.t_start_s is not None and not self.engine.finished:
+            for ev in events:
+                self.sink.event(ev)
         return self._pass(self.engine.on_events(events, t_s))
 
     def on_status(self, status: Any) -> list[Any]:

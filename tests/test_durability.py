@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from psoas_sense import history_spool
-from psoas_sense.events import BreathRecord, PainRecord
+from psoas_sense.events import PainStopped
 from psoas_sense.history_schema import progress_of
-from psoas_sense.model import Status
+from psoas_sense.model import BreathEvent, Status
 from psoas_sense.recording.format import FSYNC_INTERVAL_S, Header, read_recording
 from psoas_sense.session.history_writer import HistoryWriter
 from psoas_sense.session.sinks import Recorder
-from psoas_sense.store import HistoryStore, StoreError
+from psoas_sense.store import HistoryStore, SessionRow, StoreError
 
 pytestmark = pytest.mark.hostile
 
@@ -115,9 +115,15 @@ BEGIN = {"kind": "begin", "started_at": "2026-01-01T10:00:00+00:00", "protocol":
 
 
 def _rows(t: float, end: bool = False) -> dict[str, object]:
-    return progress_of(t_last=t, pain_stops=[PainRecord(t_s=t, stage="hold", side="left", hold="static")],
-                       breaths=[BreathRecord(t_s=t, kind="exhale", detected_at_s=t + 0.3, signal="resp",
-                                             rate_bpm=6.0, quality=0.8, source="detector", stage=None, side="left")])
+    return progress_of(t_last=t, events=[PainStopped(t, "static", "left", "static", "Stop."),
+                                         BreathEvent("exhale", t, t + 0.3, "resp", rate_bpm=6.0, quality=0.8)])
+
+
+def _saved(store: HistoryStore) -> tuple[SessionRow, list[float], int]:
+    """The one session: its row, its pain stops' times, its exhales."""
+    (row,) = store.sessions()
+    events = store.load(row.id).events
+    return row, [e.t_s for e in events if isinstance(e, PainStopped)], row.breaths
 
 
 def _end(rows: dict[str, object], t: float) -> dict[str, object]:
@@ -167,10 +173,9 @@ def test_a_session_begun_while_locked_is_spooled_then_saved_when_the_history_is_
     w.put(_end(_rows(30.0), 30.0))
     assert w.close(10)
     with HistoryStore(path, create=False) as store:
-        (row,) = store.sessions()
-        s = store.session(row["id"])
-    assert row["ended_by"] == "done" and [p["t"] for p in s["pain_stops"]] == [10.0, 20.0, 30.0]
-    assert s["source"] == {"file": "x"}  # its own row, not a recovered copy
+        row, pains, _ = _saved(store)
+    assert row.ended_by == "done" and pains == [10.0, 20.0, 30.0]
+    assert row.source == {"file": "x"}  # its own row, not a recovered copy
     assert any("free again" in m for m in w.take_problems())
 
 
@@ -195,10 +200,9 @@ def test_a_session_ending_while_locked_is_merged_whole_by_the_next_program(tmp_p
     other.close()
     with HistoryStore(path, create=False) as store:
         assert store.merged == 1 and not side.exists()
-        (row,) = store.sessions()
-        s = store.session(row["id"])
-    assert row["id"] == w.session_id and row["ended_by"] == "done"
-    assert [p["t"] for p in s["pain_stops"]] == [10.0, 20.0, 30.0] and len(s["breaths"]) == 3
+        row, pains, exhales = _saved(store)
+    assert row.id == w.session_id and row.ended_by == "done"
+    assert pains == [10.0, 20.0, 30.0] and exhales == 3
 
 
 def test_a_merge_is_never_repeated(tmp_path: Path, locked_db) -> None:
@@ -220,7 +224,7 @@ def test_a_merge_is_never_repeated(tmp_path: Path, locked_db) -> None:
 def test_one_bad_side_file_is_set_aside_and_the_others_merged(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
     HistoryStore(path).close()
-    bad_rows = {"holds": [{"kind); DROP TABLE sessions; --": 1}], "t_last": 1.0, "end": None}
+    bad_rows = {"lines": [{"t": 1.0, "kind); DROP TABLE sessions; --": 1}], "t_last": 1.0, "end": None}
     files = {
         "1-1": [BEGIN, {"kind": "progress", "rows": bad_rows}],  # a hostile column name
         "1-2": [{"kind": "progress", "rows": _rows(1.0)}],  # no begin record
@@ -231,15 +235,14 @@ def test_one_bad_side_file_is_set_aside_and_the_others_merged(tmp_path: Path) ->
             "".join(json.dumps(r) + "\n" for r in recs) + '{"kind": "progr')  # and a line cut short
     with HistoryStore(path) as store:
         assert store.merged == 1
-        (row,) = store.sessions()
-        assert [p["t"] for p in store.session(row["id"])["pain_stops"]] == [2.0]
+        assert _saved(store)[1] == [2.0]
         notices = store.notices
     assert len(notices) == 2 and all("set aside" in n for n in notices)
     assert sorted(p.name for p in tmp_path.glob("*.bad")) == [
         f"{path.name}.pending-1-1.jsonl.bad", f"{path.name}.pending-1-2.jsonl.bad"]
     assert history_spool.pending(path) == []
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT COUNT(*) FROM holds").fetchone()[0] == 0  # rolled back, tables intact
+    with sqlite3.connect(path) as db:  # rolled back, tables intact
+        assert db.execute("SELECT COUNT(*) FROM lines WHERE event = 'pain_stop'").fetchone()[0] == 1
 
 
 @pytest.mark.parametrize("dangling", [False, True])

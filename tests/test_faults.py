@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,15 @@ import pytest
 from conftest import RECORDINGS
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.events import ErrorReported, HoldEnded, PainStopped, SessionEnded
+from psoas_sense.model import BreathEvent
 from psoas_sense.recording.format import read_recording
+from psoas_sense.report import Report
+from psoas_sense.report.data import record_of
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.loop import run_session
 from psoas_sense.session.sinks import Collector, JsonPrinter, Recorder
 from psoas_sense.sources.replay import ReplaySource
-from psoas_sense.store import HistoryStore, default_path
+from psoas_sense.store import HistoryStore, SessionRow, default_path
 
 REAL_WRITE = os.write
 BELT = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
@@ -38,10 +42,20 @@ def coach(protocol: str = "breathing", **kw: Any) -> CoachEngine:
     return CoachEngine(CoachSettings(protocol=protocol, **kw), SafetyCheck(confirmed=True, simulated=True))
 
 
-def saved() -> dict[str, Any]:
+@dataclass
+class Saved:
+    """The one saved session: its row, its events and its record."""
+
+    row: SessionRow
+    events: list[Any]
+    record: Report
+
+
+def saved() -> Saved:
     with HistoryStore(create=False) as store:
         (row,) = store.sessions()
-        return {**store.session(row["id"]), "row": row}
+        s = store.load(row.id)
+    return Saved(row, s.events, record_of(s))
 
 
 # ------------------------------------------------------------------ the history held by another program
@@ -59,7 +73,7 @@ def test_a_history_held_mid_session_delays_the_save_never_the_pain_stop() -> Non
     HistoryStore(path).close()
     eng = coach("manual", side_minutes=3)
     col = Collector()
-    history = HistorySink(eng, source={"kind": "test"})
+    history = HistorySink(eng.settings, source={"kind": "test"})
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     class Grab(Collector):
@@ -79,9 +93,9 @@ def test_a_history_held_mid_session_delays_the_save_never_the_pain_stop() -> Non
     holder.execute("ROLLBACK")
     holder.close()
     s = saved()  # the next program to open it merges the side file
-    assert s["row"]["ended_by"] == "pain" and len(s["pain_stops"]) == 1
+    assert s.row.ended_by == "pain" and len(s.record.pain_stops) == 1
     holds = col.of(HoldEnded)
-    assert len(holds) >= 3 and [h["t_end"] for h in s["holds"]] == [h.t_s for h in holds]  # type: ignore[attr-defined]
+    assert len(holds) >= 3 and [h.t_end_s for h in s.record.holds] == [h.t_s for h in holds]  # type: ignore[attr-defined]
     assert any(h.t_s > 120.0 for h in holds)  # holds ended during the lock are there too  # type: ignore[attr-defined]
     assert not side.path.exists()
 
@@ -89,7 +103,7 @@ def test_a_history_held_mid_session_delays_the_save_never_the_pain_stop() -> Non
 def test_breathing_practice_is_saved_every_ten_seconds_of_session() -> None:
     eng = coach("breathing", breathing_minutes=5)
     col = Collector()
-    history = HistorySink(eng, source={"kind": "test"})
+    history = HistorySink(eng.settings, source={"kind": "test"})
     commits: list[float] = []
     real_put = None
 
@@ -110,7 +124,7 @@ def test_breathing_practice_is_saved_every_ten_seconds_of_session() -> None:
     asyncio.run(run_session(src, sinks=[col, Spy(), history], coach=eng))
     gaps = [b - a for a, b in zip(commits, commits[1:], strict=False)]
     assert len(commits) >= 29 and max(gaps) <= 10.0  # 5 minutes, a commit at least every 10 s
-    assert saved()["row"]["ended_by"] == "done"
+    assert saved().row.ended_by == "done"
 
 
 KILL_SCRIPT = """
@@ -123,7 +137,7 @@ from psoas_sense.session.sinks import Sink
 from psoas_sense.sources.replay import ReplaySource
 
 eng = coach("breathing", breathing_minutes=10)
-history = HistorySink(eng, source={{"kind": "test"}})
+history = HistorySink(eng.settings, source={{"kind": "test"}})
 
 class Kill(Sink):
     def advance(self, t_s):
@@ -142,9 +156,9 @@ def test_kill_9_six_minutes_into_breathing_practice_keeps_at_least_five(tmp_path
                           timeout=120)
     assert proc.returncode == -9, proc.stderr
     s = saved()
-    assert s["row"]["interrupted"] and s["row"]["t_last"] - s["row"]["t_start"] >= 350.0
-    exhales = [b for b in s["breaths"] if b["kind"] == "exhale"]
-    assert exhales and exhales[-1]["t"] - s["row"]["t_start"] >= 300.0
+    assert s.row.interrupted and s.row.duration_s >= 350.0
+    exhales = [b for b in s.events if isinstance(b, BreathEvent) and b.kind == "exhale"]
+    assert exhales and exhales[-1].t_s - s.row.t_start_s >= 300.0
 
 
 # ------------------------------------------------------------------ a recording that cannot be written
@@ -179,7 +193,7 @@ def test_a_disk_that_fills_while_recording(tmp_path: Path, monkeypatch: pytest.M
     eng = coach("breathing", breathing_minutes=3)
     col = Collector()
     asyncio.run(run_session(ReplaySource(BELT, loop=True, speed=None), coach=eng,
-                            sinks=[col, Recorder(out), HistorySink(eng, source={"kind": "test"})]))
+                            sinks=[col, Recorder(out), HistorySink(eng.settings, source={"kind": "test"})]))
     (end,) = col.of(SessionEnded)
     assert end.ended_by == "done"  # type: ignore[attr-defined]
     errs = [e.message for e in col.of(ErrorReported)]  # type: ignore[attr-defined]
@@ -189,7 +203,7 @@ def test_a_disk_that_fills_while_recording(tmp_path: Path, monkeypatch: pytest.M
     assert 0 < out.stat().st_size <= 20_000
     with pytest.warns(UserWarning):  # what is on disk reads back, cut short, with a warning
         read_recording(out)
-    assert saved()["row"]["ended_by"] == "done"
+    assert saved().row.ended_by == "done"
 
 
 def test_a_recording_whose_folder_is_removed_says_so_once(tmp_path: Path) -> None:
@@ -231,12 +245,12 @@ def test_a_closed_output_ends_the_session_truthfully(tmp_path: Path) -> None:
     col = Collector()
     res = asyncio.run(run_session(ReplaySource(BELT, speed=None), coach=eng,
                                   sinks=[JsonPrinter(_Closed()), col, Recorder(out),  # type: ignore[arg-type]
-                                         HistorySink(eng, source={})]))
+                                         HistorySink(eng.settings, source={})]))
     assert res.stopped_by == "output_closed"
     assert col.of(SessionEnded)[0].ended_by == "output_closed"  # type: ignore[attr-defined]
     with gzip.open(out, "rb") as f:
         f.read()  # a whole gzip stream: the trailer is there
-    assert saved()["row"]["ended_by"] == "output_closed"
+    assert saved().row.ended_by == "output_closed"
 
 
 def _headless(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
@@ -263,7 +277,7 @@ def test_signals_in_headless_mode_close_the_recording_and_end_the_history_truthf
     with gzip.open(tmp_path / "s.jsonl.gz", "rb") as f:
         lines = f.read().decode().splitlines()  # whole: trailer present
     assert json.loads(lines[-1]).get("marker") == "session_end"
-    assert saved()["row"]["ended_by"] == ("interrupt" if sig == "SIGINT" else "signal")
+    assert saved().row.ended_by == ("interrupt" if sig == "SIGINT" else "signal")
 
 
 def test_the_emulated_straps_bookkeeping_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -227,25 +227,21 @@ def test_force_replaces_a_regular_file_only(tmp_path: Path) -> None:
 
 def test_report_png_onto_a_symlink_is_refused(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
+    from psoas_sense.report.fold import Origin, build_record
     from psoas_sense.report.render import plot_png
 
     target = tmp_path / "victim.txt"
     target.write_text("precious")
     link = tmp_path / "plot.png"
     link.symlink_to(target)
-    report = {"holds": [], "sides": [], "session": {"file": "x"}}
-
-    class _Data:
-        breaths: list[object] = []
-        waveform = (np.arange(10.0), np.zeros(10))
-        cues: list[object] = []
-        pain_stops: list[object] = []
+    report = build_record([], None, Origin(file="x"))
+    waveform = (np.arange(10.0), np.zeros(10))
 
     with pytest.raises(OutputError, match="symbolic link"):
-        plot_png(_Data(), report, link)  # type: ignore[arg-type]
+        plot_png(report, waveform, link)
     assert target.read_text() == "precious"
     out = tmp_path / "plot2.png"
-    plot_png(_Data(), report, out)  # type: ignore[arg-type]
+    plot_png(report, waveform, out)
     assert out.read_bytes()[:4] == b"\x89PNG" and stat.S_IMODE(out.stat().st_mode) == 0o600
 
 

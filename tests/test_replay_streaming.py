@@ -228,7 +228,7 @@ def test_a_late_bad_value_ends_the_session_cleanly_then_raises(tmp_path, loop):
     rec = tmp_path / "session.jsonl"
     coach = manual_coach()
     col = Collector()
-    sinks = [col, Recorder(rec), HistorySink(coach, source={"file": str(p)})]
+    sinks = [col, Recorder(rec), HistorySink(coach.settings, source={"file": str(p)})]
     with pytest.raises(InputError) as info:
         asyncio.run(run_session(ReplaySource(p, loop=loop), sinks=sinks, coach=coach))
     assert str(info.value) == f"{p}:12001: column 'resp' is not a finite number: 'nan'"
@@ -242,8 +242,8 @@ def test_a_late_bad_value_ends_the_session_cleanly_then_raises(tmp_path, loop):
     # the history holds the finished session
     with HistoryStore() as store:
         (row,) = store.sessions()
-    assert row["ended_by"] == "input_error" and not row["interrupted"]
-    assert row["n_breaths"] > 20
+    assert row.ended_by == "input_error" and not row.interrupted
+    assert row.breaths > 20
 
 
 @pytest.mark.usefixtures("small_blocks")

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from psoas_sense import report as rep
-from psoas_sense.events import HoldEnded
-from psoas_sense.insight import beat_figures, rmssd
-from psoas_sense.records import BreathRecord
-from psoas_sense.report.data import SessionData
+from psoas_sense.events import HoldEnded, SessionEvent
+from psoas_sense.insight import beat_figures
+from psoas_sense.model import BreathEvent
+from psoas_sense.recording.format import read_recording
+from psoas_sense.report import Origin, Report
 from psoas_sense.session.setup import CoachConfig, RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,50 +19,57 @@ NK = ROOT / "recordings" / "neurokit2-resting-belt-rr.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
-def replayed() -> tuple[SessionData, dict]:
+def replayed() -> tuple[list[tuple[float, float]], Report]:
     config = RunConfig("report", file=NK, coach=CoachConfig(protocol="manual", safety_confirmed=True,
                                                            save_history=False))
-    data = rep.from_recording(NK, config=config, with_waveform=False)
-    return data, rep.build_report(data)
+    _, items = read_recording(NK)
+    beats = [(float(t), float(rr)) for it in items if getattr(it, "kind", "") == "rr"
+             for t, rr in zip(it.t_s, it.rr_ms, strict=True)]  # type: ignore[attr-defined]
+    return beats, rep.from_recording(NK, config=config)
 
 
-def test_holds_cut_from_a_replayed_session_carry_heart_figures(replayed: tuple[SessionData, dict]) -> None:
-    data, r = replayed
-    assert data.rr is not None and len(data.rr) > 300
-    assert len(r["holds"]) >= 2
-    for h in r["holds"]:
-        for key in ("t_start_s", "t_end_s", "rate_bpm", "exhale_share", "hr_bpm", "rmssd_ms"):
-            assert key in h
-        assert h["t_start_s"] < h["t_end_s"]
-        beats = [(t, v) for t, v in data.rr if h["t_start_s"] - 1e-6 <= t <= h["t_end_s"] + 1e-6]
+def test_holds_cut_from_a_replayed_session_carry_heart_figures(
+        replayed: tuple[list[tuple[float, float]], Report]) -> None:
+    rr, r = replayed
+    assert len(rr) > 300
+    assert len(r.holds) >= 2
+    for h in r.holds:
+        f = h.figures
+        assert h.t_start_s < h.t_end_s and f.exhale_share is not None
+        beats = [(t, v) for t, v in rr if h.t_start_s - 1e-6 <= t <= h.t_end_s + 1e-6]
         fig = beat_figures(beats)
-        assert h["rmssd_ms"] == pytest.approx(fig.rmssd_ms.value, abs=0.05)
-        assert h["hr_bpm"] == pytest.approx(fig.hr_bpm.value, abs=0.05)
-        assert 50 < h["hr_bpm"] < 120 and 5 < h["rmssd_ms"] < 150
-    for s in r["sides"]:
-        assert s["hr_bpm"] is not None and "t_start_s" in s
-    assert r["totals"]["rmssd_ms"] == pytest.approx(rmssd([v for _, v in data.rr]), abs=0.05)
+        # the coach's own figures, stated as the hold ended: a beat of the hold's last second may
+        # come in the strap's next notification, after it
+        assert f.rmssd_ms == pytest.approx(fig.rmssd_ms.value, rel=0.02)
+        assert f.hr_bpm == pytest.approx(fig.hr_bpm.value, rel=0.01)
+        assert f.hr_bpm is not None and f.rmssd_ms is not None
+        assert 50 < f.hr_bpm < 120 and 5 < f.rmssd_ms < 150
+    for s in r.sides:
+        assert s.figures.hr_bpm is not None
+    t0, t1 = r.session.t_start_s, r.session.t_end_s
+    whole = beat_figures([(t, v) for t, v in rr if t0 - 1e-6 <= t <= t1 + 1e-6])
+    assert r.totals.figures.rmssd_ms == pytest.approx(whole.rmssd_ms.value, abs=0.05)
 
 
-def test_replayed_session_has_change_lines_in_text(replayed: tuple[SessionData, dict]) -> None:
+def test_replayed_session_has_change_lines_in_text(replayed: tuple[list[tuple[float, float]], Report]) -> None:
     _, r = replayed
-    labels = [line.split(":")[0] for line in r["changes"]]
+    labels = [line.split(":")[0] for line in r.changes]
     assert labels[0].startswith("first hold against last")
     assert "first minute against last" in labels
     assert any(" side against " in lab for lab in labels)
     text = rep.render_text(r)
     assert "Changes:" in text and "RMSSD" in text
-    for line in r["changes"]:
+    for line in r.changes:
         assert line in text
 
 
-def _breaths(t0: float, period: float, n: int) -> list[BreathRecord]:
+def _breaths(t0: float, period: float, n: int) -> list[BreathEvent]:
     out = []
     for i in range(n):
         p = period * (1.05 if i % 2 else 0.95)
         t = t0 + i * period
         for kind, at in (("inhale", t), ("exhale", t + 0.4 * p)):
-            out.append(BreathRecord(at, kind, at + 0.3, "resp", None, None, "detector", "hold", "left"))
+            out.append(BreathEvent(kind, at, at + 0.3, "resp"))  # type: ignore[arg-type]
     return out
 
 
@@ -80,31 +88,40 @@ def _beats(t0: float, t1: float, pattern: list[float]) -> list[tuple[float, floa
     return out
 
 
+ORIGIN = Origin(file="x", t_start_s=0.0, t_end_s=100.0)
+
+
 def test_clear_change_between_first_and_last_hold() -> None:
-    data = SessionData(
-        meta={"file": "x", "t_start": 0.0, "t_end": 100.0},
-        breaths=_breaths(0.0, 60 / 14, 10) + _breaths(50.0, 60 / 9, 7),
-        holds=[_hold(0.0, 45.0), _hold(50.0, 100.0)],
-        rr=_beats(0.0, 45.0, [850, 860]) + _beats(50.0, 100.0, [780, 840]),
-    )
-    r = rep.build_report(data)
-    assert r["changes"] == ["first hold against last (2 holds): breathing slowed from 14 to 9 per minute; "
-                            "heart rate rose from 70 to 74 per minute; HRV rose from 10 to 60 ms"]
-    assert r["holds"][0]["rmssd_ms"] == pytest.approx(10.0)
+    events: list[SessionEvent] = [*_breaths(0.0, 60 / 14, 10), *_breaths(50.0, 60 / 9, 7),
+                                  _hold(0.0, 45.0), _hold(50.0, 100.0)]
+    r = rep.build_record(events, _beats(0.0, 45.0, [850, 860]) + _beats(50.0, 100.0, [780, 840]), ORIGIN)
+    assert r.changes == ("first hold against last (2 holds): breathing slowed from 14 to 9 per minute; "
+                         "heart rate rose from 70 to 74 per minute; HRV rose from 10 to 60 ms",)
+    assert r.holds[0].figures.rmssd_ms == pytest.approx(10.0)  # an older hold without it: computed the same way
 
 
 def test_too_little_data_in_a_short_hold() -> None:
-    data = SessionData(
-        meta={"file": "x", "t_start": 0.0, "t_end": 60.0},
-        breaths=_breaths(0.0, 4.0, 2) + _breaths(20.0, 4.0, 10),
-        holds=[_hold(0.0, 8.0), _hold(20.0, 60.0)],
-    )
-    r = rep.build_report(data)
-    assert r["changes"] == ["first hold against last (2 holds): breathing: too little data"]
-    assert r["holds"][0]["hr_bpm"] is None
+    events: list[SessionEvent] = [*_breaths(0.0, 4.0, 2), *_breaths(20.0, 4.0, 10), _hold(0.0, 8.0),
+                                  _hold(20.0, 60.0)]
+    r = rep.build_record(events, None, ORIGIN)
+    assert r.changes == ("first hold against last (2 holds): breathing: too little data",)
+    assert r.holds[0].figures.hr_bpm is None
 
 
-async def test_summary_screen_shows_the_change_lines(replayed: tuple[SessionData, dict]) -> None:
+def test_a_hold_keeps_the_figures_the_coach_stated() -> None:
+    """Where the session stated a hold's physiology, the record shows it (it never contradicts what
+    the session said); where it did not (an older session), the same computation fills it in."""
+    import dataclasses
+
+    events: list[SessionEvent] = [*_breaths(0.0, 60 / 14, 10), dataclasses.replace(
+        _hold(0.0, 45.0), hr_bpm=61.5, rmssd_ms=22.0, exhale_share=0.5)]
+    r = rep.build_record(events, _beats(0.0, 45.0, [850, 860]), ORIGIN)
+    f = r.holds[0].figures
+    assert (f.hr_bpm, f.rmssd_ms, f.exhale_share) == (61.5, 22.0, 0.5)
+    assert f.beats is not None and f.beats > 40
+
+
+async def test_summary_screen_shows_the_change_lines(replayed: tuple[list[tuple[float, float]], Report]) -> None:
     from textual.app import App
     from textual.widgets import Static
 
@@ -121,36 +138,31 @@ async def test_summary_screen_shows_the_change_lines(replayed: tuple[SessionData
         await pilot.pause()
         shown = str(app.screen.query_one("#summary-changes", Static).content)
         heart = str(app.screen.query_one("#summary-heart", Static).content)
-    assert shown.splitlines() == r["changes"]
+    assert tuple(shown.splitlines()) == r.changes
     assert "RMSSD" in heart
 
 
 def test_breath_depth_relative_to_the_session() -> None:
     """Where the signal has an amplitude, each hold says how deep its breaths were against the
-    session's usual breath (deeper breathing is one of the signs of letting go)."""
-    import numpy as np
-
-    from psoas_sense.events import BreathRecord, HoldEnded
-
-    t = np.arange(0.0, 120.0, 0.1)
-    amp = np.where(t < 60.0, 1.0, 2.0)  # breathing twice as deep in the second minute
-    y = amp * np.sin(2 * np.pi * t / 6.0)
-    breaths = []
+    session's usual breath (deeper breathing is one of the signs of letting go): each exhale's depth
+    is the detector's."""
+    events: list[SessionEvent] = []
     for k in range(20):
-        t_in, t_ex = 6.0 * k - 1.5, 6.0 * k + 1.5  # the signal rises from -A (inhale) to +A (exhale)
-        for kind, tt in (("inhale", t_in), ("exhale", t_ex)):
-            if 0 <= tt < 120:
-                breaths.append(BreathRecord(tt, kind, tt + 0.3, "resp", 10.0, 0.9, "detector", "static", "left"))
+        t_in, t_ex = 6.0 * k - 1.5, 6.0 * k + 1.5
+        depth = 2.0 if t_ex < 60.0 else 4.0  # breathing twice as deep in the second minute
+        if t_in >= 0:
+            events.append(BreathEvent("inhale", t_in, t_in + 0.3, "resp", rate_bpm=10.0, quality=0.9))
+        events.append(BreathEvent("exhale", t_ex, t_ex + 0.3, "resp", rate_bpm=10.0, quality=0.9, depth=depth))
 
     def hold(t0: float, t1: float) -> HoldEnded:
         return HoldEnded(t1, "static", "left", 1, t0, t1 - t0, 8, 10.0, 8, "time", False)
 
-    data = SessionData(meta={"file": "x", "t_start": 0.0, "t_end": 120.0}, breaths=breaths,
-                       holds=[hold(5.0, 55.0), hold(65.0, 115.0)], waveform=(t, y))
-    r = rep.build_report(data)
-    first, last = r["holds"][0]["depth_rel"], r["holds"][1]["depth_rel"]
+    r = rep.build_record([*events, hold(5.0, 55.0), hold(65.0, 115.0)], None, Origin(file="x", t_start_s=0.0,
+                                                                              t_end_s=120.0))
+    first, last = r.holds[0].figures.depth_rel, r.holds[1].figures.depth_rel
     assert first is not None and last is not None
     assert last / first == pytest.approx(2.0, rel=0.05)
-    # no amplitude (the history): no depth
-    r2 = rep.build_report(SessionData(meta={"file": "x"}, breaths=breaths, holds=[hold(5.0, 55.0)]))
-    assert r2["holds"][0]["depth_rel"] is None
+    # no amplitude (an RR-only breath, or a history saved before breaths had a depth): no depth
+    flat = [BreathEvent(e.kind, e.t_s, e.detected_at_s, "resp") if isinstance(e, BreathEvent) else e for e in events]
+    r2 = rep.build_record([*flat, hold(5.0, 55.0)], None, Origin(file="x"))
+    assert r2.holds[0].figures.depth_rel is None

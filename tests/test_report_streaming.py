@@ -17,25 +17,23 @@ import pytest
 from psoas_sense import report as rep
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.errors import InputError
-from psoas_sense.events import HoldEnded, PainStopped, SessionEvent, SideEnded
-from psoas_sense.model import AccFrame, BreathEvent, Marker, RRFrame, SampleFrame, item_time
+from psoas_sense.model import AccFrame, Marker, SampleFrame, item_time
 from psoas_sense.recording import bounded
 from psoas_sense.recording.format import Header, RecordingWriter, read_recording
-from psoas_sense.records import PainRecord
-from psoas_sense.report import data as rdata
-from psoas_sense.report.data import SessionData
+from psoas_sense.report import Origin, RecordSink, Report
+from psoas_sense.report.data import Waveform
 from psoas_sense.serialize import WireError, marker_to_event
 from psoas_sense.session.loop import run_session
 from psoas_sense.session.setup import CoachConfig, RunConfig, make_coach
-from psoas_sense.session.sinks import Collector, Sink
+from psoas_sense.session.sinks import Sink
 from psoas_sense.sources.memory import MemorySource
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = sorted((ROOT / "recordings").glob("*.jsonl.gz"))
 
 
-def old_waveform(frames: list[SampleFrame], kind: str | None, streams: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """The breathing signal as it was extracted before, from every frame at the end."""
+def whole_waveform(frames: list[SampleFrame], kind: str | None, streams: Any) -> Waveform | None:
+    """The breathing signal extracted from every frame of one kind at the end."""
     from psoas_sense.dsp.extract import AccExtractor, RespExtractor, RRExtractor
 
     if kind is None:
@@ -55,75 +53,58 @@ def old_waveform(frames: list[SampleFrame], kind: str | None, streams: Any) -> t
     return (np.concatenate(ts), np.concatenate(ys)) if ts else None
 
 
-def list_based(path: Path, config: Any = None) -> SessionData:
-    """The report's data as it was built before streaming: every item read into a list, every
-    decoded frame kept, and the breathing signal extracted from those frames at the end."""
+def list_based(path: Path, config: Any = None) -> tuple[Report, Waveform | None]:
+    """The record as if the file were held whole: every item read into a list first, every decoded
+    frame kept, the markers' events gathered, and the breathing signal extracted at the end."""
     header, items = read_recording(path)
     pairs = [(item_time(it), it) for it in items]
     pairs = [(t if math.isfinite(t) else 0.0, it) for t, it in pairs]
     coach = make_coach(config, header) if config is not None else None
     frames: list[SampleFrame] = []
-    rr: list[tuple[float, float]] = []
 
     class Keeper(Sink):
         def frame(self, frame: SampleFrame) -> None:
-            if isinstance(frame, RRFrame):
-                rr.extend(zip(frame.t_s.tolist(), frame.rr_ms.tolist(), strict=True))
             frames.append(frame)
 
-    collector = Collector()
-    pipe = Pipeline(streams=header.streams)
-    result = asyncio.run(run_session(MemorySource(header, pairs), sinks=[collector, Keeper()], coach=coach,
-                                     pipeline=pipe))
-    meta = {"file": str(path), "started_at": header.recorded_at, "t_start": pairs[0][0] if pairs else 0.0,
-            "t_end": result.last_t_s}
-    data = SessionData(meta=meta, breaths=[rdata.breath_record(e) for e in collector.events
-                                           if isinstance(e, BreathEvent)])
-    if coach is not None:
-        data.breaths = list(coach.breaths) or data.breaths
-        data.holds, data.sides, data.pain_stops = list(coach.holds), list(coach.sides), list(coach.pain_stops)
-        rdata._take_events(data, collector.events)
-        data.meta.update(protocol=coach.requested_protocol, practised=coach.protocol, safety=coach.safety.status)
-    else:
-        events: list[SessionEvent] = []
+    record = RecordSink()
+    if coach is None:
         for m in (it for it in items if isinstance(it, Marker)):
             try:
-                events.append(marker_to_event(m.marker, float(m.t_s), m.data))
+                record.event(marker_to_event(m.marker, float(m.t_s), m.data))
             except WireError:
                 continue
-        data.holds = [e for e in events if isinstance(e, HoldEnded)]
-        rdata._fix_hold_starts(data, events)
-        data.sides = [e for e in events if isinstance(e, SideEnded)]
-        data.pain_stops = [PainRecord(e.t_s, e.stage, e.side, e.hold) for e in events if isinstance(e, PainStopped)]
-        rdata._take_events(data, events)
-    data.rr = rr or None
-    data.waveform = old_waveform(frames, pipe.active_signal, header.streams)
-    return data
+    pipe = Pipeline(streams=header.streams)
+    asyncio.run(run_session(MemorySource(header, pairs), sinks=[record, Keeper()], coach=coach, pipeline=pipe))
+    origin = Origin(file=str(path), started_at=header.recorded_at or None,
+                    protocol=coach.requested_protocol if coach is not None else None)
+    return record.report(origin), whole_waveform(frames, pipe.active_signal, header.streams)
 
 
-def _same(streamed: SessionData, listed: SessionData) -> None:
-    assert json.dumps(rep.build_report(streamed)) == json.dumps(rep.build_report(listed))
-    assert rep.render_text(rep.build_report(streamed)) == rep.render_text(rep.build_report(listed))
-    if listed.waveform is None:
-        assert streamed.waveform is None
+def _same(path: Path, config: Any = None) -> Report:
+    streamed, wave = rep.read_recording(path, config=config, with_waveform=True)
+    listed, listed_wave = list_based(path, config)
+    assert streamed == listed
+    assert json.dumps(rep.to_json(streamed)) == json.dumps(rep.to_json(listed))
+    assert rep.render_text(streamed) == rep.render_text(listed)
+    if listed_wave is None:
+        assert wave is None
     else:
-        assert streamed.waveform is not None
-        np.testing.assert_array_equal(streamed.waveform[0], listed.waveform[0])
-        np.testing.assert_array_equal(streamed.waveform[1], listed.waveform[1])
+        assert wave is not None
+        np.testing.assert_array_equal(wave[0], listed_wave[0])
+        np.testing.assert_array_equal(wave[1], listed_wave[1])
+    return streamed
 
 
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
 def test_streamed_report_is_the_list_based_one(path: Path) -> None:
-    _same(rep.from_recording(path), list_based(path))
+    _same(path)
 
 
 def test_streamed_report_with_the_coach_is_the_list_based_one() -> None:
     path = ROOT / "recordings" / "h10-rr-10min.jsonl.gz"
     config = RunConfig("report", file=path, coach=CoachConfig(protocol="manual", safety_confirmed=True,
                                                              save_history=False))
-    streamed = rep.from_recording(path, config=config)
-    assert streamed.holds
-    _same(streamed, list_based(path, config))
+    assert _same(path, config).holds
 
 
 def _acc_recording(path: Path, minutes: float, *, rate_hz: int = 50, markers: bool = True) -> None:
@@ -145,17 +126,16 @@ def _acc_recording(path: Path, minutes: float, *, rate_hz: int = 50, markers: bo
 def test_synthetic_accelerometer_report_is_the_list_based_one(tmp_path: Path) -> None:
     path = tmp_path / "acc.jsonl"
     _acc_recording(path, 3)
-    streamed = rep.from_recording(path)
-    assert streamed.waveform is not None and len(streamed.breaths) > 20
-    _same(streamed, list_based(path))
+    streamed = _same(path)
+    assert len(streamed.breath_rows) > 10
 
 
 def _peak(path: Path) -> int:
     gc.collect()
     tracemalloc.start()
     try:
-        data = rep.from_recording(path)
-        assert len(data.breaths) > 10
+        r, wave = rep.read_recording(path, with_waveform=True)
+        assert len(r.breath_rows) > 5 and wave is not None
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

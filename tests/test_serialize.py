@@ -18,6 +18,7 @@ from psoas_sense.events import (
     HoldStarted,
     HoldSummary,
     Note,
+    PacedPhase,
     PacerSpec,
     PacingScored,
     PainStopped,
@@ -43,7 +44,7 @@ SUMMARY = SessionSummary(
 )
 
 EXAMPLES: list[SessionEvent] = [
-    BreathEvent("exhale", 12.345, 12.71, signal="resp", rate_bpm=14.2, quality=0.8, inhale_s=1.9),
+    BreathEvent("exhale", 12.345, 12.71, signal="resp", rate_bpm=14.2, quality=0.8, inhale_s=1.9, depth=0.004125),
     BreathEvent("inhale", 14.0, 14.2, signal="rr", approximate=True, exhale_s=2.5, ie_ratio=0.76),
     SignalNotice("signal_lost", 20.0, {"gap_s": 3.0}),
     Status(1.5, "reconnecting", "link lost"),
@@ -73,6 +74,8 @@ EXAMPLES: list[SessionEvent] = [
     SideEnded(190.0, "left", 0, t_start_s=10.0, duration_s=180.0, target_s=180.0, holds=3, hold_s=150.5,
               breaths=24, ended_by="time", mean_rate_bpm=9.1),
     PainStopped(99.5, "static", "left", "static", "Stop now. See a professional."),
+    PacedPhase(61.5, "exhale", "static", "left"),
+    PacedPhase(64.0, "inhale", "rest"),
     PacingScored(33.0, 32.5, -0.25, 0.9, 91.5),
     FollowingScored(44.5, 44.0, 0.725, 4.25, -1.5, 90.0, 96),
     Note(5.0, "soften", "Nothing to soften yet."),

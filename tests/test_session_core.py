@@ -191,37 +191,36 @@ def test_report_figures_are_the_sessions_own(tmp_path: Path) -> None:
     col = Collector()
     rec = tmp_path / "session.jsonl"
     src = ReplaySource(BELT_RR, loop=True)
-    asyncio.run(run_session(src, sinks=[col, Recorder(rec), HistorySink(coach, source={"file": str(BELT_RR)})],
+    asyncio.run(run_session(src, sinks=[col, Recorder(rec), HistorySink(coach.settings, source={"file": str(BELT_RR)})],
                             coach=coach))
     holds = col.of(HoldEnded)
     sides = col.of(SideEnded)
     (end,) = col.of(SessionEnded)
     assert len(sides) == 2 and len(holds) >= 4
-    reports = []
-    for data in (rep.from_history(None), rep.from_recording(rec)):
-        r = rep.build_report(data)
-        reports.append(r)
-        assert [(h["kind"], h["breaths"], h["mean_rate_bpm"], h["duration_s"]) for h in r["holds"]] == [
+    reports = [rep.from_history(None), rep.from_recording(rec)]
+    for r in reports:
+        assert [(h.kind, h.breaths, h.mean_rate_bpm, h.duration_s) for h in r.holds] == [
             (h.kind, h.breaths, h.mean_rate_bpm, h.duration_s) for h in typing.cast(list[HoldEnded], holds)
         ]
-        assert [(s["side"], s["breaths"], s["holds"], s["duration_s"], s["mean_rate_bpm"]) for s in r["sides"]] == [
+        assert [(s.side, s.breaths, s.holds, s.duration_s, s.mean_rate_bpm) for s in r.sides] == [
             (s.side, s.breaths, s.holds, s.duration_s, s.mean_rate_bpm) for s in typing.cast(list[SideEnded], sides)
         ]
         end_ = typing.cast(SessionEnded, end)
-        assert r["totals"]["breaths"] == end_.summary.breaths
-        assert r["totals"]["mean_rate_bpm"] == end_.summary.mean_rate_bpm
-        assert r["totals"]["duration_s"] == end_.summary.duration_s
+        assert r.totals.breaths == end_.summary.breaths
+        assert r.totals.mean_rate_bpm == end_.summary.mean_rate_bpm
+        assert r.totals.duration_s == end_.summary.duration_s
     # the history keeps the strap's beats: heart rate and RMSSD per hold, as from the recording
     from_history, from_recording = reports
-    assert [h["rmssd_ms"] for h in from_history["holds"]] == [h["rmssd_ms"] for h in from_recording["holds"]]
-    assert all(h["rmssd_ms"] is not None and h["hr_bpm"] is not None for h in from_history["holds"])
-    # and the session's own hold_end lines carry the very same figures (computed once, by insight)
+    assert [h.figures.rmssd_ms for h in from_history.holds] == [h.figures.rmssd_ms for h in from_recording.holds]
+    assert all(h.figures.rmssd_ms is not None and h.figures.hr_bpm is not None for h in from_history.holds)
+    # and the session's own hold_end lines carry the very same figures (computed once, by the coach)
     hold_lines = typing.cast(list[HoldEnded], holds)
-    assert [(h.hr_bpm, h.rmssd_ms) for h in hold_lines] == [
-        (h["hr_bpm"], h["rmssd_ms"]) for h in from_history["holds"]]
+    assert [(h.hr_bpm, h.rmssd_ms, h.exhale_share) for h in hold_lines] == [
+        (h.figures.hr_bpm, h.figures.rmssd_ms, h.figures.exhale_share) for h in from_history.holds]
     assert all(h.exhale_share is not None for h in hold_lines)
     end_summary = typing.cast(SessionEnded, end).summary
     assert end_summary.rmssd_ms is not None and end_summary.hr_bpm is not None
+    assert from_history.totals.figures.rmssd_ms == end_summary.rmssd_ms
 
 
 # --------------------------------------------------------------------------- the session view

@@ -22,7 +22,7 @@ BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
 
 def save_session(started_at: str) -> None:
     coach = CoachEngine(CoachSettings(), SafetyCheck.answered([]))
-    sink = HistorySink(coach, source={"kind": "replay"}, started_at=started_at)
+    sink = HistorySink(coach.settings, source={"kind": "replay"}, started_at=started_at)
     asyncio.run(run_session(ReplaySource(BELT_RR, loop=True), sinks=[sink], coach=coach))
 
 

@@ -125,7 +125,7 @@ async def test_quit_asks_and_is_recorded_as_a_quit(tmp_path: Path) -> None:
         await pilot.press("y")
         await run_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         assert [e.ended_by for e in app.events if isinstance(e, SessionEnded)] == ["quit"]
-        assert app.summary_report is not None and app.summary_report["session"]["ended_by"] == "quit"
+        assert app.summary_report is not None and app.summary_report.session.ended_by == "quit"
         gate.release.set()
 
 
@@ -137,12 +137,12 @@ async def test_replay_at_max_speed_ends_on_the_summary(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await run_until(pilot, lambda: isinstance(app.screen, SummaryScreen))
         report = app.summary_report
-        assert report is not None and len(report["sides"]) == 2 and report["holds"]
+        assert report is not None and len(report.sides) == 2 and report.holds
         holds = [e for e in app.events if isinstance(e, HoldStarted)]
         assert len(holds) >= 4
         # the summary's figures are the session's own
         (end,) = [e for e in app.events if isinstance(e, SessionEnded)]
-        assert report["totals"]["breaths"] == end.summary.breaths
+        assert report.totals.breaths == end.summary.breaths
 
 
 async def test_link_drop_shown_in_words(tmp_path: Path) -> None:
@@ -273,7 +273,7 @@ async def test_a_quit_without_a_coach_is_saved_as_a_quit_not_a_pain_stop(tmp_pat
         await pilot.pause()
         await pilot.press("y")
         await run_until(pilot, lambda: app.summary_report is not None, steps=2000)
-        assert app.summary_report is not None and app.summary_report["session"]["ended_by"] == "quit"
+        assert app.summary_report is not None and app.summary_report.session.ended_by == "quit"
         assert not app.view.pain
         gate.release.set()
 

@@ -283,6 +283,21 @@ class PainStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class PacedPhase:
+    """A breath phase paced by the clock while the pacer leads (the coach counts it as a breath of
+    the hold under way, as it would a detected one)."""
+
+    t_s: float
+    """Session seconds of the pacer's phase change."""
+    kind: str
+    """``exhale`` or ``inhale``."""
+    stage: str
+    """The stage the coach is in."""
+    side: str | None = None
+    """The side being worked, if any."""
+
+
+@dataclass(frozen=True, slots=True)
 class PacingScored:
     """In paced breathing: how one detected exhale lined up with the pacer."""
 
@@ -397,6 +412,7 @@ CoachEvent = (
     | HoldEnded
     | SideEnded
     | PainStopped
+    | PacedPhase
     | PacingScored
     | FollowingScored
     | Note
@@ -410,6 +426,7 @@ SessionEvent = BreathEvent | SignalNotice | Status | HeartRate | BreathingTrace 
 
 MARKED_EVENTS: tuple[type, ...] = (
     SafetyChecked,
+    ProtocolChanged,
     StageEntered,
     Cue,
     SideStarted,
@@ -417,10 +434,14 @@ MARKED_EVENTS: tuple[type, ...] = (
     HoldStarted,
     HoldEnded,
     PainStopped,
+    PacedPhase,
+    PacingScored,
+    FollowingScored,
     SessionEnded,
 )
-"""Coach events that the recorder also writes into the recording as markers (cues too, so a
-report of the recording can show how each cue lined up with the exhale)."""
+"""Coach events that the recorder also writes into the recording as markers: everything a report
+of the recording reads besides what the detector finds again (cues too, so it can show how each
+cue lined up with the exhale; the pacer's breaths and scores)."""
 
 COMMIT_EVENTS: tuple[type, ...] = (HoldEnded, SideEnded, PainStopped, SessionEnded)
 """Events after which the history is committed at once."""

@@ -1,5 +1,16 @@
-"""The history's tables, and a session's rows as JSON objects (what the database and a side
-file hold). Pure: no file, no SQLite connection."""
+"""The history's tables, and a session's rows as JSON objects (what the database and a side file
+hold). Pure: no file, no SQLite connection.
+
+A session is one row of ``sessions`` (what it ran, when, how it ended) and its events, each saved
+as the one serializer writes it (:mod:`psoas_sense.serialize`: one ``lines`` row per event, its
+name, its time and the rest of its JSON object), with the strap's beats beside them. Its record
+is built from these by the same fold as a live session's (:mod:`psoas_sense.report.fold`), so
+nothing here lists a hold's or a breath's fields: a new figure in an event is saved with it.
+
+Histories of schema 5 and before kept holds, sides, pain stops and breaths in tables of their own;
+:func:`legacy_events` reads those rows as the events they stand for (the upgrade to schema 6,
+and side files written by an older version).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +18,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psoas_sense import history_spool
-from psoas_sense.events import BreathRecord, HoldEnded, PainRecord, SessionEnded, SessionEvent, SideEnded
+from psoas_sense.coach.texts import PAIN_STOP
+from psoas_sense.events import HoldEnded, PacedPhase, PainStopped, SessionEnded, SessionEvent, SideEnded
+from psoas_sense.model import BreathEvent
 from psoas_sense.serialize import to_json
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """2: sides carry the coach's mean breathing rate (``mean_rate_bpm``); 3: beats; 4: physiology
-of holds and sides; 5: ``merged_files`` (side files already merged)."""
+of holds and sides; 5: ``merged_files`` (side files already merged); 6: every event a record is
+made of saved as its line (holds, sides, pain stops and breaths no longer in tables of their own)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -30,62 +43,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     ended_by TEXT,
     summary TEXT
 );
-CREATE TABLE IF NOT EXISTS holds (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    side TEXT,
-    point INTEGER,
-    t_start REAL NOT NULL,
-    t_end REAL NOT NULL,
-    duration_s REAL NOT NULL,
-    breaths INTEGER NOT NULL,
-    mean_rate_bpm REAL,
-    cues INTEGER NOT NULL,
-    ended_by TEXT NOT NULL,
-    softened INTEGER NOT NULL,
-    exhale_share REAL,
-    hr_bpm REAL,
-    rmssd_ms REAL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS sides (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    side TEXT NOT NULL,
-    t_start REAL NOT NULL,
-    t_end REAL NOT NULL,
-    duration_s REAL NOT NULL,
-    target_s REAL NOT NULL,
-    holds INTEGER NOT NULL,
-    hold_s REAL NOT NULL,
-    breaths INTEGER NOT NULL,
-    ended_by TEXT NOT NULL,
-    mean_rate_bpm REAL,
-    exhale_share REAL,
-    hr_bpm REAL,
-    rmssd_ms REAL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS pain_stops (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t REAL NOT NULL,
-    stage TEXT,
-    side TEXT,
-    hold TEXT
-);
-CREATE TABLE IF NOT EXISTS breaths (
-    session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-    t REAL NOT NULL,
-    kind TEXT NOT NULL,
-    detected_at REAL,
-    signal TEXT,
-    rate_bpm REAL,
-    quality REAL,
-    source TEXT NOT NULL,
-    stage TEXT,
-    side TEXT
-);
 CREATE TABLE IF NOT EXISTS lines (
     session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     t REAL NOT NULL,
@@ -101,20 +58,16 @@ CREATE TABLE IF NOT EXISTS merged_files (
     name TEXT PRIMARY KEY
 );
 CREATE INDEX IF NOT EXISTS beats_by_session ON beats(session_id, t);
-CREATE INDEX IF NOT EXISTS breaths_by_session ON breaths(session_id, t);
 CREATE INDEX IF NOT EXISTS lines_by_session ON lines(session_id, t);
+CREATE INDEX IF NOT EXISTS lines_by_event ON lines(session_id, event);
 """
 
-_PHYSIO_COLS = ("exhale_share", "hr_bpm", "rmssd_ms")
-_HOLD_COLS = (
-    "kind", "side", "point", "t_start", "t_end", "duration_s", "breaths", "mean_rate_bpm", "cues", "ended_by",
-    "softened", *_PHYSIO_COLS,
-)
-_SIDE_COLS = (
-    "side", "t_start", "t_end", "duration_s", "target_s", "holds", "hold_s", "breaths", "ended_by", "mean_rate_bpm",
-    *_PHYSIO_COLS,
-)
-_BREATH_COLS = ("t", "kind", "detected_at", "signal", "rate_bpm", "quality", "source", "stage", "side")
+ROW_TABLES = ("lines", "beats")
+"""The tables a progress record writes rows into."""
+LEGACY_TABLES = ("holds", "sides", "pain_stops", "breaths")
+"""Tables of schema 5 and before (their rows are events now)."""
+LINE_EVENTS_OF_LEGACY = ("hold_end", "side_end", "pain_stop")
+"""Lines that schema 5 and before also kept in a table of their own (the table's row wins)."""
 
 
 def begin_record(
@@ -133,32 +86,96 @@ def begin_record(
             "source": json.loads(json.dumps(dict(source))), "t_start": float(t_start)}
 
 
+def line_of(event: SessionEvent) -> dict[str, Any]:
+    """An event as its ``lines`` row: its time, its name and the rest of its JSON object."""
+    obj = to_json(event)
+    t = obj.pop("t")
+    name = obj.pop("event")
+    return {"t": t, "event": name, "data": json.dumps(obj, separators=(",", ":"))}
+
+
 def progress_of(
     *,
     t_last: float,
-    holds: Sequence[HoldEnded] = (),
-    sides: Sequence[SideEnded] = (),
-    pain_stops: Sequence[PainRecord] = (),
-    breaths: Sequence[BreathRecord] = (),
-    lines: Sequence[SessionEvent] = (),
+    events: Sequence[SessionEvent] = (),
     end: SessionEnded | None = None,
     beats: Sequence[tuple[float, float]] = (),
 ) -> dict[str, Any]:
-    """Completed holds, sides, pain stops, breaths, lines and beats as one commit's rows (JSON
-    types, what :func:`psoas_sense.history_spool.apply_progress` writes and a side file keeps)."""
-    return history_spool.progress_rows(
-        holds=[dict(zip(_HOLD_COLS, (h.kind, h.side, h.point, h.t_start_s, h.t_s, h.duration_s, h.breaths,
-                                     h.mean_rate_bpm, h.cues, h.ended_by, int(h.softened), h.exhale_share,
-                                     h.hr_bpm, h.rmssd_ms))) for h in holds],
-        sides=[dict(zip(_SIDE_COLS, (sd.side, sd.t_start_s, sd.t_s, sd.duration_s, sd.target_s, sd.holds,
-                                     sd.hold_s, sd.breaths, sd.ended_by, sd.mean_rate_bpm, sd.exhale_share,
-                                     sd.hr_bpm, sd.rmssd_ms))) for sd in sides],
-        pain_stops=[{"t": p.t_s, "stage": p.stage, "side": p.side, "hold": p.hold} for p in pain_stops],
-        breaths=[dict(zip(_BREATH_COLS, (b.t_s, b.kind, b.detected_at_s, b.signal, b.rate_bpm, b.quality,
-                                         b.source, b.stage, b.side))) for b in breaths],
-        lines=[{"t": o.pop("t"), "event": o.pop("event"), "data": json.dumps(o)} for o in map(to_json, lines)],
-        t_last=t_last,
-        beats=[{"t": t, "rr_ms": rr} for t, rr in beats],
-        end=None if end is None else {"t_end": end.t_s, "ended_by": end.ended_by,
-                                      "summary": json.dumps(to_json(end)["summary"])},
-    )
+    """One commit: the events since the last one (the end among them), the beats, and how far the
+    session got (JSON types: what :func:`psoas_sense.history_spool.apply_progress` writes and a
+    side file keeps)."""
+    return {
+        "lines": [line_of(ev) for ev in events],
+        "beats": [{"t": float(t), "rr_ms": float(rr)} for t, rr in beats],
+        "t_last": float(t_last),
+        "end": None if end is None else {"t_end": end.t_s, "ended_by": end.ended_by,
+                                         "summary": json.dumps(to_json(end)["summary"])},
+    }
+
+
+def _f(x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise ValueError(f"not a number: {x!r}")
+    return float(x)
+
+
+def _of(x: Any) -> float | None:
+    return None if x is None else _f(x)
+
+
+def _os(x: Any) -> str | None:
+    return None if x is None else str(x)
+
+
+def legacy_events(rows: Mapping[str, Sequence[Mapping[str, Any]]], first_side: int = 0) -> list[SessionEvent]:
+    """The events that rows of the schema-5 tables stand for (``holds``, ``sides``, ``pain_stops``,
+    ``breaths``, each a list of rows by column name, sides in order from ``first_side``).
+
+    Raises:
+        ValueError: a row that is not one (a damaged or hostile side file).
+    """
+    out: list[SessionEvent] = []
+    for h in rows.get("holds") or ():
+        out.append(HoldEnded(
+            t_s=_f(h["t_end"]), kind=str(h["kind"]), side=_os(h.get("side")), point=int(h.get("point") or 1),
+            t_start_s=_f(h["t_start"]), duration_s=_f(h["duration_s"]), breaths=int(h["breaths"]),
+            mean_rate_bpm=_of(h.get("mean_rate_bpm")), cues=int(h.get("cues") or 0), ended_by=str(h["ended_by"]),
+            softened=bool(h.get("softened")), exhale_share=_of(h.get("exhale_share")), hr_bpm=_of(h.get("hr_bpm")),
+            rmssd_ms=_of(h.get("rmssd_ms")),
+        ))
+    for i, s in enumerate(rows.get("sides") or (), start=first_side):
+        out.append(SideEnded(
+            t_s=_f(s["t_end"]), side=str(s["side"]), index=i, t_start_s=_f(s["t_start"]),
+            duration_s=_f(s["duration_s"]), target_s=_f(s["target_s"]), holds=int(s["holds"]), hold_s=_f(s["hold_s"]),
+            breaths=int(s["breaths"]), ended_by=str(s["ended_by"]), mean_rate_bpm=_of(s.get("mean_rate_bpm")),
+            exhale_share=_of(s.get("exhale_share")), hr_bpm=_of(s.get("hr_bpm")), rmssd_ms=_of(s.get("rmssd_ms")),
+        ))
+    for p in rows.get("pain_stops") or ():
+        out.append(PainStopped(_f(p["t"]), str(p.get("stage") or ""), _os(p.get("side")), _os(p.get("hold")),
+                               PAIN_STOP))
+    for b in rows.get("breaths") or ():
+        exhale = b["kind"] == "exhale"
+        if b.get("source") == "pacer":
+            out.append(PacedPhase(_f(b["t"]), "exhale" if exhale else "inhale", str(b.get("stage") or ""),
+                                  _os(b.get("side"))))
+        else:
+            at = _of(b.get("detected_at"))
+            t = _f(b["t"])
+            out.append(BreathEvent(kind="exhale" if exhale else "inhale", t_s=t, detected_at_s=t if at is None else at,
+                                   signal=str(b.get("signal") or ""), rate_bpm=_of(b.get("rate_bpm")),
+                                   quality=_of(b.get("quality"))))
+    return out
+
+
+def legacy_end(t_end: Any, ended_by: Any, summary: Any) -> SessionEnded | None:
+    """A saved session's end as its event (schema 5 and before kept it only in its row), or None
+    when it has none or its summary cannot be read."""
+    from psoas_sense.serialize import WireError, summary_from_json
+
+    if t_end is None or ended_by is None or summary is None:
+        return None
+    try:
+        data = json.loads(summary)
+        return SessionEnded(_f(t_end), str(ended_by), summary_from_json(data if isinstance(data, dict) else {}))
+    except (ValueError, WireError):
+        return None

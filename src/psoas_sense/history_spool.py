@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from psoas_sense.errors import OutputError
+from psoas_sense.history_schema import LEGACY_TABLES, ROW_TABLES, legacy_end, legacy_events, line_of
 from psoas_sense.safefile import create_private_fd, open_private, private_dir, refuse_link
 
 SIDE_GLOB = "{db}.pending-*.jsonl"
@@ -49,7 +50,6 @@ except ImportError:  # pragma: no cover - Windows: a file being written cannot b
 Row = Mapping[str, Any]
 """One table row: column name -> value (JSON types only)."""
 _COLUMN = re.compile(r"^[a-z_]{1,32}$")
-_TABLES = ("holds", "sides", "pain_stops", "breaths", "lines", "beats")
 
 
 def is_locked(exc: sqlite3.Error) -> bool:
@@ -90,40 +90,29 @@ def insert_session(db: sqlite3.Connection, begin: Mapping[str, Any]) -> int:
     return int(cur.lastrowid or 0)
 
 
-def progress_rows(
-    *,
-    holds: Sequence[Row],
-    sides: Sequence[Row],
-    pain_stops: Sequence[Row],
-    breaths: Sequence[Row],
-    lines: Sequence[Row],
-    t_last: float,
-    end: Row | None,
-    beats: Sequence[Row] = (),
-) -> dict[str, Any]:
-    """One commit's rows as a JSON object (what the side file keeps, what
-    :func:`apply_progress` writes)."""
-    return {"holds": [dict(r) for r in holds], "sides": [dict(r) for r in sides],
-            "pain_stops": [dict(r) for r in pain_stops], "breaths": [dict(r) for r in breaths],
-            "lines": [dict(r) for r in lines], "beats": [dict(r) for r in beats], "t_last": t_last,
-            "end": None if end is None else dict(end)}
-
-
 def apply_progress(db: sqlite3.Connection, session_id: int, rows: Mapping[str, Any]) -> None:
-    """Insert one commit's rows inside the caller's transaction (holds and sides numbered in
-    order). Column names are checked, since a side file is read back from disk."""
-    for table in _TABLES:
-        for row in rows.get(table) or ():
+    """Insert one commit's rows inside the caller's transaction (a progress record of
+    :func:`psoas_sense.history_schema.progress_of`, or of a version before schema 6, whose hold,
+    side, pain and breath rows become their events' lines). Column names are checked, since a
+    side file is read back from disk."""
+    tables: dict[str, list[Any]] = {t: list(rows.get(t) or ()) for t in ROW_TABLES}
+    legacy = {t: rows[t] for t in LEGACY_TABLES if rows.get(t)}
+    if legacy:
+        first = db.execute("SELECT COUNT(*) FROM lines WHERE session_id = ? AND event = 'side_end'",
+                           (session_id,)).fetchone()[0]
+        tables["lines"] += [line_of(ev) for ev in legacy_events(legacy, first_side=int(first))]
+    end = rows.get("end")
+    if end is not None and not any(isinstance(r, Mapping) and r.get("event") == "session_end" for r in tables["lines"]):
+        ev = legacy_end(end.get("t_end"), end.get("ended_by"), end.get("summary"))  # before schema 6
+        if ev is not None:
+            tables["lines"].append(line_of(ev))
+    for table, items in tables.items():
+        for row in items:
             cols = list(row)
             if not all(_COLUMN.match(c) for c in cols):
                 raise ValueError(f"bad column name in a {table} row")
-            values = [row[c] for c in cols]
-            if table in ("holds", "sides"):
-                seq = db.execute(f"SELECT COUNT(*) FROM {table} WHERE session_id = ?", (session_id,)).fetchone()[0]
-                cols, values = ["seq", *cols], [seq, *values]
             db.execute(f"INSERT INTO {table} (session_id, {', '.join(cols)}) VALUES (?{', ?' * len(cols)})",
-                       (session_id, *values))
-    end = rows.get("end")
+                       (session_id, *[row[c] for c in cols]))
     if end is not None:
         db.execute("UPDATE sessions SET t_last = ?, t_end = ?, ended_by = ?, summary = ? WHERE id = ?",
                    (rows["t_last"], end["t_end"], end["ended_by"], end["summary"], session_id))

@@ -191,10 +191,9 @@ def breath_figures(phases: Sequence[tuple[float, str]]) -> BreathFigures:
     ins: list[float] = []
     outs: list[float] = []
     for e in exhales:
-        before = [t for t in inhales if t < e]
-        after = [t for t in inhales if t > e]
-        if before and after:
-            prev_in, next_in = before[-1], after[0]
+        i, j = bisect.bisect_left(inhales, e), bisect.bisect_right(inhales, e)
+        if i > 0 and j < len(inhales):
+            prev_in, next_in = inhales[i - 1], inhales[j]
             shares.append((next_in - e) / (next_in - prev_in))
             ins.append(e - prev_in)
             outs.append(next_in - e)
@@ -278,6 +277,32 @@ def stretch(phases: Sequence[tuple[float, str]], rr: Sequence[tuple[float, float
     """The figures of the stretch ``t0..t1`` of a session's phases and ``(t_s, rr_ms)`` beats."""
     heart = None if rr is None else beat_figures([(t, v) for t, v in rr if t0 - 1e-9 <= t <= t1 + 1e-9])
     return Stretch(breath=breath_figures(phases_in_window(phases, t0, t1)), heart=heart)
+
+
+@dataclass(frozen=True, slots=True)
+class Physiology:
+    """The physiology a hold, a side and a session carry (rounded as every report shows it)."""
+
+    exhale_share: float | None
+    """Share of the breaths spent breathing out (0-1, three decimals), over the detected breaths."""
+    hr_bpm: float | None
+    """Mean heart rate over the beats, beats per minute (one decimal; None without RR)."""
+    rmssd_ms: float | None
+    """RMSSD over the beats, ectopic and missed beats removed, ms (one decimal; None without RR)."""
+
+
+def _round(x: float | None, nd: int) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, nd)
+
+
+def physiology(phases: Sequence[tuple[float, str]], rr: Sequence[tuple[float, float]] | None,
+               t0: float, t1: float) -> Physiology:
+    """The :class:`Physiology` of the stretch ``t0..t1`` (the one computation: the coach's hold, side
+    and session figures, and a report's where a saved session lacks them)."""
+    s = stretch(phases, rr if rr else None, t0, t1)
+    h = s.heart
+    return Physiology(_round(s.breath.exhale_share.value, 3), _round(h.hr_bpm.value, 1) if h else None,
+                      _round(h.rmssd_ms.value, 1) if h else None)
 
 
 def change_line(label: str, a: Stretch, b: Stretch) -> str:

@@ -225,6 +225,9 @@ class BreathEvent:
     """On an ``inhale``: I:E ratio of the breath that just ended (inhale / exhale duration)."""
     polarity_confidence: float | None = None
     """Accelerometer only: confidence 0-1 that the inhale direction is right."""
+    depth: float | None = None
+    """On an ``exhale``: the breath's depth, the size of the breathing signal's swing from the inhale onset
+    before it (the signal's own units; None where the pair is not known)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from psoas_sense.events import (
     HoldStarted,
     HoldSummary,
     Note,
+    PacedPhase,
     PacerSpec,
     PacingScored,
     PainStopped,
@@ -84,6 +85,8 @@ def _breath(ev: BreathEvent) -> JsonObject:
         out["approximate"] = True
     for name in _BREATH_OPTIONAL:
         _put(out, name, getattr(ev, name))
+    if ev.depth is not None and math.isfinite(ev.depth):
+        out["depth"] = float(f"{ev.depth:.4g}")  # in the signal's own units: significant digits
     return out
 
 
@@ -165,14 +168,16 @@ def _hold_start(ev: HoldStarted) -> JsonObject:
 def _hold_end(ev: HoldEnded) -> JsonObject:
     return _physio_out({
         "event": "hold_end", "t": _r(ev.t_s), "kind": ev.kind, "side": ev.side, "point": ev.point,
-        "duration_s": _r(ev.duration_s), "breaths": ev.breaths, "mean_rate_bpm": _opt(ev.mean_rate_bpm),
+        "t_start": _r(ev.t_start_s), "duration_s": _r(ev.duration_s), "breaths": ev.breaths,
+        "mean_rate_bpm": _opt(ev.mean_rate_bpm),
         "cues": ev.cues, "ended_by": ev.ended_by, "softened": ev.softened,
     }, ev)
 
 
 def _side_end(ev: SideEnded) -> JsonObject:
     return _physio_out({
-        "event": "side_end", "t": _r(ev.t_s), "side": ev.side, "index": ev.index, "duration_s": _r(ev.duration_s),
+        "event": "side_end", "t": _r(ev.t_s), "side": ev.side, "index": ev.index, "t_start": _r(ev.t_start_s),
+        "duration_s": _r(ev.duration_s),
         "target_s": _r(ev.target_s), "holds": ev.holds, "hold_s": _r(ev.hold_s), "breaths": ev.breaths,
         "ended_by": ev.ended_by, "mean_rate_bpm": _opt(ev.mean_rate_bpm),
     }, ev)
@@ -200,6 +205,8 @@ _WRITERS: dict[type, Callable[[Any], JsonObject]] = {
     SideEnded: _side_end,
     PainStopped: lambda ev: {"event": "pain_stop", "t": _r(ev.t_s), "stage": ev.stage, "side": ev.side,
                              "hold": ev.hold, "text": ev.text},
+    PacedPhase: lambda ev: {"event": "paced_phase", "t": _r(ev.t_s), "kind": ev.kind, "stage": ev.stage,
+                            "side": ev.side},
     PacingScored: lambda ev: {"event": "pacing", "t": _r(ev.t_s), "breath_t": _r(ev.breath_t_s),
                               "error_s": _r(ev.error_s), "score": _r(ev.score), "adherence": _r(ev.adherence_pct)},
     FollowingScored: lambda ev: {"event": "following", "t": _r(ev.t_s), "breath_t": _r(ev.breath_t_s),
@@ -316,7 +323,13 @@ def _read_breath(d: Mapping[str, Any], t: float) -> BreathEvent:
         signal=str(d.get("signal", "")), approximate=bool(d.get("approximate", False)),
         rate_bpm=_of(d, "rate_bpm"), quality=_of(d, "quality"), inhale_s=_of(d, "inhale_s"),
         exhale_s=_of(d, "exhale_s"), ie_ratio=_of(d, "ie_ratio"), polarity_confidence=_of(d, "polarity_confidence"),
+        depth=_of(d, "depth"),
     )
+
+
+def _t_start(d: Mapping[str, Any], t: float) -> float:
+    """A hold's or side's start: its own ``t_start``, or (older lines) its end less its length."""
+    return _f(d, "t_start") if d.get("t_start") is not None else round(t - _f(d, "duration_s"), 3)
 
 
 _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
@@ -342,19 +355,21 @@ _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
     "side_start": lambda d, t: SideStarted(t, _s(d, "side"), _i(d, "index"), _f(d, "target_s")),
     "hold_start": lambda d, t: HoldStarted(t, _s(d, "kind"), _os(d, "side"), _n(d, "point", 1), _of(d, "target_s")),
     "hold_end": lambda d, t: HoldEnded(
-        t, _s(d, "kind"), _os(d, "side"), _n(d, "point", 1), t_start_s=t - _f(d, "duration_s"),
+        t, _s(d, "kind"), _os(d, "side"), _n(d, "point", 1), t_start_s=_t_start(d, t),
         duration_s=_f(d, "duration_s"), breaths=_n(d, "breaths"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
         cues=_n(d, "cues"), ended_by=_txt(d, "ended_by"), softened=bool(d.get("softened", False)),
         exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     ),
     "side_end": lambda d, t: SideEnded(
-        t, _s(d, "side"), _n(d, "index"), t_start_s=t - _f(d, "duration_s"), duration_s=_f(d, "duration_s"),
+        t, _s(d, "side"), _n(d, "index"), t_start_s=_t_start(d, t), duration_s=_f(d, "duration_s"),
         target_s=_of(d, "target_s") or _f(d, "duration_s"), holds=_n(d, "holds"), hold_s=_of(d, "hold_s") or 0.0,
         breaths=_n(d, "breaths"), ended_by=_txt(d, "ended_by"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
         exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     ),
     "pain_stop": lambda d, t: PainStopped(t, str(d.get("stage") or ""), _os(d, "side"), _os(d, "hold"),
                                           _s(d, "text")),
+    "paced_phase": lambda d, t: PacedPhase(t, "exhale" if _s(d, "kind") == "exhale" else "inhale", _txt(d, "stage"),
+                                           _os(d, "side")),
     "pacing": lambda d, t: PacingScored(t, _f(d, "breath_t"), _f(d, "error_s"), _f(d, "score"), _f(d, "adherence")),
     "following": lambda d, t: FollowingScored(t, _f(d, "breath_t"), _f(d, "locked"), _f(d, "amplitude_bpm"),
                                               _f(d, "lag_s"), _f(d, "window_s"), _i(d, "beats")),

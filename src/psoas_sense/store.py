@@ -1,11 +1,14 @@
 """Session history in SQLite, in the user data directory (edge code: files, SQLite).
 
-One row per session; every completed hold, side and pain stop, and at least every 10 s of
-session otherwise, is committed with the breaths and coach lines since the last commit (by the
-session's writer thread, :mod:`psoas_sense.session.history_writer`, never by the event loop),
-so a crash loses at most the last few seconds. The database and its directory are owner-only.
-A damaged history, or one written by a newer version, is renamed aside and a fresh one started
-(said once, in :attr:`HistoryStore.notices`); schema upgrades run in one transaction.
+One row per session, and its events as lines (:mod:`psoas_sense.history_schema`); every
+completed hold, side and pain stop, and at least every 10 s of session otherwise, is committed
+with the events and beats since the last commit (by the session's writer thread,
+:mod:`psoas_sense.session.history_writer`, never by the event loop), so a crash loses at most
+the last few seconds. A saved session is read back as typed rows and events
+(:meth:`HistoryStore.load`), which the record's fold turns into its report. The database and
+its directory are owner-only. A damaged history, or one written by a newer version, is renamed
+aside and a fresh one started (said once, in :attr:`HistoryStore.notices`); schema upgrades run
+in one transaction (:mod:`psoas_sense.history_upgrade`).
 """
 
 from __future__ import annotations
@@ -19,26 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psoas_sense import history_spool
+from psoas_sense import history_spool, history_upgrade
 from psoas_sense.errors import OutputError, PsoasError
-from psoas_sense.events import (
-    BreathRecord,
-    HoldEnded,
-    PainRecord,
-    SessionEvent,
-    SessionSummary,
-    SideEnded,
-)
-from psoas_sense.history_schema import (
-    _BREATH_COLS,
-    _HOLD_COLS,
-    _SCHEMA,
-    _SIDE_COLS,
-    SCHEMA_VERSION,
-    begin_record,
-    progress_of,
-)
-from psoas_sense.serialize import WireError, from_json, summary_from_json
+from psoas_sense.events import SessionEvent
+from psoas_sense.history_schema import SCHEMA_VERSION, begin_record, progress_of
+from psoas_sense.serialize import WireError, from_json
 
 DB_NAME = "history.sqlite3"
 BUSY_TIMEOUT_S = 2.0
@@ -158,15 +146,7 @@ class HistoryStore:
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]  # another program may have done it
             if version < SCHEMA_VERSION:
-                if version == 1:  # a side's mean rate was added in schema 2
-                    db.execute("ALTER TABLE sides ADD COLUMN mean_rate_bpm REAL")
-                if 1 <= version < 4:  # holds and sides carry their physiology from schema 4
-                    for table in ("holds", "sides"):
-                        for col in ("exhale_share", "hr_bpm", "rmssd_ms"):
-                            db.execute(f"ALTER TABLE {table} ADD COLUMN {col} REAL")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                history_upgrade.upgrade(db, version)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -226,8 +206,8 @@ class HistoryStore:
             source=source, t_start=t_start), ())
 
     def commit_progress(self, session_id: int, **progress: Any) -> None:
-        """Write completed holds, sides, pain stops, breaths and lines in one transaction (the
-        arguments of :func:`progress_of`).
+        """Write a commit's events, beats and end in one transaction (the arguments of
+        :func:`progress_of`).
 
         Raises:
             sqlite3.OperationalError: the database is locked (nothing was written).
@@ -236,112 +216,72 @@ class HistoryStore:
 
     # ---------------------------------------------------------------- reading
 
-    def sessions(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Sessions, newest first, with counts of holds, sides and pain stops."""
-        q = (
-            "SELECT s.*, (SELECT COUNT(*) FROM holds h WHERE h.session_id = s.id) AS n_holds,"
-            " (SELECT COUNT(*) FROM sides d WHERE d.session_id = s.id) AS n_sides,"
-            " (SELECT COUNT(*) FROM pain_stops p WHERE p.session_id = s.id) AS n_pain,"
-            " (SELECT COUNT(*) FROM breaths b WHERE b.session_id = s.id AND b.kind = 'exhale'"
-            "  AND b.source = 'detector') AS n_breaths"
-            " FROM sessions s ORDER BY s.id DESC"
-        )
+    def sessions(self, limit: int | None = None) -> list[SessionRow]:
+        """Sessions, newest first, with counts of holds, sides, pain stops and detected exhales."""
+        q = _ROW_QUERY + " ORDER BY s.id DESC"
         if limit is not None:
             q += f" LIMIT {int(limit)}"
-        return [self._session_row(r) for r in self.db.execute(q)]
-
-    @staticmethod
-    def _session_row(r: sqlite3.Row) -> dict[str, Any]:
-        d = dict(r)
-        for k in ("settings", "source", "summary"):
-            if d.get(k) is not None:
-                d[k] = json.loads(d[k])
-        d["interrupted"] = d.get("ended_by") is None
-        return d
-
-    def session(self, session_id: int) -> dict[str, Any]:
-        """Everything stored about one session."""
-        row = self.db.execute(
-            "SELECT s.*, 0 AS n_holds, 0 AS n_sides, 0 AS n_pain, 0 AS n_breaths FROM sessions s WHERE id = ?",
-            (session_id,),
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"no session {session_id} in the history ({self.path})")
-        out = self._session_row(row)
-        for k in ("n_holds", "n_sides", "n_pain", "n_breaths"):
-            out.pop(k)
-
-        def rows(q: str) -> list[dict[str, Any]]:
-            return [dict(r) for r in self.db.execute(q, (session_id,))]
-
-        out["holds"] = rows(f"SELECT {', '.join(_HOLD_COLS)} FROM holds WHERE session_id = ? ORDER BY seq")
-        for h in out["holds"]:
-            h["softened"] = bool(h["softened"])
-        out["sides"] = rows(f"SELECT {', '.join(_SIDE_COLS)} FROM sides WHERE session_id = ? ORDER BY seq")
-        out["pain_stops"] = rows("SELECT t, stage, side, hold FROM pain_stops WHERE session_id = ? ORDER BY t")
-        out["breaths"] = rows(f"SELECT {', '.join(_BREATH_COLS)} FROM breaths WHERE session_id = ? ORDER BY rowid")
-        out["lines"] = [
-            {"event": r["event"], "t": r["t"], **json.loads(r["data"])}
-            for r in self.db.execute("SELECT t, event, data FROM lines WHERE session_id = ? ORDER BY rowid",
-                                     (session_id,))
-        ]
-        return out
+        return [_session_row(r) for r in self.db.execute(q)]
 
     def latest_id(self) -> int | None:
         row = self.db.execute("SELECT MAX(id) FROM sessions").fetchone()
         return None if row[0] is None else int(row[0])
 
-
     def load(self, session_id: int) -> StoredSession:
-        """One session as typed records (what reports and the history screen read)."""
-        s = self.session(session_id)
-        holds = [
-            HoldEnded(t_s=h["t_end"], kind=h["kind"], side=h["side"], point=int(h["point"] or 0),
-                      t_start_s=h["t_start"], duration_s=h["duration_s"], breaths=h["breaths"], cues=h["cues"],
-                      mean_rate_bpm=h["mean_rate_bpm"], ended_by=h["ended_by"], softened=bool(h["softened"]),
-                      exhale_share=h["exhale_share"], hr_bpm=h["hr_bpm"], rmssd_ms=h["rmssd_ms"])
-            for h in s["holds"]
-        ]
-        sides = [
-            SideEnded(t_s=d["t_end"], side=d["side"], index=i, t_start_s=d["t_start"], duration_s=d["duration_s"],
-                      target_s=d["target_s"], holds=d["holds"], hold_s=d["hold_s"], breaths=d["breaths"],
-                      ended_by=d["ended_by"], mean_rate_bpm=d["mean_rate_bpm"], exhale_share=d["exhale_share"],
-                      hr_bpm=d["hr_bpm"], rmssd_ms=d["rmssd_ms"])
-            for i, d in enumerate(s["sides"])
-        ]
-        breaths = [
-            BreathRecord(t_s=b["t"], kind=b["kind"], detected_at_s=b["detected_at"] if b["detected_at"] is not None
-                         else b["t"], signal=b["signal"] or "", rate_bpm=b["rate_bpm"], quality=b["quality"],
-                         source=b["source"], stage=b["stage"], side=b["side"])
-            for b in s["breaths"]
-        ]
-        pains = [PainRecord(t_s=p["t"], stage=p["stage"], side=p["side"], hold=p["hold"]) for p in s["pain_stops"]]
-        lines: list[SessionEvent] = []
-        for ln in s["lines"]:
+        """One session: its row, its events (a line this version cannot read is left out) and the
+        strap's beats.
+
+        Raises:
+            StoreError: no such session.
+        """
+        r = self.db.execute(_ROW_QUERY + " WHERE s.id = ?", (session_id,)).fetchone()
+        if r is None:
+            raise StoreError(f"no session {session_id} in the history ({self.path})")
+        events: list[SessionEvent] = []
+        for t, name, data in self.db.execute(
+                "SELECT t, event, data FROM lines WHERE session_id = ? ORDER BY rowid", (session_id,)):
             try:
-                lines.append(from_json(ln))
-            except WireError:
-                continue  # a line this version cannot read is left out of the report, not fatal
-        summary = None
-        if isinstance(s.get("summary"), dict):
-            try:
-                summary = summary_from_json(s["summary"])
-            except WireError:
-                summary = None
-        return StoredSession(
-            id=int(s["id"]), started_at=str(s["started_at"]), protocol=s["protocol"], practised=s["practised"],
-            safety=s["safety"], source=dict(s["source"] or {}), settings=dict(s["settings"] or {}),
-            t_start_s=float(s["t_start"]), t_end_s=float(s["t_end"] if s["t_end"] is not None else s["t_last"]),
-            ended_by=s["ended_by"], summary=summary, holds=holds, sides=sides, breaths=breaths, pain_stops=pains,
-            lines=lines,
-            beats=[(float(t), float(rr)) for t, rr in self.db.execute(
-                "SELECT t, rr_ms FROM beats WHERE session_id = ? ORDER BY rowid", (session_id,))],
-        )
+                obj = json.loads(data)
+                if isinstance(obj, dict):
+                    events.append(from_json({**obj, "event": name, "t": t}))
+            except (ValueError, WireError):
+                continue  # from another version, or damaged: left out of the record, not fatal
+        beats = [(float(t), float(rr)) for t, rr in self.db.execute(
+            "SELECT t, rr_ms FROM beats WHERE session_id = ? ORDER BY rowid", (session_id,))]
+        return StoredSession(row=_session_row(r), events=events, beats=beats)
 
 
-@dataclass
-class StoredSession:
-    """A saved session as typed records."""
+_ROW_QUERY = (
+    "SELECT s.*,"
+    " (SELECT COUNT(*) FROM lines l WHERE l.session_id = s.id AND l.event = 'hold_end') AS n_holds,"
+    " (SELECT COUNT(*) FROM lines l WHERE l.session_id = s.id AND l.event = 'side_end') AS n_sides,"
+    " (SELECT COUNT(*) FROM lines l WHERE l.session_id = s.id AND l.event = 'pain_stop') AS n_pain,"
+    " (SELECT COUNT(*) FROM lines l WHERE l.session_id = s.id AND l.event = 'exhale') AS n_breaths"
+    " FROM sessions s"
+)
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        obj = json.loads(text) if text is not None else {}
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _session_row(r: sqlite3.Row) -> SessionRow:
+    return SessionRow(
+        id=int(r["id"]), started_at=str(r["started_at"]), protocol=str(r["protocol"]), practised=str(r["practised"]),
+        safety=str(r["safety"]), settings=_json_object(r["settings"]), source=_json_object(r["source"]),
+        t_start_s=float(r["t_start"]), t_last_s=None if r["t_last"] is None else float(r["t_last"]),
+        t_end_s=None if r["t_end"] is None else float(r["t_end"]), ended_by=r["ended_by"],
+        holds=int(r["n_holds"]), sides=int(r["n_sides"]), pain_stops=int(r["n_pain"]), breaths=int(r["n_breaths"]),
+    )
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A saved session as the history lists it."""
 
     id: int
     """Its id in the history."""
@@ -353,27 +293,51 @@ class StoredSession:
     """The protocol practised."""
     safety: str
     """The safety status."""
-    source: dict[str, Any]
-    """What it ran on (device, file, streams)."""
-    settings: dict[str, Any]
+    settings: Mapping[str, Any]
     """The coach settings."""
+    source: Mapping[str, Any]
+    """What it ran on (device, file, kind, streams)."""
     t_start_s: float
     """Session time of its start."""
-    t_end_s: float
-    """Session time of its end (or of the last commit, when it was interrupted)."""
+    t_last_s: float | None
+    """Session time of its last commit."""
+    t_end_s: float | None
+    """Session time of its end (None: interrupted)."""
     ended_by: str | None
     """How it ended (None: interrupted)."""
-    summary: SessionSummary | None
-    """Its summary (None: interrupted)."""
-    holds: list[HoldEnded] = field(default_factory=list)
+    holds: int
     """Completed holds."""
-    sides: list[SideEnded] = field(default_factory=list)
+    sides: int
     """Completed sides."""
-    breaths: list[BreathRecord] = field(default_factory=list)
-    """Breath phases seen by the coach."""
-    pain_stops: list[PainRecord] = field(default_factory=list)
+    pain_stops: int
     """Pain stops."""
-    lines: list[SessionEvent] = field(default_factory=list)
-    """The coach's other output (cues, pacing...)."""
+    breaths: int
+    """Detected exhales."""
+
+    @property
+    def interrupted(self) -> bool:
+        """It never said how it ended."""
+        return self.ended_by is None
+
+    @property
+    def t_stop_s(self) -> float:
+        """Its end, or its last commit when it was interrupted."""
+        return self.t_end_s if self.t_end_s is not None else self.t_last_s if self.t_last_s is not None \
+            else self.t_start_s
+
+    @property
+    def duration_s(self) -> float:
+        """How long it ran (to its last commit when interrupted), seconds."""
+        return max(0.0, self.t_stop_s - self.t_start_s)
+
+
+@dataclass
+class StoredSession:
+    """A saved session: its row, its events and the strap's beats."""
+
+    row: SessionRow
+    """What the history lists of it."""
+    events: list[SessionEvent] = field(default_factory=list)
+    """Its events, in order (what its record is made of)."""
     beats: list[tuple[float, float]] = field(default_factory=list)
-    """Heart beats from the strap, ``(t_s, rr_ms)`` (schema 3 on)."""
+    """Heart beats from the strap, ``(t_s, rr_ms)``."""

@@ -59,11 +59,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(f"{PROG}: warning: {notice}", file=sys.stderr)
     if args.json:
         for r in rows:
-            out = {k: r[k] for k in ("id", "started_at", "protocol", "practised", "safety", "ended_by", "interrupted")}
-            end = r["t_end"] if r["t_end"] is not None else r["t_last"]
-            out.update(duration_s=round(end - r["t_start"], 3), sides=r["n_sides"], holds=r["n_holds"],
-                       breaths=r["n_breaths"], pain_stops=r["n_pain"], source=r["source"])
-            print(json.dumps(out))
+            print(json.dumps({"id": r.id, "started_at": r.started_at, "protocol": r.protocol, "practised": r.practised,
+                              "safety": r.safety, "ended_by": r.ended_by, "interrupted": r.interrupted,
+                              "duration_s": round(r.duration_s, 3), "sides": r.sides, "holds": r.holds,
+                              "breaths": r.breaths, "pain_stops": r.pain_stops, "source": dict(r.source)}))
         return 0
     if not rows:
         print("No sessions saved yet.")
@@ -71,11 +70,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     print(f"{'ID':>4}  {'started (local)':<19}  {'protocol':<9}  {'practised':<9}  {'time':>6}  {'sides':>5}  "
           f"{'holds':>5}  {'breaths':>7}  {'pain':>4}  ended")
     for r in rows:
-        end = r["t_end"] if r["t_end"] is not None else r["t_last"]
-        ended = r["ended_by"] or "interrupted"
         print(
-            f"{r['id']:>4}  {local_time(str(r['started_at'])):<19}  {r['protocol']:<9}  {r['practised']:<9}  "
-            f"{fmt_duration(end - r['t_start']):>6}  {r['n_sides']:>5}  {r['n_holds']:>5}  {r['n_breaths']:>7}  "
-            f"{r['n_pain']:>4}  {ended}"
+            f"{r.id:>4}  {local_time(r.started_at):<19}  {r.protocol:<9}  {r.practised:<9}  "
+            f"{fmt_duration(r.duration_s):>6}  {r.sides:>5}  {r.holds:>5}  {r.breaths:>7}  "
+            f"{r.pain_stops:>4}  {r.ended_by or 'interrupted'}"
         )
     return 0

@@ -46,19 +46,18 @@ def cmd_report(args: argparse.Namespace) -> int:
             args.file = target
             args.no_history = True
             config = run_config(args, "report")
-        data = rep.from_recording(path, signal=args.signal, config=config)
+        report, waveform = rep.read_recording(path, signal=args.signal, config=config, with_waveform=bool(args.png))
     elif target.isdigit() or target == "last":
-        data = rep.from_history(None if target == "last" else int(target))
+        report, waveform = rep.from_history(None if target == "last" else int(target)), None
     else:
         raise PsoasError(f"{target}: no such recording, and not a session ID (see 'psoas-sense history')")
-    report = rep.build_report(data)
     if args.json:
-        print(json.dumps(report))
+        print(json.dumps(rep.to_json(report)))
     elif args.csv:
         rep.write_csv(report, sys.stdout)
     else:
         sys.stdout.write(rep.render_text(report))
     if args.png:
-        rep.plot_png(data, report, Path(args.png), force=args.force)
+        rep.plot_png(report, waveform, Path(args.png), force=args.force)
         print(f"plot written to {args.png}", file=sys.stderr)
     return 0

@@ -50,7 +50,7 @@ from psoas_sense.coach.state import (
     r3,
     rate_of,
 )
-from psoas_sense.events import BreathRecord, FollowingScored
+from psoas_sense.events import BreathRecord, FollowingScored, PacedPhase
 from psoas_sense.model import BreathEvent, SignalNotice, Status
 
 
@@ -280,9 +280,11 @@ class LeadLogic(StageLogic):
                 t_s=r3(t), kind=kind, detected_at_s=r3(t), signal="pacer", rate_bpm=None, quality=None,
                 source="pacer", stage=self.stage, side=self._side_name(),
             ))
+            self._emit(PacedPhase(r3(t), kind, self.stage, self._side_name()))
             self._phase(kind, t, t, "pacer")
 
     def _on_beats(self, times_s: Sequence[float], rr_ms: Sequence[float]) -> list[FollowingScored]:
+        self.beats.extend(zip(times_s, rr_ms, strict=True))
         return self.follow.beats(times_s, rr_ms)
 
     # ------------------------------------------------------------------ limits

@@ -33,7 +33,7 @@ from psoas_sense.events import (
 )
 from psoas_sense.events import Note as NoteEvent
 
-_END_REASONS_KEPT = ("pain", "quit", "end_of_input", "input_error")
+_END_REASONS_KEPT = ("pain", "quit", "end_of_input", "input_error", "duration")
 """Session ends that a hold closed with its side keeps as its own reason."""
 
 
@@ -255,10 +255,12 @@ class StageLogic(CoachState):
         if hold.kind == "active":
             self._timers.pop("stage", None)
         rate = rate_of(hold.exhales_s)
+        phys = self._physiology(hold.t_start_s, r3(t))
         record = HoldEnded(
             t_s=r3(t), kind=hold.kind, side=hold.side, point=hold.point, t_start_s=hold.t_start_s,
             duration_s=r3(t - hold.t_start_s), breaths=hold.breaths, mean_rate_bpm=None if rate is None else r3(rate),
             cues=hold.cues, ended_by=ended_by, softened=hold.softened, exhales_s=tuple(hold.exhales_s),
+            exhale_share=phys.exhale_share, hr_bpm=phys.hr_bpm, rmssd_ms=phys.rmssd_ms,
         )
         self.holds.append(record)
         self._emit(record)
@@ -308,11 +310,13 @@ class StageLogic(CoachState):
         holds = [h for h in self.holds if h.side == side.side]
         exhales = sorted(x for h in holds for x in h.exhales_s)
         rate = rate_of(exhales)
+        phys = self._physiology(r3(side.t_start_s), r3(t))
         record = SideEnded(
             t_s=r3(t), side=side.side, index=side.index, t_start_s=r3(side.t_start_s),
             duration_s=r3(t - side.t_start_s), target_s=r3(side.target_s), holds=len(holds),
             hold_s=r3(sum(h.duration_s for h in holds)), breaths=sum(h.breaths for h in holds), ended_by=ended_by,
-            mean_rate_bpm=None if rate is None else r3(rate),
+            mean_rate_bpm=None if rate is None else r3(rate), exhale_share=phys.exhale_share, hr_bpm=phys.hr_bpm,
+            rmssd_ms=phys.rmssd_ms,
         )
         self.sides.append(record)
         self._emit(record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from psoas_sense.events import (
     SideSummary,
     StageEntered,
 )
+from psoas_sense.insight import Physiology, physiology
 from psoas_sense.model import CoreEvent, SignalNotice
 
 LINK_DOWN_STATES = ("lost", "reconnecting", "stopped")
@@ -51,6 +53,8 @@ QUIET_SILENCE_FACTOR = 3.0
 """...and for this many, a lost signal."""
 CALIBRATION_EXHALES = 2
 """Detected exhales after which the accelerometer calibration is taken as done."""
+MAX_BEATS = 50_000
+"""Heartbeats kept for the figures of holds, sides and the session (about ten hours; bounded)."""
 
 TIMER_ORDER = (
     "hold_target", "hold_cap", "stage", "side_warn", "side_end", "side_cap", "breath_hold", "silence", "motion",
@@ -213,6 +217,8 @@ class CoachState:
         self._paced_errors: list[float] = []
         self.pain_stops: list[PainRecord] = []
         self.cue_count = 0
+        self.beats: deque[tuple[float, float]] = deque(maxlen=MAX_BEATS)
+        """The strap's beats ``(t_s, rr_ms)``, for the heart figures of holds, sides and the session."""
 
     # ------------------------------------------------------------------ output
 
@@ -285,12 +291,19 @@ class CoachState:
 
     # ------------------------------------------------------------------ summary
 
+    def _physiology(self, t0: float, t1: float) -> Physiology:
+        """Exhale share, heart rate and RMSSD of ``t0..t1``, for a hold, a side or the session as
+        it ends (:func:`psoas_sense.insight.physiology` over the detected breaths and the beats)."""
+        phases = [(b.t_s, b.kind) for b in self.breaths if b.source == "detector"]
+        return physiology(phases, list(self.beats), t0, t1)
+
     def summary(self, t: float | None = None) -> SessionSummary:
         """What the session did so far (also the ``summary`` of ``session_end``)."""
         t = self.now_s if t is None else t
         det_ex = [b.t_s for b in self.breaths if b.source == "detector" and b.kind == "exhale"]
         rate = rate_of(det_ex)
         scored = bool(self.adherence_scores)
+        phys = self._physiology(self.t_start_s or 0.0, t or 0.0)
         return SessionSummary(
             protocol=self.requested_protocol,
             practised=self.protocol,
@@ -312,4 +325,5 @@ class CoachState:
             pain_stops=len(self.pain_stops),
             adherence_pct=r3(100.0 * statistics.fmean(self.adherence_scores)) if scored else None,
             has_adherence=scored or self.protocol == "breathing",
+            exhale_share=phys.exhale_share, hr_bpm=phys.hr_bpm, rmssd_ms=phys.rmssd_ms,
         )

@@ -8,6 +8,8 @@ smaller frames does not change them.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -42,7 +44,10 @@ STALE_S = 5.0
 RR_RISE_SHARE = 0.25
 """RSA swings vary a lot from breath to breath: a lower bar for a half-breath from RR."""
 TRACE_S = 30.0
-"""Seconds of extracted breathing signal kept for display (:meth:`Pipeline.trace`)."""
+"""Seconds of extracted breathing signal kept for display (:meth:`Pipeline.trace`) and for each
+breath's depth."""
+MAX_BREATH_S = 20.0
+"""An inhale onset further back than this before an exhale onset does not pair with it (no depth)."""
 ACC_YIELD = (0.4, 0.6)
 """In ``auto`` mode an accelerometer whose polarity confidence stays below the first value for
 ``ACC_YIELD_AFTER_S`` gives way to the RR intervals of the same strap, when they carry breaths,
@@ -64,8 +69,9 @@ MOTION_NOTICES = ("motion", "motion_ended", "stuck_axis", "axis_recovered", "pol
 class _Chain:
     """Extractor + detector for one signal (+ polarity for accelerometers)."""
 
-    def __init__(self, kind: str, rate_hz: float | None) -> None:
+    def __init__(self, kind: str, rate_hz: float | None, keep_s: float = TRACE_S) -> None:
         self.kind = kind
+        self.keep_s = max(keep_s, TRACE_S)
         self.extractor: Extractor
         if kind == "resp":
             self.extractor = RespExtractor(rate_hz)
@@ -82,7 +88,9 @@ class _Chain:
         self.newest_s = -np.inf
         self.events_seen = 0
         self.trace: deque[tuple[np.ndarray, np.ndarray]] = deque()
-        """Recent extracted signal (times, values), at most :data:`TRACE_S` seconds."""
+        """Recent extracted signal (times, values), the last ``keep_s`` seconds."""
+        self._inhale_s: float | None = None
+        """The last inhale onset (an exhale's depth is measured from it)."""
         self._gaps_reported = 0
         self._moving = False
         self.moving = False
@@ -106,11 +114,52 @@ class _Chain:
             self.acc.calibrate(t_s)
 
     def _keep_trace(self, t: np.ndarray, y: np.ndarray) -> None:
-        """Keep the last :data:`TRACE_S` seconds of the extracted signal (for a screen's trace)."""
+        """Keep the extracted signal (a screen's trace, the breaths' depths, a report's plot):
+        trimmed to the last ``keep_s`` seconds by :meth:`_trim_trace` once the frame's events have
+        their depths."""
         self.trace.append((np.array(t, dtype=np.float64), np.array(y, dtype=np.float64)))
-        newest = float(t[-1])
-        while self.trace and float(self.trace[0][0][-1]) < newest - TRACE_S:
+
+    def _trim_trace(self) -> None:
+        if not self.trace:
+            return
+        newest = float(self.trace[-1][0][-1])
+        while self.trace and float(self.trace[0][0][-1]) < newest - self.keep_s:
             self.trace.popleft()
+
+    def since(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """The kept signal's pieces that reach ``t_s`` or later, joined."""
+        if not self.trace:
+            return np.zeros(0), np.zeros(0)
+        k = len(self.trace)
+        while k > 0 and float(self.trace[k - 1][0][-1]) >= t_s:
+            k -= 1
+        pieces = [self.trace[i] for i in range(k, len(self.trace))]
+        return np.concatenate([a for a, _ in pieces]), np.concatenate([b for _, b in pieces])
+
+    def _with_depths(self, events: list[CoreEvent]) -> list[CoreEvent]:
+        """Each exhale with its depth: the size of the signal's swing from the inhale onset before
+        it, when that is within :data:`MAX_BREATH_S` and the kept signal covers both (the frame's
+        own samples and the :data:`TRACE_S` before it). The swing's size, not its sign: the
+        detector's polarity at the frame's end may differ from the one it found the pair in, and
+        a depth must not depend on how the samples were chunked."""
+        breaths = [e.t_s for e in events if isinstance(e, BreathEvent)]
+        if not self.trace or not breaths:
+            return events
+        first = min(breaths if self._inhale_s is None else [*breaths, self._inhale_s])
+        tt, yy = self.since(first - MAX_BREATH_S - 1.0)  # the samples around each pair, whatever the chunks
+        out: list[CoreEvent] = []
+        for e in events:
+            if isinstance(e, BreathEvent) and e.kind == "inhale":
+                self._inhale_s = e.t_s
+            elif isinstance(e, BreathEvent) and self._inhale_s is not None:
+                t0, t1 = self._inhale_s, e.t_s
+                self._inhale_s = None
+                if 0.0 < t1 - t0 <= MAX_BREATH_S and tt[0] <= t0 and t1 <= tt[-1]:
+                    rise = abs(float(np.interp(t1, tt, yy) - np.interp(t0, tt, yy)))
+                    if math.isfinite(rise) and rise > 0.0:  # six digits, as the detector rounds its figures
+                        e = dataclasses.replace(e, depth=float(f"{rise:.6g}"))
+            out.append(e)
+        return out
 
     def feed(self, frame: SampleFrame) -> list[CoreEvent]:
         """Extract and detect on one frame; returns its events in the order they became known."""
@@ -185,6 +234,8 @@ class _Chain:
             events.extend(self.acc.take_notices())
         # extractor notices and detector events in the order they became known (stable)
         events.sort(key=lambda e: e.detected_at_s)
+        events = self._with_depths(events)
+        self._trim_trace()
         self.events_seen += sum(isinstance(e, BreathEvent) for e in events)
         return events
 
@@ -198,13 +249,17 @@ class Pipeline:
             carries the session), or one of ``resp``, ``acc``, ``rr``.
         streams: the recording header's streams (name -> ``{"rate_hz": ...}``), used for
             nominal sample rates.
+        keep_s: seconds of extracted signal kept for :meth:`trace` (at least :data:`TRACE_S`;
+            a report's plot keeps it all: ``math.inf``).
     """
 
-    def __init__(self, signal: str = "auto", streams: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, signal: str = "auto", streams: Mapping[str, Mapping[str, Any]] | None = None,
+                 keep_s: float = TRACE_S) -> None:
         if signal != "auto" and signal not in SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; choose auto, {', '.join(SIGNALS)}")
         self.signal = signal
         self.streams = dict(streams or {})
+        self.keep_s = keep_s
         self.decoder = NotificationDecoder()
         self._chains: dict[str, _Chain] = {}
         self._device_rate: tuple[float | None] | None = None
@@ -221,7 +276,7 @@ class Pipeline:
         if ch is None:
             spec = self.streams.get(kind, {})
             rate = spec.get("rate_hz") if isinstance(spec, Mapping) else None
-            ch = _Chain(kind, float(rate) if rate else None)
+            ch = _Chain(kind, float(rate) if rate else None, self.keep_s)
             self._chains[kind] = ch
         return ch
 
@@ -253,8 +308,7 @@ class Pipeline:
         ch = self._chains.get(kind) if kind is not None else None
         if ch is None or not ch.trace:
             return np.zeros(0), np.zeros(0)
-        t = np.concatenate([a for a, _ in ch.trace])
-        y = np.concatenate([b for _, b in ch.trace])
+        t, y = ch.since(float(ch.trace[-1][0][-1]) - span_s)
         keep = t >= t[-1] - span_s
         return t[keep], y[keep]
 

@@ -1,11 +1,12 @@
-"""The physiology of a report: heart rate, RMSSD and breathing per hold, side and session, and
-the plain-language change lines. Pure; the figures come from :mod:`psoas_sense.insight`.
+"""Heart rate, RMSSD, I:E, breath depth and the heart's following of the pacer, per window of a
+session, and the plain-language change lines. Pure; the figures come from :mod:`psoas_sense.insight`.
 
 Breathing figures use the detected breaths only (breaths paced by the clock while the signal was
 lost say nothing about the body). Heart figures use the beats whose interval ends inside the
 window; a side's window is the whole side (from its start to its end), so its beats are
-consecutive. Where the session has no RR intervals (the history keeps none) the heart figures
-are null.
+consecutive. Where the session has no RR intervals the heart figures are null. A breath's depth
+is the detector's (:attr:`psoas_sense.model.BreathEvent.depth`); a window's is its median against
+the session's.
 
 Changes: first hold against last (two holds or more), first minute against last (sessions of
 two minutes or more, so that the minutes do not overlap), and the first side against the other
@@ -16,66 +17,44 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Any
-
-import numpy as np
+from collections.abc import Sequence
 
 from psoas_sense import insight
-from psoas_sense.report.data import SessionData
 
 MIN_DEPTH_BREATHS = 3
 """Breaths a window needs before its depth is stated."""
 PACED_EXHALE_CUES = frozenset({"sink_deeper", "tool_sink", "slide_foot", "leg_straight", "release", "belly_out",
                                "pace_exhale"})
-"""Cues the pacer gives on its exhale (a recording's markers keep these, not the pacer's breaths)."""
-MAX_BREATH_S = 20.0
-"""An inhale onset further back than this before an exhale onset does not pair with it."""
+"""Cues the pacer gives on its exhale (in paced breathing, the pacer's exhales are these cues)."""
 
 
-def breath_depths(
-    phases: list[tuple[float, str]], waveform: tuple[np.ndarray, np.ndarray] | None
-) -> list[tuple[float, float]]:
-    """Each detected breath's depth: the breathing signal's rise from an inhale onset to the next
-    exhale onset (the signal the detector read, so only where it has an amplitude: a recording
-    with a belt or an accelerometer, not the history)."""
-    if waveform is None or waveform[0].size < 2:
-        return []
-    t, y = waveform
-    out: list[tuple[float, float]] = []
-    last_in: float | None = None
-    for tp, kind in phases:
-        if kind == "inhale":
-            last_in = tp
-        elif last_in is not None and 0 < tp - last_in <= MAX_BREATH_S and t[0] <= last_in and tp <= t[-1]:
-            rise = float(np.interp(tp, t, y) - np.interp(last_in, t, y))
-            if rise > 0:
-                out.append((tp, rise))
-            last_in = None
-    return out
-
-
-def _r(x: float | None, nd: int = 3) -> float | None:
+def r(x: float | None, nd: int = 3) -> float | None:
+    """Rounded as a report shows it (None for nothing, or a non-finite number)."""
     return None if x is None or not math.isfinite(x) else round(float(x), nd)
 
 
 class Physio:
-    """A session's breath phases and beats, cut into windows."""
+    """A session's detected phases, beats, depths and paced exhales, cut into windows.
 
-    def __init__(self, data: SessionData) -> None:
-        self.phases = sorted((b.t_s, b.kind) for b in data.breaths if b.source == "detector")
-        self.rr = None if data.rr is None else sorted(data.rr, key=lambda b: b[0])
-        paced = {b.t_s for b in data.breaths if b.source == "pacer" and b.kind == "exhale"}
-        paced |= {c.t_s if c.breath_t_s is None else c.breath_t_s for c in data.cues
-                  if c.source == "pacer" and c.kind in PACED_EXHALE_CUES}
-        self.paced_exhales = sorted(paced)
-        """The pacer's exhale onsets while it led (for how the heart followed it)."""
-        self.depths = breath_depths(self.phases, data.waveform)
+    Args:
+        phases: detected ``(t_s, kind)`` phase changes.
+        beats: the strap's ``(t_s, rr_ms)`` beats (None: no RR intervals).
+        depths: ``(t_s, depth)`` of the detected exhales with a depth.
+        paced_exhales: the pacer's exhale onsets while it led.
+    """
+
+    def __init__(self, phases: Sequence[tuple[float, str]], beats: Sequence[tuple[float, float]] | None,
+                 depths: Sequence[tuple[float, float]], paced_exhales: Sequence[float]) -> None:
+        self.phases = sorted(phases)
+        self.rr = None if beats is None else sorted(beats, key=lambda b: b[0])
+        self.depths = sorted(depths)
+        self.paced_exhales = sorted(paced_exhales)
         typical = statistics.median(d for _, d in self.depths) if self.depths else 0.0
         self.typical_depth = typical if typical > 0 else None
 
     def depth_rel(self, t0: float, t1: float) -> float | None:
         """The window's median breath depth against the session's (1.0: as usual; None: no amplitude)."""
-        mine = [d for t, d in self.depths if t0 <= t <= t1]
+        mine = [d for t, d in self.depths if t0 - 1e-9 <= t <= t1 + 1e-9]
         if self.typical_depth is None or len(mine) < MIN_DEPTH_BREATHS:
             return None
         return statistics.median(mine) / self.typical_depth
@@ -84,41 +63,35 @@ class Physio:
         """The figures of the window ``t0..t1``."""
         return insight.stretch(self.phases, self.rr, t0, t1)
 
-    def fields(self, t0: float, t1: float) -> dict[str, Any]:
-        """The report keys of the window ``t0..t1``: heart rate, RMSSD, I:E and the beats behind them."""
-        s = self.stretch(t0, t1)
-        h = s.heart
-        lock = None if self.rr is None else insight.rsa_following(self.rr, self.paced_exhales, t0, t1)
-        return {
-            "ie_ratio": _r(s.breath.ie_ratio),
-            "depth_rel": _r(self.depth_rel(t0, t1), 2),
-            "hr_bpm": _r(h.hr_bpm.value, 1) if h else None,
-            "rmssd_ms": _r(h.rmssd_ms.value, 1) if h else None,
-            "beats": h.beats if h else None,
-            "beats_kept": h.kept if h else None,
-            "following_pct": _r(100.0 * lock.locked, 0) if lock else None,
-            "rsa_bpm": _r(lock.amplitude_bpm, 1) if lock else None,
-            "rsa_lag_s": _r(lock.lag_s, 1) if lock else None,
-            "paced_cycles": lock.cycles if lock else None,
-        }
+    def physiology(self, t0: float, t1: float) -> insight.Physiology:
+        """Exhale share, heart rate and RMSSD of ``t0..t1``, as the coach states them for a hold."""
+        return insight.physiology(self.phases, self.rr, t0, t1)
 
-    def changes(self, data: SessionData, t0: float, t1: float) -> list[str]:
-        """The plain-language change lines of the session (see the module text)."""
+    def following(self, t0: float, t1: float) -> insight.RsaLock | None:
+        """How the heart followed the pacer over ``t0..t1`` (None: no RR, or too few paced breaths)."""
+        return None if self.rr is None else insight.rsa_following(self.rr, self.paced_exhales, t0, t1)
+
+    def changes(self, holds: Sequence[tuple[float, float]], sides: Sequence[tuple[str, float, float]],
+                t0: float, t1: float) -> tuple[str, ...]:
+        """The plain-language change lines of the session (see the module text).
+
+        Args:
+            holds: each hold's ``(t_start_s, t_end_s)``, in order.
+            sides: each side's ``(side, t_start_s, t_end_s)``, in order.
+            t0: the session's start.
+            t1: its end.
+        """
         lines = []
-        holds = sorted(data.holds, key=lambda h: h.t_start_s)
         if len(holds) >= 2:
             a, b = holds[0], holds[-1]
-            lines.append(insight.change_line(
-                f"first hold against last ({len(holds)} holds)",
-                self.stretch(a.t_start_s, a.t_s), self.stretch(b.t_start_s, b.t_s)))
+            lines.append(insight.change_line(f"first hold against last ({len(holds)} holds)",
+                                             self.stretch(*a), self.stretch(*b)))
         if t1 - t0 >= 120.0:
             lines.append(insight.change_line(
                 "first minute against last", self.stretch(t0, t0 + 60.0), self.stretch(t1 - 60.0, t1)))
-        sides = sorted(data.sides, key=lambda s: s.t_start_s)
-        other = [s for s in sides if s.side != sides[0].side] if sides else []
+        other = [s for s in sides if s[0] != sides[0][0]] if sides else []
         if other:
             a2, b2 = sides[0], other[0]
-            lines.append(insight.change_line(
-                f"{a2.side} side against {b2.side}",
-                self.stretch(a2.t_start_s, a2.t_s), self.stretch(b2.t_start_s, b2.t_s)))
-        return lines
+            lines.append(insight.change_line(f"{a2[0]} side against {b2[0]}",
+                                             self.stretch(a2[1], a2[2]), self.stretch(b2[1], b2[2])))
+        return tuple(lines)

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from psoas_sense import insight
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.events import (
     BreathingTrace,
@@ -41,12 +39,9 @@ from psoas_sense.events import (
     CommandRejected,
     ErrorReported,
     HeartRate,
-    HoldEnded,
-    SessionEnded,
     SessionEvent,
-    SideEnded,
 )
-from psoas_sense.model import BreathEvent, CoreEvent, HRFrame, Item, Marker, RRFrame, Status
+from psoas_sense.model import CoreEvent, HRFrame, Item, Marker, RRFrame, Status
 from psoas_sense.session.commands import CommandLine, TimedCommands, parse_command_line
 from psoas_sense.session.sinks import OutputClosed, Sink, close_all
 from psoas_sense.sources.base import Source
@@ -59,8 +54,6 @@ IDLE_AFTER_S = 0.25
 TRACE_SPAN_S = 20.0
 """Seconds of breathing signal in a trace event (a few breaths)."""
 HEART_RATE_EVERY_S = 1.0
-MAX_KEPT = 50_000
-"""Breath phases and beats kept for the figures of holds and sides (about 10 hours; bounded)."""
 MAX_BEATS_PER_EVENT = 64
 """RR intervals carried by one heart-rate event at most (bounded memory after a long silence)."""
 CANCEL_REASONS = ("signal", "interrupt")
@@ -140,15 +133,11 @@ class _Run:
         """The source's newest status (``lost`` at the end: it gave up on the link)."""
         self._hr_t = -float("inf")
         self._rr: list[float] = []
-        self._phases: list[tuple[float, str]] = []
-        """Detected phase changes (for the figures of holds and sides)."""
-        self._beats: list[tuple[float, float]] = []
-        """The strap's beats ``(t_s, rr_ms)`` (for the figures of holds and sides)."""
 
     # ------------------------------------------------------------------ output
 
     def emit(self, events: Sequence[SessionEvent]) -> None:
-        queue = [self._with_physiology(ev) for ev in events]
+        queue = list(events)
         while queue:
             ev = queue.pop(0)
             self.result.lines += 1
@@ -166,34 +155,6 @@ class _Run:
                                                f"{type(sink).__name__} stopped: {type(exc).__name__}: {exc}"))
             for sink in self.sinks:
                 queue.extend(sink.take_errors())
-
-    def _with_physiology(self, ev: SessionEvent) -> SessionEvent:
-        """A hold, side or session end with its heart rate, RMSSD and exhale share, computed by
-        :mod:`psoas_sense.insight` from the detected breaths and the strap's beats (the same
-        computation every report of the session makes)."""
-        if isinstance(ev, BreathEvent):
-            self._phases.append((ev.t_s, ev.kind))
-            del self._phases[:-MAX_KEPT]
-            return ev
-        if isinstance(ev, (HoldEnded, SideEnded)):
-            share, hr, rmssd = self._physiology(ev.t_start_s, ev.t_s)
-            return dataclasses.replace(ev, exhale_share=share, hr_bpm=hr, rmssd_ms=rmssd)
-        if isinstance(ev, SessionEnded):
-            share, hr, rmssd = self._physiology(ev.t_s - ev.summary.duration_s, ev.t_s)
-            summary = dataclasses.replace(ev.summary, exhale_share=share, hr_bpm=hr, rmssd_ms=rmssd)
-            return dataclasses.replace(ev, summary=summary)
-        return ev
-
-    def _physiology(self, t0: float, t1: float) -> tuple[float | None, float | None, float | None]:
-        """Exhale share, heart rate and RMSSD of the stretch ``t0..t1``."""
-        s = insight.stretch(self._phases, self._beats if self._beats else None, t0, t1)
-        h = s.heart
-
-        def r(x: float | None, nd: int) -> float | None:
-            return None if x is None else round(x, nd)
-
-        return (r(s.breath.exhale_share.value, 3), r(h.hr_bpm.value, 1) if h else None,
-                r(h.rmssd_ms.value, 1) if h else None)
 
     def advance(self, t_s: float) -> None:
         for sink in self.sinks:
@@ -272,8 +233,6 @@ class _Run:
             if rr.size:
                 hr, t = 60000.0 / float(rr.mean()), float(frame.t_s[-1])
                 self._rr.extend(float(x) for x in rr)
-                self._beats.extend(zip(frame.t_s.tolist(), frame.rr_ms.tolist(), strict=True))
-                del self._beats[:-MAX_KEPT]
         if hr is not None and t is not None and t - self._hr_t >= HEART_RATE_EVERY_S:
             self._hr_t = t
             beats, self._rr = tuple(self._rr[-MAX_BEATS_PER_EVENT:]), []
@@ -316,6 +275,8 @@ class _Run:
             ended_by = "end_of_input"
             if self.result.stopped_by == "end" and self.last_state == "lost":
                 ended_by = self.result.stopped_by = "link_lost"
+            elif self.result.stopped_by == "duration":
+                ended_by = "duration"  # the time asked for ran out (not the input)
             elif self.result.stopped_by == "output_closed":
                 ended_by = "output_closed"
         if self.coach is not None and self.started:

@@ -180,7 +180,7 @@ def make_sinks(config: RunConfig, engine: CoachEngine | None, header: Header | N
     if engine is not None and config.coach.save_history:
         from psoas_sense.session.history import HistorySink
 
-        sinks.append(HistorySink(engine, source=source_description(config, header)))
+        sinks.append(HistorySink(engine.settings, source=source_description(config, header)))
     return sinks
 
 

@@ -29,6 +29,8 @@ from textual.widgets import Input
 
 from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import BreathingTrace, Command, PainStopped, SessionEvent
+from psoas_sense.report.fold import RecordSink
+from psoas_sense.report.record import Report
 from psoas_sense.session.setup import RunConfig
 from psoas_sense.sources.base import Source
 from psoas_sense.ui.audio import CuePlayer
@@ -107,7 +109,9 @@ class PsoasApp(App[int]):
         self.running = False
         self.ended = False
         self.result: object = None
-        self.summary_report: dict[str, Any] | None = None
+        self.summary_report: Report | None = None
+        """The session's record, once it is over (what the summary shows)."""
+        self._record = RecordSink()
         self._session_screen: SessionScreen | None = None
         self._drawn_t = -1.0
         self._pain_open = False
@@ -206,7 +210,7 @@ class PsoasApp(App[int]):
             def on_time(t_s: float) -> None:
                 self.post_message(DataTimeAdvanced(t_s))
 
-            sinks = [CallbackSink(on_event, on_time), *make_sinks(config, coach, header)]
+            sinks = [CallbackSink(on_event, on_time), self._record, *make_sinks(config, coach, header)]
             self.result = await run_session(
                 source, signal=config.signal, sinks=sinks, coach=coach, commands=self._command_lines(),
                 duration_s=config.duration_s, trace_every_s=TRACE_EVERY_S,
@@ -246,7 +250,7 @@ class PsoasApp(App[int]):
         self._draw()
         stopped_by = getattr(self.result, "stopped_by", None)
         ending = "failed" if self.failure is not None else ended_by(self.view, self._asked, stopped_by, self.config)
-        self.summary_report = build_summary(self.events, self.view, self.config, ending)
+        self.summary_report = build_summary(self._record, self.config, ending)
         if not self._pain_open:
             self._show_summary()
 
@@ -258,7 +262,6 @@ class PsoasApp(App[int]):
 
     # ------------------------------------------------------------------ end
     def _show_summary(self) -> None:
-        from psoas_sense.model import BreathEvent
         from psoas_sense.ui.screens.summary import SummaryScreen
 
         assert self.summary_report is not None
@@ -271,9 +274,7 @@ class PsoasApp(App[int]):
             note = f"{config.command}: {'saved in the history' if saved else 'not saved'}"
         if self.view.problems:
             note += ("; " if note else "") + "; ".join(self.view.problems)
-        rates = [(e.t_s, e.rate_bpm) for e in self.events
-                 if isinstance(e, BreathEvent) and e.kind == "exhale" and e.rate_bpm is not None]
-        self.push_screen(SummaryScreen(self.summary_report, note=note, rates=rates, current=True))
+        self.push_screen(SummaryScreen(self.summary_report, note=note, current=True))
 
     def _show_pain(self, text: str) -> None:
         if self._pain_open:
@@ -350,13 +351,10 @@ class PsoasApp(App[int]):
     def _open_past(self, session_id: int | None) -> None:
         if session_id is None:
             return
-        from psoas_sense.report import build_report, from_history
+        from psoas_sense.report import from_history
         from psoas_sense.ui.screens.summary import SummaryScreen
 
-        data = from_history(session_id)
-        rates = [(b.t_s, b.rate_bpm) for b in data.breaths
-                 if b.kind == "exhale" and b.source == "detector" and b.rate_bpm is not None]
-        self.push_screen(SummaryScreen(build_report(data), note=f"session {session_id}", rates=rates))
+        self.push_screen(SummaryScreen(from_history(session_id), note=f"session {session_id}"))
 
     def action_quit_session(self) -> None:
         """``q``: end the session (asks; saved as a quit), or outside a session leave the app (asks)."""

@@ -1,4 +1,4 @@
-"""How a session on the terminal UI ends: its report, how it ended in truth, its log lines.
+"""How a session on the terminal UI ends: its record, how it ended in truth, its log lines.
 
 A coached session says how it ended (:class:`~psoas_sense.events.SessionEnded`); a session
 without a coach does not, so the app tells it from what it saw: the pain key, a quit, the
@@ -7,12 +7,8 @@ recording running out, the time asked for, the sensor lost.
 
 from __future__ import annotations
 
-from typing import Any
-
 from psoas_sense.events import (
-    Cue,
     HoldEnded,
-    PacingScored,
     PainStopped,
     SessionEnded,
     SessionEvent,
@@ -20,7 +16,9 @@ from psoas_sense.events import (
     SideStarted,
     StageEntered,
 )
-from psoas_sense.model import BreathEvent, Status
+from psoas_sense.model import Status
+from psoas_sense.report.fold import Origin, RecordSink
+from psoas_sense.report.record import Report
 from psoas_sense.session.setup import RunConfig
 from psoas_sense.view import SessionView
 
@@ -61,30 +59,11 @@ def ended_by(view: SessionView, asked: str | None, stopped_by: str | None, confi
     return None
 
 
-def build_summary(events: list[SessionEvent], view: SessionView, config: RunConfig | None,
-                  ending: str | None) -> dict[str, Any]:
-    """The report of the session just run (the same figures as ``psoas-sense report``)."""
-    from psoas_sense.records import PainRecord
-    from psoas_sense.report import build_report
-    from psoas_sense.report.data import SessionData, breath_record
-
-    end = next((e for e in events if isinstance(e, SessionEnded)), None)
-    meta: dict[str, Any] = {
-        "file": str(config.file) if config and config.file else "", "ended_by": ending,
-        "protocol": config.coach.protocol if config else None, "t_start": 0.0, "t_end": view.t_s,
-    }
-    if end is not None:
-        meta.update(protocol=end.summary.protocol, practised=end.summary.practised, t_end=end.t_s)
-    data = SessionData(
-        meta=meta, breaths=[breath_record(e) for e in events if isinstance(e, BreathEvent)],
-        holds=[e for e in events if isinstance(e, HoldEnded)], sides=[e for e in events if isinstance(e, SideEnded)],
-        cues=[e for e in events if isinstance(e, Cue)], pacing=[e for e in events if isinstance(e, PacingScored)],
-        pain_stops=[PainRecord(e.t_s, e.stage, e.side, e.hold) for e in events if isinstance(e, PainStopped)],
-        summary=end.summary if end is not None else None,
-    )
-    report = build_report(data)
-    report["session"]["ended_by"] = ending
-    return report
+def build_summary(record: RecordSink, config: RunConfig | None, ending: str | None) -> Report:
+    """The record of the session just run, from its events (the fold every report uses); how it
+    ended is the coach's word, or ``ending`` for a session without a coach."""
+    return record.report(Origin(file=str(config.file) if config and config.file else None,
+                                protocol=config.coach.protocol if config else None, ended_by=ending))
 
 
 def error_status(t_s: float, exc: BaseException) -> Status:

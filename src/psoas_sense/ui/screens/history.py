@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,6 +20,9 @@ from textual.widgets import DataTable, Static
 
 from psoas_sense.ui.chart import Chart
 from psoas_sense.ui.keybar import KeyBar, KeyHint
+
+if TYPE_CHECKING:
+    from psoas_sense.store import SessionRow
 
 COLUMNS = ("Started", "Source", "Protocol", "Time", "Holds", "Ended", "Device or file")
 """The table's columns (the last, widest one may scroll out of sight on a narrow terminal)."""
@@ -55,23 +58,21 @@ def source_words(source: Mapping[str, Any] | None) -> tuple[str, str]:
     return kind, detail
 
 
-def session_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+def session_cells(row: SessionRow) -> tuple[str, ...]:
     """One history row (as :meth:`HistoryStore.sessions` gives it) as the table's cells."""
     from psoas_sense.cli.history import fmt_duration, local_time
 
-    end = row["t_end"] if row.get("t_end") is not None else row.get("t_last")
-    duration = None if end is None else end - row["t_start"]
-    protocol = str(row["protocol"])
-    if row.get("practised") and row["practised"] != protocol:
-        protocol = f"{protocol} → {row['practised']}"
-    ended = row.get("ended_by")
-    kind, detail = source_words(row.get("source"))
+    protocol = row.protocol
+    if row.practised and row.practised != protocol:
+        protocol = f"{protocol} → {row.practised}"
+    ended = row.ended_by
+    kind, detail = source_words(row.source)
     return (
-        local_time(str(row["started_at"]))[:16],
+        local_time(row.started_at)[:16],
         kind,
         protocol,
-        fmt_duration(duration),
-        str(row.get("n_holds", 0)),
+        fmt_duration(row.duration_s),
+        str(row.holds),
         ENDED_WORDS.get(ended, str(ended)) if ended else "interrupted",
         detail,
     )
@@ -89,7 +90,7 @@ def read_history(path: Path | None, limit: int | None = None) -> list[tuple[int,
     if not path.exists():
         return []
     with HistoryStore(path, create=False) as store:
-        return [(int(r["id"]), session_cells(r)) for r in store.sessions(limit=limit)]
+        return [(r.id, session_cells(r)) for r in store.sessions(limit=limit)]
 
 
 class SessionTable(DataTable[str]):
@@ -173,13 +174,13 @@ class HistoryScreen(Screen[int | None]):
         if len(rows) < 2:
             return
         xs = [float(i) for i in range(len(rows))]
-        rates = [(x, r[2]) for x, r in zip(xs, rows, strict=True) if r[2] is not None]
-        rmssds = [(x, r[3]) for x, r in zip(xs, rows, strict=True) if r[3] is not None]
+        rates = [(x, r.rate_bpm) for x, r in zip(xs, rows, strict=True) if r.rate_bpm is not None]
+        rmssds = [(x, r.rmssd_ms) for x, r in zip(xs, rows, strict=True) if r.rmssd_ms is not None]
         if len(rates) < 2 and len(rmssds) < 2:
             return  # nothing to draw a trend of yet
 
         def day(x: float) -> str:
-            return str(rows[min(len(rows) - 1, max(0, int(round(x))))][0])[5:]
+            return rows[min(len(rows) - 1, max(0, int(round(x))))].day[5:]
 
         charts: list[Static | Chart] = [Static("Day by day (oldest left)", id="trend-title")]
         for name, pts, unit in (("breathing rate, /min", rates, ""), ("RMSSD, ms", rmssds, "")):

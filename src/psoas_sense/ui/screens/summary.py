@@ -4,8 +4,9 @@ How it ended, in words; per side and per hold: time, breaths, breathing rate and
 the breath out the cue came; the plain-language change lines (first hold against last, first
 minute against last, side against side) and, with RR intervals, heart rate and RMSSD; and a
 chart of the breathing rate with the holds shaded (a texture, visible without colour), or the
-words "too little data" instead of a plot of a dot or two. It shows a report built by
-:func:`psoas_sense.report.build_report`, the same figures as ``psoas-sense report``.
+words "too little data" instead of a plot of a dot or two. It shows the session's record
+(:class:`psoas_sense.report.Report`, built by the one fold every report uses), the same figures as
+``psoas-sense report``.
 
 Escape (or ``b``) goes back: to the start screen after the session just run, to the history
 from a past session. ``h`` opens the history; ``q`` leaves the app, and asks first.
@@ -23,6 +24,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from psoas_sense.report.record import Report
 from psoas_sense.ui.chart import Chart, too_little
 from psoas_sense.ui.keybar import KeyBar, KeyHint
 
@@ -77,9 +79,8 @@ class SummaryScreen(Screen[None]):
     """What a session did.
 
     Args:
-        report: the report object (``psoas-sense report --json``).
+        report: the session's record (what ``psoas-sense report`` shows).
         note: a line under the title (e.g. "demo: not saved").
-        rates: (session time, breathing rate) of each exhale, for the chart.
         current: the summary of the session just run (back goes to the start screen), not a past one.
     """
 
@@ -96,74 +97,67 @@ class SummaryScreen(Screen[None]):
     Chart { height: 10; }
     """
 
-    def __init__(self, report: dict[str, Any], *, note: str = "",
-                 rates: list[tuple[float, float]] | None = None, current: bool = False) -> None:
+    def __init__(self, report: Report, *, note: str = "", current: bool = False) -> None:
         super().__init__()
         self.report = report
         self.note = note
-        self.rates = rates
         self.current = current
 
     @property
     def ended_words(self) -> str:
         """How the session ended, in words."""
-        ended = self.report["session"].get("ended_by")
+        ended = self.report.session.ended_by
         return ENDINGS.get(ended, str(ended).replace("_", " "))
 
     def compose(self) -> ComposeResult:
         r = self.report
-        s = r["session"]
-        tot = r["totals"]
+        s = r.session
+        tot = r.totals
+        fig = tot.figures
         with VerticalScroll(id="summary"):
-            yield Static(f"Session summary: {s.get('practised') or s.get('protocol') or 'breathing only'}, "
+            yield Static(f"Session summary: {s.practised or s.protocol or 'breathing only'}, "
                          f"{self.ended_words}", id="summary-title")
             if self.note:
                 yield Static(self.note, id="summary-note")
-            if tot.get("pain_stops"):
+            if tot.pain_stops:
                 yield Static(
                     "You stopped on pain. Rest. If the pain was sharp or spread out (radiating), or does not "
                     "settle, see a doctor or physiotherapist before doing this again.",
                     id="summary-pain",
                 )
-            adh = f"   following the pacer {tot['adherence']:.0f}%" if tot.get("adherence") is not None else ""
+            adh = f"   following the pacer {tot.adherence_pct:.0f}%" if tot.adherence_pct is not None else ""
             yield Static(
-                f"time {_mmss(tot.get('duration_s'))}   breaths {tot.get('breaths')}   "
-                f"breathing {_v(tot.get('mean_rate_bpm'))}/min   holds {tot.get('holds')}{adh}", id="summary-totals"
+                f"time {_mmss(tot.duration_s)}   breaths {tot.breaths}   "
+                f"breathing {_v(tot.mean_rate_bpm)}/min   holds {tot.holds}{adh}", id="summary-totals"
             )
-            if tot.get("hr_bpm") is not None:
-                yield Static(f"heart {_v(tot['hr_bpm'])}/min   RMSSD {_v(tot.get('rmssd_ms'))} ms", id="summary-heart")
-            if r.get("changes"):
-                yield Static("\n".join(r["changes"]), id="summary-changes")
-            if r["sides"]:
+            if fig.hr_bpm is not None:
+                yield Static(f"heart {_v(fig.hr_bpm)}/min   RMSSD {_v(fig.rmssd_ms)} ms", id="summary-heart")
+            if r.changes:
+                yield Static("\n".join(r.changes), id="summary-changes")
+            if r.sides:
                 yield Static(_table(("side", "time", "holds", "breaths", "per min", "cue delay", "ended"), [
-                    (sd["side"], _mmss(sd["duration_s"]), str(sd["holds"]), str(sd["breaths"]),
-                     _v(sd["mean_rate_bpm"]), _v(sd.get("mean_cue_latency_s"), "{:.1f} s"),
-                     PART_ENDINGS.get(sd["ended_by"], str(sd["ended_by"]))) for sd in r["sides"]]),
+                    (sd.side, _mmss(sd.duration_s), str(sd.holds), str(sd.breaths),
+                     _v(sd.mean_rate_bpm), _v(sd.figures.mean_cue_latency_s, "{:.1f} s"),
+                     PART_ENDINGS.get(sd.ended_by, str(sd.ended_by))) for sd in r.sides]),
                     id="sides", classes="summary-table")
-            if r["holds"]:
+            if r.holds:
                 yield Static(_table(("#", "hold", "side", "time", "breaths", "per min", "cue delay", "ended"), [
-                    (str(h["hold"]), h["kind"], h["side"] or "—", _mmss(h["duration_s"]), str(h["breaths"]),
-                     _v(h["mean_rate_bpm"]), _v(h.get("mean_cue_latency_s"), "{:.1f} s"),
-                     PART_ENDINGS.get(h["ended_by"], str(h["ended_by"]))) for h in r["holds"]]),
+                    (str(h.hold), h.kind, h.side or "—", _mmss(h.duration_s), str(h.breaths),
+                     _v(h.mean_rate_bpm), _v(h.figures.mean_cue_latency_s, "{:.1f} s"),
+                     PART_ENDINGS.get(h.ended_by, str(h.ended_by))) for h in r.holds]),
                     id="holds", classes="summary-table")
-            if r["sides"] or r["holds"]:
+            if r.sides or r.holds:
                 yield Static(CUE_DELAY, id="summary-legend")
             yield from self._plot()
         yield KeyBar(CURRENT_KEYS if self.current else PAST_KEYS, id="keys")
 
-    def _points(self) -> list[tuple[float, float]]:
-        r = self.report
-        rows = [b for h in r["holds"] for b in h["breath_rows"]] or r.get("breath_rows", [])
-        pts = self.rates or [(b["exhale_t"], b["rate_bpm"]) for b in rows if b.get("rate_bpm") is not None]
-        return sorted(pts)
-
     def _plot(self) -> ComposeResult:
-        pts = self._points()
+        pts = sorted(self.report.rate_points())
         why = too_little(pts)
         if why is not None:
             yield Static(why, id="plot-none")
             return
-        holds = [(float(h["t_start"]), float(h["t_end"])) for h in self.report["holds"]]
+        holds = [(h.t_start_s, h.t_end_s) for h in self.report.holds]
         title = "Breathing rate (breaths/min) over the session" + ("; holds shaded ░" if holds else "")
         yield Static(title, id="plot-title")
         yield Chart(pts, shaded=holds, x_label=_mmss, min_span_y=1.0, id="plot")
