@@ -1,4 +1,4 @@
-"""Where psoas-sense keeps its files, and coach settings from presets and user overrides.
+"""Coach settings from presets and user overrides (where the files live: :mod:`psoas_sense.paths`).
 
 Built-in protocol presets are TOML files in ``psoas_sense/coach/presets``; a user file
 ``coach.toml`` in the config directory overrides them::
@@ -17,22 +17,19 @@ A bad value is a :class:`ConfigError` naming the file and the key.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from psoas_sense.coach.settings import PROTOCOLS, CoachSettings, SettingsError, settings_from_mapping
 from psoas_sense.errors import PsoasError
-from psoas_sense.safefile import private_dir
+from psoas_sense.paths import APP_NAME, CONFIG_DIR_ENV, DATA_DIR_ENV, config_dir, data_dir
 
-APP_NAME = "psoas-sense"
-DATA_DIR_ENV = "PSOAS_SENSE_DATA_DIR"
-CONFIG_DIR_ENV = "PSOAS_SENSE_CONFIG_DIR"
+__all__ = ["APP_NAME", "CONFIG_DIR_ENV", "DATA_DIR_ENV", "ConfigError", "config_dir", "data_dir", "load_settings",
+           "parse_value", "preset_names"]
+
 USER_CONFIG_NAME = "coach.toml"
 MAX_CONFIG_BYTES = 64 * 1024
 """A longer ``coach.toml`` is refused (a settings file is a few hundred bytes)."""
@@ -42,25 +39,6 @@ MAX_VALUE_CHARS = 200
 
 class ConfigError(PsoasError):
     """A bad configuration value; the message names the file and key."""
-
-
-def _private_dir(path: Path) -> Path:
-    private_dir(path)  # owner-only, never through a symbolic link
-    return path
-
-
-def data_dir(create: bool = False) -> Path:
-    """The user data directory (history): ``$PSOAS_SENSE_DATA_DIR`` or the platform's."""
-    env = os.environ.get(DATA_DIR_ENV)
-    path = Path(env) if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    return _private_dir(path) if create else path
-
-
-def config_dir(create: bool = False) -> Path:
-    """The user config directory: ``$PSOAS_SENSE_CONFIG_DIR`` or the platform's."""
-    env = os.environ.get(CONFIG_DIR_ENV)
-    path = Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-    return _private_dir(path) if create else path
 
 
 def _load_toml(text: str, where: str) -> dict[str, Any]:

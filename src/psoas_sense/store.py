@@ -50,7 +50,7 @@ class _Unusable(Exception):
 
 def default_path() -> Path:
     """``history.sqlite3`` in the user data directory (``$PSOAS_SENSE_DATA_DIR`` overrides it)."""
-    from psoas_sense.config import data_dir
+    from psoas_sense.paths import data_dir
 
     return data_dir() / DB_NAME
 

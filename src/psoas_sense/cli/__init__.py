@@ -12,12 +12,15 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from psoas_sense import __version__
 from psoas_sense.cli import demo, detect, history, importcmd, record, replay, report, safety, scan, session
 from psoas_sense.cli.options import PROG, add_sound_options, seconds_arg, speed_arg
 from psoas_sense.errors import PsoasError
+
+if TYPE_CHECKING:
+    from psoas_sense.cli.running import TuiRunner
 
 COMMANDS = (detect, replay, importcmd, session, scan, record, history, safety, report)
 """The command modules, in the order ``--help`` lists them."""
@@ -68,7 +71,12 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, tui: TuiRunner | None = None) -> int:
+    """Run the command line; ``tui`` runs the terminal UI (without it, every run prints JSON lines).
+
+    Returns:
+        The exit status: 0, 2 for an error the user can act on, 1 for a bug, 130 for Ctrl-C.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     if not debug:
@@ -80,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("always", TruncatedLineWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.tui = tui
     try:
         return int(args.func(args) or 0)
     except PsoasError as exc:

@@ -8,27 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from psoas_sense.cli.options import PROG
-from psoas_sense.errors import PsoasError
+from psoas_sense.recording.bundled import demo_recording
 
 if TYPE_CHECKING:
     from psoas_sense.session.setup import RunConfig
-
-DEMO_RECORDING = "neurokit2-resting-belt-rr.jsonl.gz"
-"""The bundled recording the demo plays."""
-
-
-def demo_recording() -> Path:
-    """The bundled recording the demo plays."""
-    from psoas_sense.cli.running import recordings_dir
-
-    path = recordings_dir() / DEMO_RECORDING
-    if not path.exists():
-        raise PsoasError(f"{path}: bundled demo recording is missing (reinstall psoas-sense)")
-    return path
 
 
 def demo_config(args: argparse.Namespace) -> RunConfig:
@@ -47,15 +33,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """No command: the demo, a guided session on the bundled recording at real pace."""
     import dataclasses
 
-    from psoas_sense.cli.running import run_headless, run_tui, tui_possible
+    from psoas_sense.cli.running import run_headless, tui_possible
     from psoas_sense.session.setup import CoachConfig
 
-    if tui_possible():
-        from psoas_sense.ui.choices import StartOptions
+    if args.tui is not None and tui_possible(args.tui):
+        from psoas_sense.session.choices import StartOptions
 
         start = StartOptions(speed=args.speed, duration_s=args.duration, save=args.save, mute=args.mute,
                              speak=args.speak)
-        return run_tui(None, start=start)  # the start screen, the demo focused
+        return int(args.tui(None, start))  # the start screen, the demo focused
     config = demo_config(args)
     print(
         f"{PROG}: demo: replaying {config.file.name if config.file else ''} at real pace; one JSON line per "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import sys
 from typing import Any
 
 from psoas_sense.cli.options import PROG
+from psoas_sense.localtime import fmt_duration, local_time
 
 
 def add_parser(sub: Any) -> None:
@@ -20,25 +20,6 @@ def add_parser(sub: Any) -> None:
     h.add_argument("--csv", metavar="OUT.csv", default=None, help="with --trend: also write the days to a new CSV file")
     h.add_argument("--force", action="store_true", help="with --csv: replace an existing regular file")
     h.set_defaults(func=cmd_history)
-
-
-def fmt_duration(s: float | None) -> str:
-    """``m:ss`` (or ``XhYY`` past an hour)."""
-    if s is None:
-        return "-"
-    n = int(round(max(0.0, float(s))))  # 59.7 s is 1:00, never 0:60
-    return f"{n // 60}:{n % 60:02d}" if n < 3600 else f"{n // 3600}h{n % 3600 // 60:02d}"
-
-
-def local_time(stamp: str) -> str:
-    """An ISO 8601 time as local ``YYYY-MM-DD HH:MM:SS`` (times saved without a zone are UTC)."""
-    try:
-        t = _dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp.replace("T", " ")[:19]
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.UTC)
-    return t.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_history(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """
     from psoas_sense.cli.running import tui_possible
 
-    config = run_config(args, "replay", simulated_safety=args.headless or not tui_possible())
+    config = run_config(args, "replay", simulated_safety=args.headless or not tui_possible(args.tui))
     if not args.save:  # a replay is not a session the person did: kept out of the history unless asked
         config = dataclasses.replace(config, coach=dataclasses.replace(config.coach, save_history=False))
-    return run(config)
+    return run(config, args.tui)

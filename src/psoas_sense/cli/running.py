@@ -1,4 +1,9 @@
-"""Running a session from the command line: signals, command input, headless or terminal UI."""
+"""Running a session from the command line: signals, command input, headless or terminal UI.
+
+The command line never imports the terminal UI (``lint-imports``: the two front ends are
+independent): the program's entry point (:mod:`psoas_sense.__main__`) hands :func:`psoas_sense.cli.main`
+a :data:`TuiRunner`, and without one every run is headless.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from psoas_sense.cli.options import PROG
 from psoas_sense.errors import PsoasError
 
 if TYPE_CHECKING:
+    from psoas_sense.session.choices import StartOptions
     from psoas_sense.session.setup import RunConfig
-    from psoas_sense.ui.choices import StartOptions
 
+TuiRunner: TypeAlias = "Callable[[RunConfig | None, StartOptions | None], int]"
+"""Runs the terminal UI on a configured run (None: its start screen asks, and its runs take the
+options) and returns the exit status; given by the entry point."""
 
 LINK_LOST_EXIT = 3
 """Exit status when a live session ends because the sensor's link could not be re-established."""
@@ -126,8 +133,10 @@ def command_input(config: RunConfig) -> AsyncIterator[str] | None:
     return stdin_lines()
 
 
-def tui_possible() -> bool:
-    """Both ends are a terminal."""
+def tui_possible(tui: TuiRunner | None) -> bool:
+    """There is a terminal UI to run, and both ends are a terminal."""
+    if tui is None:
+        return False
     try:
         return sys.stdin.isatty() and sys.stdout.isatty()
     except (AttributeError, ValueError, OSError):
@@ -166,30 +175,11 @@ def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
     return run_with_signals(go)
 
 
-def run_tui(config: RunConfig | None, *, start: StartOptions | None = None) -> int:
-    """The terminal UI on the configured source (None: the start screen asks, and its runs take
-    ``start``); the coach starts after the safety check."""
-    from psoas_sense.ui.app import make_app
-
-    app = make_app(config, start_options=start)
-    rc = app.run()
-    app.audio.close()
-    return int(rc or 0)
-
-
-def run(config: RunConfig) -> int:
-    """The terminal UI when both ends are a terminal and not ``--headless``; else JSON lines."""
-    if not config.headless and tui_possible():
-        return run_tui(config)
+def run(config: RunConfig, tui: TuiRunner | None) -> int:
+    """The terminal UI when there is one, both ends are a terminal and not ``--headless``; else JSON lines."""
+    if tui is not None and not config.headless and tui_possible(tui):
+        return tui(config, None)
     if not config.headless:
         no_tui_notice()
     return run_headless(config)
 
-
-def recordings_dir() -> Path:
-    """Where the bundled recordings are: inside the installed package, or the source tree."""
-    here = Path(__file__).resolve().parents[1]
-    packaged = here / "_recordings"
-    if packaged.is_dir():
-        return packaged
-    return here.parents[1] / "recordings"

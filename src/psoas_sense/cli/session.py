@@ -25,4 +25,4 @@ def add_parser(sub: Any) -> None:
 
 def cmd_session(args: argparse.Namespace) -> int:
     """A live session with a strap, the emulated strap or a phone."""
-    return run(run_config(args, "session"))
+    return run(run_config(args, "session"), args.tui)

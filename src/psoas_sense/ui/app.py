@@ -31,10 +31,10 @@ from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import BreathingTrace, Command, PainStopped, SessionEvent
 from psoas_sense.report.fold import RecordSink
 from psoas_sense.report.record import Report
+from psoas_sense.session.choices import StartChoice, StartOptions, config_for
 from psoas_sense.session.setup import RunConfig
 from psoas_sense.sources.base import Source
 from psoas_sense.ui.audio import CuePlayer
-from psoas_sense.ui.choices import StartChoice, StartOptions, config_for
 from psoas_sense.ui.ending import LOGGED, build_summary, ended_by, error_status, log_line
 from psoas_sense.ui.messages import DataTimeAdvanced, EventEmitted, SessionFinished
 from psoas_sense.ui.screens.modals import LeaveScreen, PainScreen, QuitScreen, SafetyAnswer, SafetyScreen

@@ -60,7 +60,7 @@ def source_words(source: Mapping[str, Any] | None) -> tuple[str, str]:
 
 def session_cells(row: SessionRow) -> tuple[str, ...]:
     """One history row (as :meth:`HistoryStore.sessions` gives it) as the table's cells."""
-    from psoas_sense.cli.history import fmt_duration, local_time
+    from psoas_sense.localtime import fmt_duration, local_time
 
     protocol = row.protocol
     if row.practised and row.practised != protocol:
@@ -164,7 +164,7 @@ class HistoryScreen(Screen[int | None]):
 
     async def _plot_trend(self) -> None:
         """Breathing rate and RMSSD day by day (local time), when there are two days or more."""
-        from psoas_sense.cli.trend import trend_days
+        from psoas_sense.report.trend import trend_days
 
         try:
             days = await asyncio.to_thread(trend_days, self._path)

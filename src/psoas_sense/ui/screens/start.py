@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Collapsible, DirectoryTree, Input, OptionList, RadioSet, Static
 from textual.widgets.option_list import Option
 
-from psoas_sense.ui.choices import StartChoice
+from psoas_sense.session.choices import StartChoice
 from psoas_sense.ui.keybar import KeyBar, KeyHint
 from psoas_sense.ui.screens.modals import ChoiceButton
 
