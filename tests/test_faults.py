@@ -27,6 +27,7 @@ from psoas_sense.model import BreathEvent
 from psoas_sense.recording.format import read_recording
 from psoas_sense.report import Report
 from psoas_sense.report.data import record_of
+from psoas_sense.session.commands import parsed_lines
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.loop import run_session
 from psoas_sense.session.sinks import Collector, JsonPrinter, Recorder
@@ -62,8 +63,12 @@ def saved() -> Saved:
 
 
 async def _lines(*lines: str) -> Any:
-    for line in lines:
-        yield line
+    async def text() -> Any:
+        for line in lines:
+            yield line
+
+    async for asked in parsed_lines(text()):
+        yield asked
 
 
 def test_a_history_held_mid_session_delays_the_save_never_the_pain_stop() -> None:

@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 
 from psoas_sense.model import AccFrame, Item, Status
+from psoas_sense.session.commands import UserCommand
 from psoas_sense.session.loop import run_session
 from psoas_sense.session.sinks import CallbackSink
 from psoas_sense.sources.phone import SensorLoggerSource, UdpSource, open_phone_source
 from psoas_sense.sources.phone.base import _QueueSource
+from psoas_sense.vocab import Command
 
 pytestmark = pytest.mark.hostile
 
@@ -298,7 +300,7 @@ async def test_hostile_datagrams_end_nothing_in_a_session():
         def item(self, t_s: float, item: Item) -> None:
             on_item(t_s, item)
 
-    async def commands() -> AsyncIterator[str]:  # read once the source listens
+    async def commands() -> AsyncIterator[UserCommand]:  # read once the source listens
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
                                                            remote_addr=("127.0.0.1", src.port))
@@ -307,7 +309,7 @@ async def test_hostile_datagrams_end_nothing_in_a_session():
         transport.sendto(b"\n".join(b"%.2f,0.1,0.2,9.8" % (1000 + k * 0.01) for k in range(20)))
         await asyncio.wait_for(got_samples.wait(), 5.0)
         transport.close()
-        yield "quit"
+        yield UserCommand(Command.QUIT)
 
     result = await asyncio.wait_for(run_session(src, sinks=[ItemSink(on_event)], commands=commands()), 10.0)
     assert result.stopped_by == "quit"
@@ -320,12 +322,12 @@ async def test_sensor_logger_session_survives_nan_and_keeps_going():
     events: list[Any] = []
     done = asyncio.Event()
 
-    async def commands() -> AsyncIterator[str]:  # read once the source listens
+    async def commands() -> AsyncIterator[UserCommand]:  # read once the source listens
         assert await post(src.port, batch().replace(b'"x": 0.1', b'"x": NaN', 1)) == 422
         assert await post(src.port, DEEP) == 400
         assert await post(src.port, batch(100)) == 200
         done.set()
-        yield "quit"
+        yield UserCommand(Command.QUIT)
 
     result = await asyncio.wait_for(run_session(src, sinks=[CallbackSink(events.append)], commands=commands()), 10)
     assert done.is_set() and result.stopped_by == "quit"

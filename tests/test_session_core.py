@@ -35,6 +35,7 @@ from psoas_sense.events import (
 )
 from psoas_sense.model import BreathEvent, Marker, Status
 from psoas_sense.recording.format import Header, Recording
+from psoas_sense.session.commands import CommandInput, UserCommand, parse_command_line
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.loop import IDLE_TICK_S, run_session
 from psoas_sense.session.sinks import CallbackSink, Collector, Recorder
@@ -42,13 +43,17 @@ from psoas_sense.sources.clock import VirtualClock
 from psoas_sense.sources.devices import open_device_source
 from psoas_sense.sources.replay import ReplaySource
 from psoas_sense.view import view_of
+from psoas_sense.vocab import Command
 
 BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
 
 
-async def lines(*items: str) -> AsyncIterator[str]:
+async def lines(*items: str) -> AsyncIterator[CommandInput]:
+    """Command lines, read as the command line reads them (the loop takes typed commands)."""
     for item in items:
-        yield item
+        parsed = parse_command_line(item)
+        if parsed is not None:
+            yield parsed
 
 
 def manual_coach(signal: str = "") -> CoachEngine:
@@ -126,9 +131,9 @@ async def test_pain_from_a_silent_phone() -> None:
         if isinstance(ev, Status):
             ready.set()
 
-    async def after_first_status() -> AsyncIterator[str]:
+    async def after_first_status() -> AsyncIterator[UserCommand]:
         await ready.wait()  # the phone source is listening; no datagram will ever come
-        yield "pain"
+        yield UserCommand(Command.PAIN)
 
     result = await asyncio.wait_for(
         run_session(src, sinks=[col, CallbackSink(on_event)], coach=manual_coach(), commands=after_first_status()),

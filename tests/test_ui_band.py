@@ -4,7 +4,7 @@ hand-made event streams: who leads, never the opposite of the breath, the sensor
 from __future__ import annotations
 
 from psoas_sense.band import BREATH_MARK, CLOCK_MARK, NONE_MARK, band_of, contradicts
-from psoas_sense.coach.texts import CUES, HEADLINES, INHALE_KINDS
+from psoas_sense.coach.texts import CUES, HEADLINES
 from psoas_sense.events import Cue, ErrorReported, HeartRate, HoldEnded, HoldStarted, SessionEvent, StageEntered
 from psoas_sense.model import BreathEvent, SignalNotice, Status
 from psoas_sense.ui import bigtext
@@ -12,6 +12,7 @@ from psoas_sense.ui.bandview import band_lines
 from psoas_sense.ui.chart import too_little
 from psoas_sense.ui.keybar import key_line, keys_text
 from psoas_sense.view import STALE_AFTER_S, SessionView, at, step, view_of
+from psoas_sense.vocab import CueKind, Meaning
 from ui_states import Step, steps
 
 
@@ -59,8 +60,8 @@ def test_an_instruction_holds_for_its_phase_then_goes_neutral_without_a_confiden
 
 
 def test_the_inhale_cue_never_begins_with_hold() -> None:
-    for kind in INHALE_KINDS:
-        if kind in CUES:
+    for kind in CueKind:
+        if kind.meaning is Meaning.INHALE:
             assert not CUES[kind].lower().startswith("hold"), kind
             assert not HEADLINES[kind].lower().startswith("hold"), kind
 

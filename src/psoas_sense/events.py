@@ -14,14 +14,28 @@ All times are session seconds (``t_s``); units are in the field names. Pure: no 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+from typing import Literal
 
 from psoas_sense.model import BreathEvent, SignalNotice, Status
-from psoas_sense.records import BreathRecord, HoldSummary, PainRecord, SessionSummary, SideSummary
+from psoas_sense.records import BreathRecord, HoldSummary, PainRecord, SessionSummary, SideSummary, typed_words
+from psoas_sense.vocab import (
+    COMMAND_NAMES,
+    BreathPhase,
+    BreathSource,
+    Command,
+    CueKind,
+    CueReason,
+    Ending,
+    HoldKind,
+    PacePhase,
+    Stage,
+)
 
 __all__ = [
+    "COMMAND_NAMES",
     "BreathRecord",
+    "Command",
     "HoldSummary",
     "PainRecord",
     "SessionSummary",
@@ -29,33 +43,8 @@ __all__ = [
 ]
 
 
-class Command(enum.StrEnum):
-    """What the person can ask for (keys in the terminal UI, stdin lines in headless mode)."""
-
-    PAIN = "pain"
-    """Stop everything at once (sharp or radiating pain)."""
-    QUIT = "quit"
-    """End the session, saving what was done."""
-    SOFTEN = "soften"
-    """The spot has softened: move on."""
-    NEXT = "next"
-    """Skip to the next step."""
-
-    @classmethod
-    def parse(cls, text: str) -> Command | None:
-        """The command named by ``text`` (case and spaces ignored), or None."""
-        try:
-            return cls(text.strip().lower())
-        except ValueError:
-            return None
-
-
-COMMAND_NAMES: tuple[str, ...] = tuple(c.value for c in Command)
-"""Every command name, in the order help texts list them."""
-
-EndReason = str
-"""How a session ended: ``done``, ``quit``, ``pain``, ``end_of_input``, ``link_lost``, ``signal``
-(SIGTERM, Ctrl-C, the front end closing), ``input_error`` (a replayed file bad part-way)."""
+HoldClock = Literal["runs"]
+"""What a hold's clock does through a sensor drop (a cue's ``hold_clock``): it ``runs`` on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +59,11 @@ class PacerSpec:
     """Breathing out."""
     hold_out_s: float
     """Pause after breathing out."""
+
+    def phase_s(self, phase: PacePhase) -> float:
+        """How long one phase lasts, seconds."""
+        return {"inhale": self.inhale_s, "hold_in": self.hold_in_s, "exhale": self.exhale_s,
+                "hold_out": self.hold_out_s}[phase]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +102,22 @@ class Cue:
 
     t_s: float
     """Session seconds at which the coach decided it."""
-    kind: str
-    """What the cue is (``sink_deeper``, ``pace_exhale``, ``switch_sides``...)."""
+    kind: CueKind
+    """What the cue is (``sink_deeper``, ``pace_exhale``, ``switch_sides``...); what it means is
+    ``kind.meaning``."""
     text: str
     """The words."""
-    stage: str
-    """The stage the coach is in."""
+    stage: Stage | None
+    """The stage the coach is in (None: not said, in a hand-made marker)."""
     side: str | None = None
     """The side being worked, if any."""
     breath_t_s: float | None = None
     """The breath phase change it answers (detected or paced), session seconds."""
-    source: str | None = None
+    source: BreathSource | None = None
     """``detector`` or ``pacer``: what the cue follows."""
     to_side: str | None = None
     """On a side switch: the side to go to."""
-    reason: str | None = None
+    reason: CueReason | None = None
     """Why (``breath_hold``, ``no_breath``, ``signal_lost``, ``signal_poor``, ``motion``, ``rr_only``,
     ``confident``, ``reconnected``, ``gap``...)."""
     since_s: float | None = None
@@ -132,13 +127,16 @@ class Cue:
     count: int | None = None
     """Breath events behind a change of lead: unsure ones in a row (hand-over), confident ones in
     a row (taking back)."""
-    hold_clock: str | None = None
+    hold_clock: HoldClock | None = None
     """On a sensor drop during a hold: ``runs`` (the hold keeps its time: it never outlasts the
     guide's longest hold because the sensor dropped)."""
     rate_bpm: float | None = None
     """The breathing rate that prompted it, breaths per minute."""
     settled_rate_bpm: float | None = None
     """The settled rate it is compared with, breaths per minute."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, kind=CueKind, stage=Stage, source=BreathSource, reason=CueReason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +145,9 @@ class StageEntered:
 
     t_s: float
     """Session seconds."""
-    stage: str
+    stage: Stage
     """``calibration``, ``preparation``, ``locate``, ``static``, ``active``, ``repress``,
-    ``tool_position``, ``tool``, ``rest``, ``switch``, ``breathing``, ``finish``."""
+    ``tool_position``, ``tool``, ``rest``, ``switch``, ``wait``, ``breathing``, ``finish``."""
     text: str
     """What to do, in plain words."""
     side: str | None = None
@@ -164,6 +162,9 @@ class StageEntered:
     """On ``breathing``: the rhythm."""
     duration_s: float | None = None
     """On ``breathing``: how long the practice lasts."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, stage=Stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,7 @@ class HoldStarted:
 
     t_s: float
     """Session seconds."""
-    kind: str
+    kind: HoldKind
     """``static``, ``active`` or ``tool``."""
     side: str | None
     """The side."""
@@ -195,6 +196,9 @@ class HoldStarted:
     target_s: float | None = None
     """How long the hold should last (None for active release, which ends on a breath)."""
 
+    def __post_init__(self) -> None:
+        typed_words(self, kind=HoldKind)
+
 
 @dataclass(frozen=True, slots=True)
 class HoldEnded:
@@ -202,7 +206,7 @@ class HoldEnded:
 
     t_s: float
     """Session seconds of the end."""
-    kind: str
+    kind: HoldKind
     """``static``, ``active`` or ``tool``."""
     side: str | None
     """The side."""
@@ -218,8 +222,8 @@ class HoldEnded:
     """Breathing rate over the hold's exhales, breaths per minute (None under two exhales)."""
     cues: int
     """Cues given during the hold."""
-    ended_by: str
-    """``time``, ``softened``, ``released``, ``next``, ``side_end``, ``pain``, ``quit``, ``end_of_input``."""
+    ended_by: Ending
+    """``time``, ``softened``, ``released``, ``next``, ``side_end``, ``pain``, ``quit``, ``end_of_input``..."""
     softened: bool
     """The person said the spot softened."""
     exhales_s: tuple[float, ...] = ()
@@ -230,6 +234,9 @@ class HoldEnded:
     """Mean heart rate over the beats, beats per minute (None without RR)."""
     rmssd_ms: float | None = None
     """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, kind=HoldKind, ended_by=Ending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +261,8 @@ class SideEnded:
     """Time in holds on this side, seconds."""
     breaths: int
     """Exhales during this side's holds."""
-    ended_by: str
-    """``time``, ``next``, ``pain``, ``quit``, ``end_of_input``."""
+    ended_by: Ending
+    """``time``, ``next``, ``side_cap``, ``pain``, ``quit``, ``end_of_input``..."""
     mean_rate_bpm: float | None = None
     """Breathing rate over the side's hold exhales, breaths per minute."""
     exhale_share: float | None = None
@@ -265,6 +272,9 @@ class SideEnded:
     rmssd_ms: float | None = None
     """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
+    def __post_init__(self) -> None:
+        typed_words(self, ended_by=Ending)
+
 
 @dataclass(frozen=True, slots=True)
 class PainStopped:
@@ -272,14 +282,17 @@ class PainStopped:
 
     t_s: float
     """Session seconds at which it was asked."""
-    stage: str
-    """The stage the session was in."""
+    stage: Stage | None
+    """The stage the session was in (None: not said, in a hand-made marker)."""
     side: str | None
     """The side being worked, if any."""
-    hold: str | None
+    hold: HoldKind | None
     """The kind of hold under way, if any."""
     text: str
     """The advice: stop, do not push through pain, see a professional."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, stage=Stage, hold=HoldKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,12 +302,15 @@ class PacedPhase:
 
     t_s: float
     """Session seconds of the pacer's phase change."""
-    kind: str
+    kind: BreathPhase
     """``exhale`` or ``inhale``."""
-    stage: str
-    """The stage the coach is in."""
+    stage: Stage | None
+    """The stage the coach is in (None: not said)."""
     side: str | None = None
     """The side being worked, if any."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, stage=Stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,10 +356,13 @@ class Note:
 
     t_s: float
     """Session seconds."""
-    command: str
+    command: Command
     """The command."""
     text: str
     """What was said."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, command=Command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,10 +415,14 @@ class SessionEnded:
 
     t_s: float
     """Session seconds."""
-    ended_by: str
-    """``done``, ``quit``, ``pain``, ``end_of_input``, ``link_lost``, ``signal``, ``input_error``."""
+    ended_by: Ending
+    """``done``, ``quit``, ``pain``, ``end_of_input``, ``link_lost``, ``signal``, ``interrupt``,
+    ``input_error``, ``output_closed``."""
     summary: SessionSummary
     """What the session did."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, ended_by=Ending)
 
 
 CoachEvent = (

@@ -14,14 +14,16 @@ and side files written by an older version).
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import HoldEnded, PacedPhase, PainStopped, SessionEnded, SessionEvent, SideEnded
 from psoas_sense.model import BreathEvent
 from psoas_sense.serialize import to_json
+from psoas_sense.vocab import BreathSource, Ending, HoldKind, Stage
 
 SCHEMA_VERSION = 6
 """2: sides carry the coach's mean breathing rate (``mean_rate_bpm``); 3: beats; 4: physiology
@@ -127,6 +129,14 @@ def _os(x: Any) -> str | None:
     return None if x is None else str(x)
 
 
+W = TypeVar("W", bound=enum.StrEnum)
+
+
+def _oword(vocabulary: type[W], x: Any) -> W | None:
+    """A word of one of the vocabularies, or None for none (``ValueError``: not one of its words)."""
+    return vocabulary(str(x)) if x else None
+
+
 def legacy_events(rows: Mapping[str, Sequence[Mapping[str, Any]]], first_side: int = 0) -> list[SessionEvent]:
     """The events that rows of the schema-5 tables stand for (``holds``, ``sides``, ``pain_stops``,
     ``breaths``, each a list of rows by column name, sides in order from ``first_side``).
@@ -137,9 +147,10 @@ def legacy_events(rows: Mapping[str, Sequence[Mapping[str, Any]]], first_side: i
     out: list[SessionEvent] = []
     for h in rows.get("holds") or ():
         out.append(HoldEnded(
-            t_s=_f(h["t_end"]), kind=str(h["kind"]), side=_os(h.get("side")), point=int(h.get("point") or 1),
+            t_s=_f(h["t_end"]), kind=HoldKind(str(h["kind"])), side=_os(h.get("side")), point=int(h.get("point") or 1),
             t_start_s=_f(h["t_start"]), duration_s=_f(h["duration_s"]), breaths=int(h["breaths"]),
-            mean_rate_bpm=_of(h.get("mean_rate_bpm")), cues=int(h.get("cues") or 0), ended_by=str(h["ended_by"]),
+            mean_rate_bpm=_of(h.get("mean_rate_bpm")), cues=int(h.get("cues") or 0),
+            ended_by=Ending(str(h["ended_by"])),
             softened=bool(h.get("softened")), exhale_share=_of(h.get("exhale_share")), hr_bpm=_of(h.get("hr_bpm")),
             rmssd_ms=_of(h.get("rmssd_ms")),
         ))
@@ -147,16 +158,16 @@ def legacy_events(rows: Mapping[str, Sequence[Mapping[str, Any]]], first_side: i
         out.append(SideEnded(
             t_s=_f(s["t_end"]), side=str(s["side"]), index=i, t_start_s=_f(s["t_start"]),
             duration_s=_f(s["duration_s"]), target_s=_f(s["target_s"]), holds=int(s["holds"]), hold_s=_f(s["hold_s"]),
-            breaths=int(s["breaths"]), ended_by=str(s["ended_by"]), mean_rate_bpm=_of(s.get("mean_rate_bpm")),
+            breaths=int(s["breaths"]), ended_by=Ending(str(s["ended_by"])), mean_rate_bpm=_of(s.get("mean_rate_bpm")),
             exhale_share=_of(s.get("exhale_share")), hr_bpm=_of(s.get("hr_bpm")), rmssd_ms=_of(s.get("rmssd_ms")),
         ))
     for p in rows.get("pain_stops") or ():
-        out.append(PainStopped(_f(p["t"]), str(p.get("stage") or ""), _os(p.get("side")), _os(p.get("hold")),
-                               PAIN_STOP))
+        out.append(PainStopped(_f(p["t"]), _oword(Stage, p.get("stage")), _os(p.get("side")),
+                               _oword(HoldKind, p.get("hold")), PAIN_STOP))
     for b in rows.get("breaths") or ():
         exhale = b["kind"] == "exhale"
-        if b.get("source") == "pacer":
-            out.append(PacedPhase(_f(b["t"]), "exhale" if exhale else "inhale", str(b.get("stage") or ""),
+        if b.get("source") == BreathSource.PACER:
+            out.append(PacedPhase(_f(b["t"]), "exhale" if exhale else "inhale", _oword(Stage, b.get("stage")),
                                   _os(b.get("side"))))
         else:
             at = _of(b.get("detected_at"))
@@ -176,6 +187,6 @@ def legacy_end(t_end: Any, ended_by: Any, summary: Any) -> SessionEnded | None:
         return None
     try:
         data = json.loads(summary)
-        return SessionEnded(_f(t_end), str(ended_by), summary_from_json(data if isinstance(data, dict) else {}))
+        return SessionEnded(_f(t_end), Ending(str(ended_by)), summary_from_json(data if isinstance(data, dict) else {}))
     except (ValueError, WireError):
         return None

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from psoas_sense.vocab import BreathPhase, LinkState, Notice
+
 StreamKind = Literal["resp", "acc", "rr", "hr", "device_rate"]
 """The kinds of sample stream the core understands."""
 
@@ -149,26 +151,15 @@ class Notification:
     """Payload bytes in wire order."""
 
 
-StatusState = Literal[
-    "connecting",
-    "connected",
-    "waiting_for_acc",
-    "streaming",
-    "reconnecting",
-    "reconnected",
-    "lost",
-    "stopped",
-]
-
-
 @dataclass(frozen=True, slots=True)
 class Status:
     """A change in the source's link or stream state."""
 
     t_s: float
     """Session seconds at which the state changed."""
-    state: str
-    """One of :data:`StatusState` (kept a plain ``str`` so newer recordings still read)."""
+    state: LinkState | str
+    """A :class:`~psoas_sense.vocab.LinkState`, compared as one; kept as written (a plain ``str``
+    from a recording), so a newer recording's states still read."""
     detail: str = ""
     """Human-readable detail (device name, reason of a drop, ...)."""
 
@@ -194,9 +185,6 @@ def item_time(item: Item) -> float:
     if isinstance(item, (RespFrame, AccFrame, RRFrame)):
         return float(item.t_s[-1]) if item.t_s.size else float("nan")
     return float(item.t_s)
-
-
-BreathPhase = Literal["exhale", "inhale"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +222,9 @@ class BreathEvent:
 class SignalNotice:
     """Something the detector noticed that is not a phase change (hold, loss, polarity...)."""
 
-    kind: str
-    """``breath_hold`` / ``breathing_resumed`` (no breathing movement for a while, and back),
+    kind: Notice | str
+    """A :class:`~psoas_sense.vocab.Notice` (open: kept as written). ``breath_hold`` /
+    ``breathing_resumed`` (no breathing movement for a while, and back),
     ``signal_lost`` / ``signal_restored`` (a gap in the samples), ``stuck_axis`` /
     ``axis_recovered`` (an accelerometer axis pinned, e.g. the H10's -2000 mG fault), ``motion``
     (body movement reset the filters), ``polarity`` (which way is the inhale, with a confidence),

@@ -1,10 +1,29 @@
 """What a session did, as records: the summary printed with its end, and the breaths and pain
 stops the history keeps. Frozen dataclasses, units in the field names. Pure.
+
+Their words are the vocabularies of :mod:`psoas_sense.vocab`: a record built from plain strings
+(a line read back, a row of the history) holds the members (:func:`typed_words`).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+from psoas_sense.vocab import BreathPhase, BreathSource, Ending, HoldKind, Stage
+
+
+def typed_words(record: object, **vocabularies: type[enum.StrEnum]) -> None:
+    """Turn the named fields of a frozen record into members of their vocabularies, in place (None
+    stays None); a record's ``__post_init__`` calls it.
+
+    Raises:
+        ValueError: a word that is not a member (the serializer refuses such a line).
+    """
+    for name, vocabulary in vocabularies.items():
+        word = getattr(record, name)
+        if word is not None and type(word) is not vocabulary:
+            object.__setattr__(record, name, vocabulary(word))
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +40,18 @@ class SideSummary:
     """Time in holds, seconds."""
     breaths: int
     """Exhales in holds."""
-    ended_by: str
+    ended_by: Ending
     """How the side ended."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, ended_by=Ending)
 
 
 @dataclass(frozen=True, slots=True)
 class HoldSummary:
     """One hold in a session summary."""
 
-    kind: str
+    kind: HoldKind
     """``static``, ``active`` or ``tool``."""
     side: str | None
     """The side."""
@@ -39,8 +61,11 @@ class HoldSummary:
     """Length, seconds."""
     breaths: int
     """Exhales."""
-    ended_by: str
+    ended_by: Ending
     """How it ended."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, kind=HoldKind, ended_by=Ending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +78,7 @@ class SessionSummary:
     """The protocol practised (``breathing`` when the safety check did not clear massage)."""
     safety: str
     """The safety status."""
-    ended_by: str | None
+    ended_by: Ending | None
     """How it ended (None while it runs)."""
     duration_s: float
     """Length, seconds."""
@@ -86,6 +111,9 @@ class SessionSummary:
     rmssd_ms: float | None = None
     """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
+    def __post_init__(self) -> None:
+        typed_words(self, ended_by=Ending)
+
 
 @dataclass(frozen=True, slots=True)
 class BreathRecord:
@@ -93,7 +121,7 @@ class BreathRecord:
 
     t_s: float
     """Time of the phase change, session seconds."""
-    kind: str
+    kind: BreathPhase
     """``exhale`` or ``inhale``."""
     detected_at_s: float
     """When it was known, session seconds."""
@@ -103,12 +131,15 @@ class BreathRecord:
     """Breathing rate at the time, when known."""
     quality: float | None
     """Signal quality 0-1, when known."""
-    source: str
+    source: BreathSource
     """``detector`` or ``pacer``."""
-    stage: str | None
+    stage: Stage | None
     """The coach's stage."""
     side: str | None
     """The side being worked."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, source=BreathSource, stage=Stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +148,12 @@ class PainRecord:
 
     t_s: float
     """Session seconds."""
-    stage: str | None
+    stage: Stage | None
     """The stage."""
     side: str | None
     """The side."""
-    hold: str | None
+    hold: HoldKind | None
     """The hold under way."""
+
+    def __post_init__(self) -> None:
+        typed_words(self, stage=Stage, hold=HoldKind)

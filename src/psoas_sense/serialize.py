@@ -10,9 +10,10 @@ left out (JSON has none). Pure.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from psoas_sense.events import (
     BreathingTrace,
@@ -40,6 +41,7 @@ from psoas_sense.events import (
     StageEntered,
 )
 from psoas_sense.model import BreathEvent, SignalNotice, Status
+from psoas_sense.vocab import BreathSource, Command, CueKind, CueReason, Ending, HoldKind, Stage
 
 JsonObject = dict[str, Any]
 
@@ -264,6 +266,23 @@ def _oi(d: Mapping[str, Any], key: str) -> int | None:
     return None if d.get(key) is None else _i(d, key)
 
 
+W = TypeVar("W", bound=enum.StrEnum)
+
+
+def _word(vocabulary: type[W], d: Mapping[str, Any], key: str) -> W:
+    """A word of one of the vocabularies (:mod:`psoas_sense.vocab`)."""
+    v = _s(d, key)
+    try:
+        return vocabulary(v)
+    except ValueError:
+        raise WireError(f"{key!r}: {v[:40]!r} is not a {vocabulary.__name__}") from None
+
+
+def _oword(vocabulary: type[W], d: Mapping[str, Any], key: str) -> W | None:
+    """An optional word (missing, null or empty: None)."""
+    return _word(vocabulary, d, key) if d.get(key) not in (None, "") else None
+
+
 def _floats(d: Mapping[str, Any], key: str) -> tuple[float, ...]:
     v = d.get(key)
     if not isinstance(v, list):
@@ -289,17 +308,19 @@ def summary_from_json(d: Mapping[str, Any]) -> SessionSummary:
         raise WireError("'sides' and 'holds' must be lists")
     return SessionSummary(
         protocol=_s(d, "protocol"), practised=_s(d, "practised"), safety=_s(d, "safety"),
-        ended_by=_os(d, "ended_by"), duration_s=_f(d, "duration_s"), settled_rate_bpm=_of(d, "settled_rate_bpm"),
+        ended_by=_oword(Ending, d, "ended_by"), duration_s=_f(d, "duration_s"),
+        settled_rate_bpm=_of(d, "settled_rate_bpm"),
         breaths=_i(d, "breaths"), mean_rate_bpm=_of(d, "mean_rate_bpm"), paced_breaths=_i(d, "paced_breaths"),
         fallback_s=_f(d, "fallback_s"), cues=_i(d, "cues"),
         sides=tuple(
             SideSummary(side=_s(x, "side"), duration_s=_f(x, "duration_s"), holds=_i(x, "holds"),
-                        hold_s=_f(x, "hold_s"), breaths=_i(x, "breaths"), ended_by=_s(x, "ended_by"))
+                        hold_s=_f(x, "hold_s"), breaths=_i(x, "breaths"), ended_by=_word(Ending, x, "ended_by"))
             for x in sides
         ),
         holds=tuple(
-            HoldSummary(kind=_s(x, "kind"), side=_os(x, "side"), point=_i(x, "point"),
-                        duration_s=_f(x, "duration_s"), breaths=_i(x, "breaths"), ended_by=_s(x, "ended_by"))
+            HoldSummary(kind=_word(HoldKind, x, "kind"), side=_os(x, "side"), point=_i(x, "point"),
+                        duration_s=_f(x, "duration_s"), breaths=_i(x, "breaths"),
+                        ended_by=_word(Ending, x, "ended_by"))
             for x in holds
         ),
         pain_stops=_i(d, "pain_stops"),
@@ -343,39 +364,42 @@ _READERS: dict[str, Callable[[Mapping[str, Any], float], SessionEvent]] = {
     "protocol_changed": lambda d, t: ProtocolChanged(t, _s(d, "requested"), _s(d, "protocol"), _s(d, "reason"),
                                                      _s(d, "text")),
     "cue": lambda d, t: Cue(
-        t, _s(d, "kind"), _txt(d, "text"), _txt(d, "stage"), side=_os(d, "side"), breath_t_s=_of(d, "breath_t"),
-        source=_os(d, "source"), to_side=_os(d, "to_side"), reason=_os(d, "reason"), since_s=_of(d, "since_s"),
-        rate_bpm=_of(d, "rate_bpm"), settled_rate_bpm=_of(d, "settled_rate_bpm"), count=_oi(d, "count"),
-        hold_clock=_os(d, "hold_clock"),
+        t, _word(CueKind, d, "kind"), _txt(d, "text"), _oword(Stage, d, "stage"), side=_os(d, "side"),
+        breath_t_s=_of(d, "breath_t"), source=_oword(BreathSource, d, "source"), to_side=_os(d, "to_side"),
+        reason=_oword(CueReason, d, "reason"), since_s=_of(d, "since_s"), rate_bpm=_of(d, "rate_bpm"),
+        settled_rate_bpm=_of(d, "settled_rate_bpm"), count=_oi(d, "count"),
+        hold_clock="runs" if d.get("hold_clock") == "runs" else None,
     ),
     "stage": lambda d, t: StageEntered(
-        t, _s(d, "stage"), _s(d, "text"), side=_os(d, "side"), point=_oi(d, "point"), move=_os(d, "move"),
+        t, _word(Stage, d, "stage"), _s(d, "text"), side=_os(d, "side"), point=_oi(d, "point"), move=_os(d, "move"),
         to_side=_os(d, "to_side"), pacer=_pacer(d.get("pacer")), duration_s=_of(d, "duration_s"),
     ),
     "side_start": lambda d, t: SideStarted(t, _s(d, "side"), _i(d, "index"), _f(d, "target_s")),
-    "hold_start": lambda d, t: HoldStarted(t, _s(d, "kind"), _os(d, "side"), _n(d, "point", 1), _of(d, "target_s")),
+    "hold_start": lambda d, t: HoldStarted(t, _word(HoldKind, d, "kind"), _os(d, "side"), _n(d, "point", 1),
+                                           _of(d, "target_s")),
     "hold_end": lambda d, t: HoldEnded(
-        t, _s(d, "kind"), _os(d, "side"), _n(d, "point", 1), t_start_s=_t_start(d, t),
+        t, _word(HoldKind, d, "kind"), _os(d, "side"), _n(d, "point", 1), t_start_s=_t_start(d, t),
         duration_s=_f(d, "duration_s"), breaths=_n(d, "breaths"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
-        cues=_n(d, "cues"), ended_by=_txt(d, "ended_by"), softened=bool(d.get("softened", False)),
+        cues=_n(d, "cues"), ended_by=_word(Ending, d, "ended_by"), softened=bool(d.get("softened", False)),
         exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     ),
     "side_end": lambda d, t: SideEnded(
         t, _s(d, "side"), _n(d, "index"), t_start_s=_t_start(d, t), duration_s=_f(d, "duration_s"),
         target_s=_of(d, "target_s") or _f(d, "duration_s"), holds=_n(d, "holds"), hold_s=_of(d, "hold_s") or 0.0,
-        breaths=_n(d, "breaths"), ended_by=_txt(d, "ended_by"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
+        breaths=_n(d, "breaths"), ended_by=_word(Ending, d, "ended_by"), mean_rate_bpm=_of(d, "mean_rate_bpm"),
         exhale_share=_of(d, "exhale_share"), hr_bpm=_of(d, "hr_bpm"), rmssd_ms=_of(d, "rmssd_ms"),
     ),
-    "pain_stop": lambda d, t: PainStopped(t, str(d.get("stage") or ""), _os(d, "side"), _os(d, "hold"),
+    "pain_stop": lambda d, t: PainStopped(t, _oword(Stage, d, "stage"), _os(d, "side"), _oword(HoldKind, d, "hold"),
                                           _s(d, "text")),
-    "paced_phase": lambda d, t: PacedPhase(t, "exhale" if _s(d, "kind") == "exhale" else "inhale", _txt(d, "stage"),
-                                           _os(d, "side")),
+    "paced_phase": lambda d, t: PacedPhase(t, "exhale" if _s(d, "kind") == "exhale" else "inhale",
+                                           _oword(Stage, d, "stage"), _os(d, "side")),
     "pacing": lambda d, t: PacingScored(t, _f(d, "breath_t"), _f(d, "error_s"), _f(d, "score"), _f(d, "adherence")),
     "following": lambda d, t: FollowingScored(t, _f(d, "breath_t"), _f(d, "locked"), _f(d, "amplitude_bpm"),
                                               _f(d, "lag_s"), _f(d, "window_s"), _i(d, "beats")),
-    "note": lambda d, t: Note(t, _s(d, "command"), _s(d, "text")),
+    "note": lambda d, t: Note(t, _word(Command, d, "command"), _s(d, "text")),
     "error": lambda d, t: CommandRejected(t, _s(d, "detail")) if "detail" in d else ErrorReported(t, _s(d, "message")),
-    "session_end": lambda d, t: SessionEnded(t, _s(d, "ended_by"), summary_from_json(_mapping(d.get("summary")))),
+    "session_end": lambda d, t: SessionEnded(t, _word(Ending, d, "ended_by"),
+                                             summary_from_json(_mapping(d.get("summary")))),
 }
 
 

@@ -1,11 +1,9 @@
 """The session view: what a screen shows now, as a pure function of the event stream.
 
-:func:`fold` takes the view so far and one event and returns the next view; :func:`at` moves
-it to a later session time (timers). The terminal UI renders nothing but this, and tests read
-it at chosen times of a replayed session. The instruction of the moment (what the coach or the
-pacer says to do) and the detected phase (what the person's breathing is doing) are kept
-apart, so a banner can never contradict the cue. Pure: no clock, no I/O.
-"""
+:func:`fold` takes the view so far and one event and returns the next view; :func:`at` moves it to a
+later session time. The terminal UI renders only this; tests read it at chosen times of a replay. The
+instruction (what the coach or the pacer says) and the detected phase are kept apart: a banner never
+contradicts the cue. Pure: no clock, no I/O."""
 
 from __future__ import annotations
 
@@ -33,21 +31,32 @@ from psoas_sense.events import (
     StageEntered,
 )
 from psoas_sense.model import BreathEvent, SignalNotice, Status
+from psoas_sense.vocab import (
+    LINK_DOWN,
+    BreathSource,
+    Closing,
+    CueKind,
+    CueReason,
+    Ending,
+    HoldKind,
+    Instruction,
+    LinkState,
+    Meaning,
+    Notice,
+    PacePhase,
+    ShownPhase,
+    Stage,
+)
 
-SOURCE_STATE_WORDS: dict[str, str] = {
-    "starting": "starting",
-    "connecting": "connecting to the sensor",
-    "connected": "connected",
-    "waiting_for_acc": "waiting for the accelerometer (up to 30 s)",
-    "streaming": "receiving",
-    "reconnecting": "reconnecting: follow my cues",
-    "reconnected": "reconnected",
-    "lost": "signal lost: follow my cues",
-    "stopped": "stopped",
-    "signal_lost": "signal lost: follow my cues",
-    "ended": "session over",
+_L = LinkState
+SOURCE_STATE_WORDS: dict[LinkState | str, str] = {
+    _L.STARTING: "starting", _L.CONNECTING: "connecting to the sensor", _L.CONNECTED: "connected",
+    _L.WAITING_FOR_ACC: "waiting for the accelerometer (up to 30 s)", _L.STREAMING: "receiving",
+    _L.RECONNECTING: "reconnecting: follow my cues", _L.RECONNECTED: "reconnected",
+    _L.LOST: "signal lost: follow my cues", _L.STOPPED: "stopped", _L.ENDED: "session over",
+    Notice.SIGNAL_LOST: "signal lost: follow my cues",
 }
-"""Each source state in plain words."""
+"""Each source state in plain words (and the detector's gap, said the same as a lost link)."""
 
 PHASE_WORDS: dict[str, str] = {"exhale": "breathing out", "inhale": "breathing in"}
 """The detected phase, described (never worded as an instruction)."""
@@ -56,8 +65,6 @@ GOOD_QUALITY = 0.5
 """Quality at or above which an event is good enough to cue on."""
 STALE_AFTER_S = 2.5
 """No data (trace, beat or breath) for this long while session time runs on: the sensor is down."""
-DOWN_STATES = frozenset({"reconnecting", "lost", "signal_lost", "stopped"})
-"""Source states in which no data comes."""
 MAX_PROBLEMS = 3
 """Survived errors kept for the notices line."""
 FOLLOW_WORDS = ((0.5, "closely"), (0.2, "partly"), (0.0, "not yet"))
@@ -72,19 +79,19 @@ class SessionView:
     """Session time of the view."""
     instruction: str = "Waiting for your breathing…"
     """What to do now, from the coach's latest cue or stage (or the pacer)."""
-    instruction_kind: str = ""
-    """The cue kind or stage behind the instruction (``sink_deeper``, ``pace_exhale``...)."""
+    instruction_kind: Instruction | None = None
+    """The cue kind, stage or close behind the instruction (its ``meaning`` sets the band's colour)."""
     instruction_t_s: float | None = None
     """When the instruction was given."""
-    stage: str = ""
-    """The coach's stage."""
+    stage: Stage | Closing | None = None
+    """The coach's stage (``pain_stop`` after a pain stop)."""
     stage_text: str = ""
     """The stage's own words."""
-    phase: str = ""
+    phase: ShownPhase = ""
     """The detected phase: ``exhale`` or ``inhale`` (empty: none yet)."""
     phase_t_s: float | None = None
     """When the detected phase began."""
-    hold_kind: str | None = None
+    hold_kind: HoldKind | None = None
     """The hold under way (``static``, ``active``, ``tool``), or None."""
     hold_start_s: float | None = None
     """When it began."""
@@ -116,8 +123,8 @@ class SessionView:
     """Signal quality of the latest detected event, 0-1."""
     following_pacer: bool = False
     """The coach follows its own pacer (signal lost or poor): cues come from the clock."""
-    source_state: str = "starting"
-    """The source's state identifier."""
+    source_state: LinkState | str = LinkState.STARTING
+    """The source's state (as the source wrote it)."""
     signal_lost: bool = False
     """The detector reports a gap in the samples."""
     moving: bool = False
@@ -130,7 +137,7 @@ class SessionView:
     """A pain stop happened."""
     pain_text: str = ""
     """The advice given with it."""
-    ended_by: str | None = None
+    ended_by: Ending | None = None
     """How the session ended (None while it runs)."""
     end: SessionEnded | None = None
     """The end event with its summary."""
@@ -140,8 +147,8 @@ class SessionView:
     """Recent detected phase changes (time, ``exhale``/``inhale``), for marks on the trace."""
     pacer: PacerSpec | None = None
     """Paced breathing: the rhythm."""
-    pace_kind: str = ""
-    """The pacer's phase now: ``inhale``, ``hold_in``, ``exhale``, ``hold_out`` (empty: none)."""
+    pace_kind: PacePhase | None = None
+    """The pacer's phase now: ``inhale``, ``hold_in``, ``exhale``, ``hold_out`` (None: none)."""
     pace_t_s: float | None = None
     """When that pacer phase began."""
     hold_exhales_s: tuple[float, ...] = ()
@@ -150,15 +157,15 @@ class SessionView:
     """RR intervals in the hold under way, milliseconds."""
     coached: bool = False
     """A coach speaks in this session (any stage or cue seen)."""
-    instruction_source: str = ""
-    """What the instruction follows: ``detector``, ``pacer``, or empty (a stage, a notice)."""
+    instruction_source: BreathSource | None = None
+    """What the instruction follows: ``detector``, ``pacer``, or None (a stage, a notice)."""
     instruction_stale: bool = False
     """The breath moved on (or the body moved) since the instruction, and no confident cue came."""
     data_t_s: float | None = None
     """Session time of the newest data (trace, beat or breath), None before any."""
     hold_paused_s: float = 0.0
     """Seconds of the hold under way spent with the sensor down (its clock pauses)."""
-    lead_reason: str = ""
+    lead_reason: CueReason | None = None
     """Why the pacer leads (the hand-over cue's reason; ``rr_only``: a heart-rate strap, by design)."""
     hold_clock_runs: bool = False
     """The coach keeps the hold's time through the sensor's drop (its cue's ``hold_clock``): no pause."""
@@ -196,8 +203,7 @@ class SessionView:
         """How far through the pacer's current phase, 0-1 (None without a pacer)."""
         if self.pacer is None or self.pace_t_s is None or not self.pace_kind:
             return None
-        length = {"inhale": self.pacer.inhale_s, "hold_in": self.pacer.hold_in_s, "exhale": self.pacer.exhale_s,
-                  "hold_out": self.pacer.hold_out_s}.get(self.pace_kind, 0.0)
+        length = self.pacer.phase_s(self.pace_kind)
         if length <= 0:
             return 1.0
         return min(1.0, max(0.0, (self.t_s - self.pace_t_s) / length))
@@ -222,7 +228,7 @@ class SessionView:
         :data:`STALE_AFTER_S` while session time ran on."""
         if self.ended_by is not None:
             return False
-        if self.source_state in DOWN_STATES or self.signal_lost:
+        if self.source_state in LINK_DOWN or self.signal_lost:
             return True
         return self.data_t_s is not None and self.t_s - self.data_t_s > STALE_AFTER_S
 
@@ -245,9 +251,9 @@ class SessionView:
     def source_words(self) -> str:
         """The source's state in plain words."""
         if self.ended_by is not None:
-            return SOURCE_STATE_WORDS["ended"]
-        if self.signal_lost and self.source_state in ("streaming", "connected", "reconnected", "starting"):
-            return SOURCE_STATE_WORDS["signal_lost"]
+            return SOURCE_STATE_WORDS[LinkState.ENDED]
+        if self.signal_lost and self.source_state in (_L.STREAMING, _L.CONNECTED, _L.RECONNECTED, _L.STARTING):
+            return SOURCE_STATE_WORDS[Notice.SIGNAL_LOST]
         return SOURCE_STATE_WORDS.get(self.source_state, self.source_state.replace("_", " "))
 
     @property
@@ -256,7 +262,7 @@ class SessionView:
         return bool(self.phase) and (self.quality is None or self.quality >= GOOD_QUALITY)
 
     @property
-    def sure_phase(self) -> str:
+    def sure_phase(self) -> ShownPhase:
         """The detected phase when it can be told (confident, still, sensor up), else empty."""
         return self.phase if self.phase_sure and not self.moving and not self.sensor_down else ""
 
@@ -298,18 +304,16 @@ RECENT_PHASES = 24
 
 def _cue(view: SessionView, ev: Cue) -> SessionView:
     pacer, reason = view.following_pacer, view.lead_reason
-    if ev.kind == "fallback_pacer":
-        pacer, reason = True, ev.reason or ""
-    elif ev.kind == "signal_restored":
-        pacer, reason = False, ""
-    pace_kind, pace_t = view.pace_kind, view.pace_t_s
-    if ev.kind.startswith("pace_"):
-        pace_kind, pace_t = ev.kind[5:], ev.t_s
+    if ev.kind is CueKind.FALLBACK_PACER:
+        pacer, reason = True, ev.reason
+    elif ev.kind is CueKind.SIGNAL_RESTORED:
+        pacer, reason = False, None
+    pace = ev.kind.pace_phase  # a pacer's cue: its phase begins
     return dataclasses.replace(
         view, instruction=ev.text, instruction_kind=ev.kind, instruction_t_s=ev.t_s, following_pacer=pacer,
-        lead_reason=reason,
-        pace_kind=pace_kind, pace_t_s=pace_t, coached=True, instruction_source=ev.source or "",
-        instruction_stale=False, hold_clock_runs=view.hold_clock_runs or ev.hold_clock == "runs",
+        lead_reason=reason, pace_kind=pace or view.pace_kind, pace_t_s=view.pace_t_s if pace is None else ev.t_s,
+        coached=True, instruction_source=ev.source, instruction_stale=False,
+        hold_clock_runs=view.hold_clock_runs or ev.hold_clock is not None,
     )
 
 
@@ -323,9 +327,9 @@ def _moved_on(view: SessionView, t_s: float) -> SessionView:
     return dataclasses.replace(view, t_s=t_s, hold_paused_s=paused)
 
 
-def _receiving(state: str) -> str:
+def _receiving(state: LinkState | str) -> LinkState | str:
     """Data is arriving: a source that never said so (a replay) is receiving."""
-    return "streaming" if state == "starting" else state
+    return LinkState.STREAMING if state == LinkState.STARTING else state
 
 
 def fold(view: SessionView, event: SessionEvent) -> SessionView:
@@ -341,26 +345,26 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
             view, phase=event.kind, phase_t_s=event.t_s, quality=event.quality,
             rate_bpm=event.rate_bpm if event.rate_bpm is not None else view.rate_bpm, rate_history=rates,
             signal_lost=False, moving=False, data_t_s=view.t_s,
-            instruction_stale=view.instruction_stale or bool(view.instruction_source),
+            instruction_stale=view.instruction_stale or view.instruction_source is not None,
             recent_phases=(*view.recent_phases, (event.t_s, event.kind))[-RECENT_PHASES:],
-            source_state="streaming" if event.signal == "acc" and view.source_state == "waiting_for_acc"
+            source_state=LinkState.STREAMING if event.signal == "acc" and view.source_state == _L.WAITING_FOR_ACC
             else _receiving(view.source_state),
         )
     if isinstance(event, BreathingTrace):
         return rep(view, trace=event, source_state=_receiving(view.source_state), data_t_s=view.t_s)
     if isinstance(event, SignalNotice):
-        if event.kind == "signal_lost":
+        if event.kind == Notice.SIGNAL_LOST:
             return rep(view, signal_lost=True, quality=None, phase="")
-        if event.kind == "signal_restored":
+        if event.kind == Notice.SIGNAL_RESTORED:
             return rep(view, signal_lost=False)
-        if event.kind in ("motion", "motion_ended"):
-            return rep(view, moving=event.kind == "motion")
-        if event.kind == "device_rate":
+        if event.kind in (Notice.MOTION, Notice.MOTION_ENDED):
+            return rep(view, moving=event.kind == Notice.MOTION)
+        if event.kind == Notice.DEVICE_RATE:
             rate = event.detail.get("rate_bpm")
             return rep(view, has_device_rate=True, device_rate_bpm=float(rate) if rate is not None else None)
         return view
     if isinstance(event, Status):
-        if event.state in DOWN_STATES:  # a link down forgets the breath and the quality read before it
+        if event.state in LINK_DOWN:  # a link down forgets the breath and the quality read before it
             return rep(view, source_state=event.state, quality=None, phase="")
         return rep(view, source_state=event.state)
     if isinstance(event, HeartRate):
@@ -373,9 +377,8 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
         return _cue(view, event)
     if isinstance(event, StageEntered):
         # a stage's words become the instruction until the next cue
-        return rep(view, stage=event.stage, stage_text=event.text, instruction=event.text,
-                   instruction_kind=event.stage, instruction_t_s=event.t_s, coached=True, instruction_source="",
-                   instruction_stale=False,
+        return rep(view, stage=event.stage, stage_text=event.text, instruction=event.text, instruction_kind=event.stage,
+                   instruction_t_s=event.t_s, coached=True, instruction_source=None, instruction_stale=False,
                    pacer=event.pacer if event.pacer is not None else view.pacer)
     if isinstance(event, HoldStarted):
         return rep(view, hold_kind=event.kind, hold_start_s=event.t_s, hold_target_s=event.target_s, hold_breaths=0,
@@ -400,36 +403,32 @@ def fold(view: SessionView, event: SessionEvent) -> SessionView:
     if isinstance(event, ProtocolChanged):
         return rep(view, protocol_note=event.text)
     if isinstance(event, PainStopped):
-        return rep(view, pain=True, pain_text=event.text, instruction=event.text, instruction_kind="pain_stop",
-                   instruction_t_s=event.t_s, stage="pain_stop", stage_text=event.text)
+        return rep(view, pain=True, pain_text=event.text, instruction=event.text, instruction_kind=Closing.PAIN_STOP,
+                   instruction_t_s=event.t_s, stage=Closing.PAIN_STOP, stage_text=event.text)
     if isinstance(event, SessionEnded):
         view = rep(view, ended_by=event.ended_by, end=event, hold_kind=None, hold_start_s=None,
                    side=None, side_start_s=None, following_pacer=False)
         if not view.pain:
-            view = rep(view, instruction="Session over. Rest and breathe.", instruction_kind="session_end",
-                       instruction_t_s=event.t_s, stage="done", stage_text="")
+            view = rep(view, instruction="Session over. Rest and breathe.", instruction_kind=Closing.SESSION_END,
+                       instruction_t_s=event.t_s, stage=Stage.DONE, stage_text="")
         return view
     return view
 
 
 def count_breath(view: SessionView, event: SessionEvent) -> SessionView:
     """Count an exhale into the hold under way as the coach does: a detected one (confident or
-    not), or the pacer's while following it."""
+    not), or the pacer's while following it (its cue on the exhale, one per paced exhale)."""
     if view.hold_kind is None:
         return view
     if isinstance(event, BreathEvent) and event.kind == "exhale" and not view.following_pacer:
         at = event.t_s
-    elif isinstance(event, Cue) and event.source == "pacer" and event.kind in PACED_EXHALE_CUE_KINDS:
+    elif isinstance(event, Cue) and event.source is BreathSource.PACER and event.kind.meaning is Meaning.EXHALE:
         at = event.breath_t_s if event.breath_t_s is not None else event.t_s
     else:
         return view
     return dataclasses.replace(
         view, hold_breaths=view.hold_breaths + 1, hold_exhales_s=(*view.hold_exhales_s, at)[-MAX_HOLD_BEATS:]
     )
-
-
-PACED_EXHALE_CUE_KINDS = frozenset({"sink_deeper", "tool_sink", "slide_foot", "leg_straight", "release"})
-"""Cues given on an exhale during a hold (while following the pacer, one per paced exhale)."""
 
 
 def step(view: SessionView, event: SessionEvent) -> SessionView:

@@ -19,6 +19,7 @@ from psoas_sense.errors import PsoasError
 
 if TYPE_CHECKING:
     from psoas_sense.session.choices import StartOptions
+    from psoas_sense.session.commands import CommandInput
     from psoas_sense.session.setup import RunConfig
 
 TuiRunner: TypeAlias = "Callable[[RunConfig | None, StartOptions | None], int]"
@@ -111,8 +112,16 @@ async def script_lines(lines: Sequence[str]) -> AsyncIterator[str]:
         yield line
 
 
-def command_input(config: RunConfig) -> AsyncIterator[str] | None:
-    """Where headless commands come from: ``--commands FILE``, or standard input."""
+def command_input(config: RunConfig) -> AsyncIterator[CommandInput] | None:
+    """Headless commands, read from ``--commands FILE`` or standard input, as the loop takes them."""
+    from psoas_sense.session.commands import parsed_lines
+
+    lines = command_lines(config)
+    return None if lines is None else parsed_lines(lines)
+
+
+def command_lines(config: RunConfig) -> AsyncIterator[str] | None:
+    """Where headless command lines come from: ``--commands FILE``, or standard input."""
     if config.commands_file is not None:
         try:
             text = config.commands_file.read_text(encoding="utf-8")
@@ -150,6 +159,7 @@ def no_tui_notice() -> None:
 def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
     """A session printing JSON lines; commands from stdin (or ``--commands``) when coached."""
     from psoas_sense.session.loop import run_session
+    from psoas_sense.session.result import Stopped
     from psoas_sense.session.setup import make_coach, make_sinks, open_source
     from psoas_sense.session.sinks import JsonPrinter
 
@@ -164,11 +174,11 @@ def run_headless(config: RunConfig, *, phases_only: bool = False) -> int:
     async def go() -> int:
         result = await run_session(source, signal=config.signal, sinks=sinks, coach=coach, commands=commands,
                                    duration_s=config.duration_s)
-        if result.stopped_by == "link_lost":
+        if result.stopped_by is Stopped.LINK_LOST:
             print(f"{PROG}: error: lost the sensor: no link for {config.reconnect_timeout_s:g} s, gave up "
                   "(what was done is saved)", file=sys.stderr)
             return LINK_LOST_EXIT
-        if result.stopped_by == "output_closed":
+        if result.stopped_by is Stopped.OUTPUT_CLOSED:
             print(f"{PROG}: the output was closed; session ended, recording and history closed", file=sys.stderr)
         return 0
 

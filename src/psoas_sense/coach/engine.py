@@ -21,15 +21,33 @@ module is the public protocol and the clock of timers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from psoas_sense.coach.lead import LeadLogic
 from psoas_sense.coach.safety import SafetyCheck
 from psoas_sense.coach.settings import CoachSettings
-from psoas_sense.coach.state import TIMER_ORDER, drop_healed_gaps, notice_time, r3
+from psoas_sense.coach.stages import StageLogic
+from psoas_sense.coach.state import Timer, drop_healed_gaps, notice_time, r3
 from psoas_sense.coach.texts import NOT_MEDICAL_ADVICE
 from psoas_sense.events import COMMAND_NAMES, CoachEvent, Command, ErrorReported, ProtocolChanged, SafetyChecked
 from psoas_sense.model import BreathEvent, CoreEvent, Status
+from psoas_sense.vocab import CueKind, CueReason, Ending, PacePhase, Practice, Stage
+
+FIRE: dict[Timer, Callable[[LeadLogic, float], None]] = {
+    Timer.HOLD_TARGET: StageLogic._fire_hold_target,
+    Timer.HOLD_CAP: StageLogic._fire_hold_cap,
+    Timer.STAGE: StageLogic._fire_stage,
+    Timer.SIDE_WARN: StageLogic._fire_side_warn,
+    Timer.SIDE_END: StageLogic._fire_side_end,
+    Timer.SIDE_CAP: StageLogic._fire_side_cap,
+    Timer.BREATH_HOLD: LeadLogic._fire_breath_hold,
+    Timer.SILENCE: LeadLogic._fire_silence,
+    Timer.MOTION: LeadLogic._fire_motion,
+    Timer.SETTLE: LeadLogic._fire_settle,
+}
+"""What each timer does when it falls due."""
+PACER_ORDER = len(Timer)
+"""The pacer's phase boundary comes after every timer due at the same time."""
 
 
 class CoachEngine(LeadLogic):
@@ -55,23 +73,23 @@ class CoachEngine(LeadLogic):
         self.t_start_s = self.now_s = float(t_s)
         t = self.now_s
         self._emit(SafetyChecked(r3(t), self.safety.status, tuple(self.safety.conditions), NOT_MEDICAL_ADVICE))
-        if self.protocol != "breathing" and not self.safety.cleared:
-            self.protocol = "breathing"
-            self._emit(ProtocolChanged(r3(t), self.requested_protocol, "breathing", self.safety.status,
+        if self.protocol is not Practice.BREATHING and not self.safety.cleared:
+            self.protocol = Practice.BREATHING
+            self._emit(ProtocolChanged(r3(t), self.requested_protocol, Practice.BREATHING, self.safety.status,
                                        self.safety.blocked_text()))
-        self._timers["silence"] = t + self.settings.signal_silence_s
+        self._timers[Timer.SILENCE] = t + self.settings.signal_silence_s
         self._confident_ref = t
-        self.rr_mode = self.rr_mode and self.protocol != "breathing"
+        self.rr_mode = self.rr_mode and self.protocol is not Practice.BREATHING
         if self.signal == "acc":
-            self._enter("calibration", t)
-            self._cue("calibrate", t)
+            self._enter(Stage.CALIBRATION, t)
+            self._cue(CueKind.CALIBRATE, t)
             # until the first breath shows up, wait as long as for a lost signal
             s = self.settings
-            self._timers["stage"] = t + max(s.calibration_max_s, s.signal_silence_s)
+            self._timers[Timer.STAGE] = t + max(s.calibration_max_s, s.signal_silence_s)
         else:
             self._after_calibration(t)
             if self.rr_mode:  # an RR-only strap: the pacer leads by design, said once
-                self._start_fallback(t, "rr_only")
+                self._start_fallback(t, CueReason.RR_ONLY)
         return self._flush()
 
     def on_events(self, events: Sequence[CoreEvent], t_s: float) -> list[CoachEvent]:
@@ -108,7 +126,7 @@ class CoachEngine(LeadLogic):
         strap with RR intervals and nothing else to breathe from is an RR-only strap."""
         if self.t_start_s is None and not self.signal and "rr" in streams and not {"resp", "acc"} & set(streams):
             self.signal = "rr"
-            self.rr_mode = self.settings.rr_lead and self.settings.protocol != "breathing"
+            self.rr_mode = self.settings.rr_lead and self.requested_protocol is not Practice.BREATHING
 
     def on_beats(self, times_s: Sequence[float], rr_ms: Sequence[float]) -> list[CoachEvent]:
         """Heartbeats from the strap (time of the beat ending each interval, and the interval, ms):
@@ -142,14 +160,14 @@ class CoachEngine(LeadLogic):
         if cmd is Command.PAIN:
             self._pain(t)
         elif cmd is Command.QUIT:
-            self._end_session(t, "quit")
+            self._end_session(t, Ending.QUIT)
         elif cmd is Command.SOFTEN:
             self._soften(t)
         else:
             self._next(t)
         return self._flush()
 
-    def finish(self, t_s: float, ended_by: str = "end_of_input") -> list[CoachEvent]:
+    def finish(self, t_s: float, ended_by: Ending = Ending.END_OF_INPUT) -> list[CoachEvent]:
         """End of input, interrupted, or the link given up: close what is open and end the session."""
         if self.finished:
             return []
@@ -168,24 +186,23 @@ class CoachEngine(LeadLogic):
         if self.now_s is not None and t_s < self.now_s:
             t_s = self.now_s
         while not self.finished:
-            due: list[tuple[float, int, str]] = []
-            for i, name in enumerate(TIMER_ORDER):
-                when = self._timers.get(name)
-                if when is not None and when <= t_s:
-                    due.append((when, i, name))
+            # what falls due first (ties: the timers' order, then the pacer)
+            due: list[tuple[float, int, Timer | PacePhase]] = [
+                (when, int(timer), timer) for timer, when in self._timers.items() if when <= t_s
+            ]
             if self._pacer is not None:
-                tb, kind = self._pacer.next_boundary(self._pacer_last)
+                tb, phase = self._pacer.next_boundary(self._pacer_last)
                 if tb <= t_s:
-                    due.append((tb, len(TIMER_ORDER), "pacer:" + kind))
+                    due.append((tb, PACER_ORDER, phase))
             if not due:
                 break
-            when, _, name = min(due)
+            when, _, what = min(due)
             self.now_s = max(self.now_s or when, when)
-            if name.startswith("pacer:"):
-                self._pacer_last = when
-                self._on_pacer(name[6:], when)
+            if isinstance(what, Timer):
+                del self._timers[what]
+                FIRE[what](self, when)
             else:
-                del self._timers[name]
-                getattr(self, "_fire_" + name)(when)
+                self._pacer_last = when
+                self._on_pacer(what, when)
         if self.now_s is None or t_s > self.now_s:
             self.now_s = t_s

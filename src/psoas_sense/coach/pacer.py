@@ -6,7 +6,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-PHASES = ("inhale", "hold_in", "exhale", "hold_out")
+from psoas_sense.vocab import PacePhase
+
+PHASES: tuple[PacePhase, ...] = ("inhale", "hold_in", "exhale", "hold_out")
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,8 @@ class Pacer:
     def rate_bpm(self) -> float:
         return 60.0 / self.period_s
 
-    def _offsets(self) -> list[tuple[float, str]]:
-        out = [(0.0, "inhale")]
+    def _offsets(self) -> list[tuple[float, PacePhase]]:
+        out: list[tuple[float, PacePhase]] = [(0.0, "inhale")]
         if self.hold_in_s > 0:
             out.append((self.inhale_s, "hold_in"))
         out.append((self.inhale_s + self.hold_in_s, "exhale"))
@@ -37,7 +39,7 @@ class Pacer:
             out.append((self.inhale_s + self.hold_in_s + self.exhale_s, "hold_out"))
         return out
 
-    def next_boundary(self, after_s: float) -> tuple[float, str]:
+    def next_boundary(self, after_s: float) -> tuple[float, PacePhase]:
         """The first phase boundary strictly after ``after_s``."""
         p = self.period_s
         k = math.floor((after_s - self.t0_s) / p)

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-PROTOCOLS = ("manual", "tool", "breathing")
+from psoas_sense.vocab import Practice
+
+PROTOCOLS: tuple[str, ...] = tuple(p.value for p in Practice)
+"""The protocols, by name (:class:`~psoas_sense.vocab.Practice`)."""
 SIDES = ("left", "right")
 
 UPPER_LIMITS: Mapping[str, float] = {
@@ -155,12 +158,12 @@ class CoachSettings:
         need(0.5 <= self.side_minutes <= 15, "side_minutes", f"must be between 0.5 and 15, got {self.side_minutes:g}")
         need(self.side_warning_s < self.side_minutes * 60, "side_warning_s", "must be shorter than a side")
         need(self.hold_min_s <= self.hold_max_s, "hold_min_s", "must not exceed hold_max_s")
-        if self.protocol == "manual":
+        if self.protocol == Practice.MANUAL:
             need(self.hold_min_s >= 30, "hold_min_s", f"a static hold lasts 30-60 s; got {self.hold_min_s:g}")
             need(self.hold_max_s <= 60, "hold_max_s", f"a static hold lasts 30-60 s; got {self.hold_max_s:g}")
         need(self.hold_min_s <= self.hold_s <= self.hold_max_s, "hold_s",
              f"must be between {self.hold_min_s:g} and {self.hold_max_s:g} s, got {self.hold_s:g}")
-        if self.protocol == "tool":
+        if self.protocol == Practice.TOOL:
             need(self.hold_s <= self.side_minutes * 60, "hold_s", "must fit within a side (side_minutes)")
         need(self.hold_min_s > 0, "hold_min_s", "must be positive")
         need(1 <= self.active_exhales <= 10, "active_exhales", f"must be 1-10, got {self.active_exhales}")

@@ -8,21 +8,24 @@ Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import enum
 import math
 import statistics
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from psoas_sense.coach.following import FollowTracker
 from psoas_sense.coach.pacer import Pacer
 from psoas_sense.coach.safety import SafetyCheck
 from psoas_sense.coach.settings import CoachSettings
-from psoas_sense.coach.texts import cue_text, stage_text
+from psoas_sense.coach.texts import CueWording, StageWording, cue_text, stage_text
 from psoas_sense.events import (
     BreathRecord,
     CoachEvent,
     Cue,
+    HoldClock,
     HoldEnded,
     HoldSummary,
     PacerSpec,
@@ -34,13 +37,18 @@ from psoas_sense.events import (
 )
 from psoas_sense.insight import Physiology, physiology
 from psoas_sense.model import CoreEvent, SignalNotice
+from psoas_sense.vocab import BreathSource, CueKind, CueReason, Ending, HoldKind, LinkState, Notice, Practice, Stage
 
-LINK_DOWN_STATES = ("lost", "reconnecting", "stopped")
-LINK_UP_STATES = ("streaming", "connected", "reconnected")
-HOLD_STAGES = ("static", "active", "tool")
-STILL_STAGES = ("preparation", "calibration", "static", "tool", "breathing")
+LINK_UP_STATES = (LinkState.STREAMING, LinkState.CONNECTED, LinkState.RECONNECTED)
+"""Source states in which data flows again."""
+HOLD_STAGES = (Stage.STATIC, Stage.ACTIVE, Stage.TOOL)
+STILL_STAGES = (Stage.PREPARATION, Stage.CALIBRATION, Stage.STATIC, Stage.TOOL, Stage.BREATHING)
 """Stages in which the body is meant to be still: body motion there means the breathing cannot be
 followed (elsewhere moving is the exercise: sliding the leg out, moving the fingers, switching sides)."""
+DownCause = Literal["link", "gap"]
+"""Why the sensor is down: the source says the link dropped, or the detector found a gap."""
+NextPoint = Literal["next_point"]
+"""What waits for the sensor when it is not a hold: moving on to the next spot."""
 FAST_WINDOW_EXHALES = 4
 """Exhales (three intervals) over which the current breathing rate is measured."""
 FAST_WINDOW_MAX_S = 40.0
@@ -56,11 +64,30 @@ CALIBRATION_EXHALES = 2
 MAX_BEATS = 50_000
 """Heartbeats kept for the figures of holds, sides and the session (about ten hours; bounded)."""
 
-TIMER_ORDER = (
-    "hold_target", "hold_cap", "stage", "side_warn", "side_end", "side_cap", "breath_hold", "silence", "motion",
-    "settle",
-)
-"""Timer order when several fall due at the same time."""
+class Timer(enum.IntEnum):
+    """The coach's timers, in the order they fire when several fall due at the same time (each fires
+    its ``_fire_*`` method: the table is :data:`psoas_sense.coach.engine.FIRE`)."""
+
+    HOLD_TARGET = 0
+    """The hold's target length is reached: it ends on the next inhale."""
+    HOLD_CAP = 1
+    """The hold's longest length: it ends now."""
+    STAGE = 2
+    """The stage's own step (locate's steps, pressing in again, the end of the preparation...)."""
+    SIDE_WARN = 3
+    """The side is nearly over: say so."""
+    SIDE_END = 4
+    """The side's time is up: it ends with the hold under way."""
+    SIDE_CAP = 5
+    """The side's longest time: it ends now."""
+    BREATH_HOLD = 6
+    """No breath for longer than this person's rhythm: keep breathing."""
+    SILENCE = 7
+    """No breath at all for long: the pacer leads."""
+    MOTION = 8
+    """The body has moved too long where it should be still: the pacer leads."""
+    SETTLE = 9
+    """The settle period after the sensor came back is over."""
 
 
 def r3(x: float) -> float:
@@ -86,7 +113,7 @@ def notice_time(ev: SignalNotice) -> float:
     return float(at) if at is not None and math.isfinite(at) else float(ev.t_s)
 
 
-HEALED_GAP = "gap_healed"
+HEALED_GAP = Notice.GAP_HEALED
 """The coach's own notice for a gap already over when found (never printed)."""
 
 
@@ -99,10 +126,10 @@ def drop_healed_gaps(events: Sequence[CoreEvent]) -> list[CoreEvent]:
     """
     out = list(events)
     for i, ev in enumerate(out):
-        if isinstance(ev, SignalNotice) and ev.kind == "signal_lost":
+        if isinstance(ev, SignalNotice) and ev.kind == Notice.SIGNAL_LOST:
             for j in range(i + 1, len(out)):
                 other = out[j]
-                if isinstance(other, SignalNotice) and other.kind == "signal_restored":
+                if isinstance(other, SignalNotice) and other.kind == Notice.SIGNAL_RESTORED:
                     healed = SignalNotice(HEALED_GAP, other.t_s, dict(ev.detail), notice_time(other))
                     return drop_healed_gaps(out[:i] + out[i + 1:j] + [healed] + out[j + 1:])
     return out
@@ -128,7 +155,7 @@ class OpenSide:
 class OpenHold:
     """The hold under way."""
 
-    kind: str
+    kind: HoldKind
     """``static``, ``active`` or ``tool``."""
     side: str | None
     """The side."""
@@ -159,15 +186,15 @@ class CoachState:
         self.settings = settings.validate()
         self.safety = safety or SafetyCheck()
         self.signal = signal
-        self.requested_protocol = settings.protocol
-        self.protocol = settings.protocol
+        self.requested_protocol = Practice(self.settings.protocol)
+        self.protocol = self.requested_protocol
         self.finished = False
-        self.ended_by: str | None = None
-        self.stage = "idle"
+        self.ended_by: Ending | None = None
+        self.stage = Stage.IDLE
         self.t_start_s: float | None = None
         self.now_s: float | None = None
         self._out: list[CoachEvent] = []
-        self._timers: dict[str, float] = {}
+        self._timers: dict[Timer, float] = {}
         self._step = 0
         # sides and holds
         self.side: OpenSide | None = None
@@ -187,21 +214,21 @@ class CoachState:
         self._poor = 0
         self._good = 0
         self._fallback = False
-        self._lead_reason: str | None = None
+        self._lead_reason: CueReason | None = None
         """Why the pacer leads (``signal_poor``, ``no_breaths``, ``motion``, ``signal_lost``, ``rr_only``)."""
         self.handovers = 0
         """Times the lead went to the pacer because the breathing could not be followed."""
         self._confident_ref = 0.0
         """The last confident breath (or the start, or the end of a settle): unsure time counts from it."""
-        self._down: set[str] = set()
+        self._down: set[DownCause] = set()
         """Why the sensor is down now: ``link`` (the source says so), ``gap`` (the detector found one)."""
         self._down_since: float | None = None
         self._settle_until: float | None = None
-        self._deferred: str | None = None
-        """A hold that waits for the sensor (``static``, ``active``, ``tool``)."""
-        self._resume_kind: str | None = None
+        self._deferred: HoldKind | NextPoint | None = None
+        """What waits for the sensor: a hold (``static``, ``active``, ``tool``), or the next spot."""
+        self._resume_kind: HoldKind | None = None
         """The hold to start after pressing in again, once the sensor is back."""
-        self.rr_mode = signal == "rr" and settings.rr_lead and settings.protocol != "breathing"
+        self.rr_mode = signal == "rr" and settings.rr_lead and self.protocol is not Practice.BREATHING
         """An RR-only strap: the pacer leads by design."""
         self.follow = FollowTracker()
         """How the heart follows the pacer (RSA), while a pacer leads."""
@@ -234,20 +261,20 @@ class CoachState:
 
     def _cue(
         self,
-        kind: str,
+        kind: CueKind,
         t: float,
         *,
         seconds: int | None = None,
         to_side: str | None = None,
         breath_t_s: float | None = None,
-        source: str | None = None,
-        reason: str | None = None,
+        source: BreathSource | None = None,
+        reason: CueReason | None = None,
         since_s: float | None = None,
         rate_bpm: float | None = None,
         settled_rate_bpm: float | None = None,
         count: int | None = None,
-        hold_clock: str | None = None,
-        text_key: str | None = None,
+        hold_clock: HoldClock | None = None,
+        text_key: CueWording | None = None,
     ) -> None:
         side = self._side_name()
         fmt: dict[str, object] = {} if seconds is None else {"seconds": seconds}
@@ -263,9 +290,9 @@ class CoachState:
 
     def _enter(
         self,
-        stage: str,
+        stage: Stage,
         t: float,
-        text_key: str | None = None,
+        text_key: StageWording | None = None,
         *,
         point: int | None = None,
         move: str | None = None,
@@ -276,9 +303,9 @@ class CoachState:
         self.stage = stage
         self._step = 0
         self._stage_exhales = []
-        if stage != "wait":
+        if stage is not Stage.WAIT:
             self._deferred = None
-        self._timers.pop("stage", None)
+        self._timers.pop(Timer.STAGE, None)
         side = self._side_name()
         self._emit(StageEntered(
             t_s=r3(t), stage=stage, text=stage_text(text_key or stage, side=side or ""), side=side, point=point,
@@ -294,13 +321,13 @@ class CoachState:
     def _physiology(self, t0: float, t1: float) -> Physiology:
         """Exhale share, heart rate and RMSSD of ``t0..t1``, for a hold, a side or the session as
         it ends (:func:`psoas_sense.insight.physiology` over the detected breaths and the beats)."""
-        phases = [(b.t_s, b.kind) for b in self.breaths if b.source == "detector"]
+        phases = [(b.t_s, b.kind) for b in self.breaths if b.source is BreathSource.DETECTOR]
         return physiology(phases, list(self.beats), t0, t1)
 
     def summary(self, t: float | None = None) -> SessionSummary:
         """What the session did so far (also the ``summary`` of ``session_end``)."""
         t = self.now_s if t is None else t
-        det_ex = [b.t_s for b in self.breaths if b.source == "detector" and b.kind == "exhale"]
+        det_ex = [b.t_s for b in self.breaths if b.source is BreathSource.DETECTOR and b.kind == "exhale"]
         rate = rate_of(det_ex)
         scored = bool(self.adherence_scores)
         phys = self._physiology(self.t_start_s or 0.0, t or 0.0)
@@ -313,7 +340,7 @@ class CoachState:
             settled_rate_bpm=None if self.settled_rate_bpm is None else r3(self.settled_rate_bpm),
             breaths=len(det_ex),
             mean_rate_bpm=None if rate is None else r3(rate),
-            paced_breaths=sum(1 for b in self.breaths if b.source == "pacer" and b.kind == "exhale"),
+            paced_breaths=sum(1 for b in self.breaths if b.source is BreathSource.PACER and b.kind == "exhale"),
             fallback_s=r3(self.fallback_s),
             cues=self.cue_count,
             sides=tuple(
@@ -324,6 +351,6 @@ class CoachState:
             ),
             pain_stops=len(self.pain_stops),
             adherence_pct=r3(100.0 * statistics.fmean(self.adherence_scores)) if scored else None,
-            has_adherence=scored or self.protocol == "breathing",
+            has_adherence=scored or self.protocol is Practice.BREATHING,
             exhale_share=phys.exhale_share, hr_bpm=phys.hr_bpm, rmssd_ms=phys.rmssd_ms,
         )

@@ -5,51 +5,59 @@ Nothing here ever suggests pushing through pain.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from psoas_sense.vocab import Closing, CueKind, Instruction, Stage
+
+CueWording = Literal[
+    "lead_again", "lead_motion", "lead_link", "lead_link_hold", "lead_rr", "settling_gap", "settling_breath",
+]
+"""Other wordings of a cue kind, chosen by why it is said (the cue's kind stays the same)."""
+StageWording = Literal["preparation_tool", "rest_tool", "new_point", "same_point"]
+"""Other wordings of a stage (the tool protocol's, pressing in again on the same or a new spot)."""
+
 NOT_MEDICAL_ADVICE = (
     "This is a self-care guide, not medical advice. Stop at any sharp or radiating pain."
 )
 
-CUES: dict[str, str] = {
+CUES: dict[CueKind | CueWording, str] = {
     # preparation
-    "belly_in": "Breathe in slowly. Let your belly rise.",
-    "belly_out": "Breathe out slowly. Let your belly fall.",
-    "settled": "Your breathing has settled. Well done.",
-    "settle_timeout": "That's fine. Let's begin, keep breathing slowly.",
+    CueKind.BELLY_IN: "Breathe in slowly. Let your belly rise.",
+    CueKind.BELLY_OUT: "Breathe out slowly. Let your belly fall.",
+    CueKind.SETTLED: "Your breathing has settled. Well done.",
+    CueKind.SETTLE_TIMEOUT: "That's fine. Let's begin, keep breathing slowly.",
     # calibration (accelerometer)
-    "calibrate": "Breathe in deeply, then breathe out slowly.",
-    "calibrated": "Thank you. I can follow your breathing now.",
+    CueKind.CALIBRATE: "Breathe in deeply, then breathe out slowly.",
+    CueKind.CALIBRATED: "Thank you. I can follow your breathing now.",
     # locate
-    "lift_foot": "Lift the {side} foot an inch or two. Feel the muscle tighten under your fingers.",
-    "lower_foot": "Put the foot down again and let it rest.",
+    CueKind.LIFT_FOOT: "Lift the {side} foot an inch or two. Feel the muscle tighten under your fingers.",
+    CueKind.LOWER_FOOT: "Put the foot down again and let it rest.",
     # static release
-    "sink_deeper": "Sink deeper as you breathe out.",
-    "hold_breathe": "Breathe in slowly. Keep the pressure.",
+    CueKind.SINK_DEEPER: "Sink deeper as you breathe out.",
+    CueKind.HOLD_BREATHE: "Breathe in slowly. Keep the pressure.",
     # active release
-    "slide_foot": "Breathe out and slide the foot away.",
-    "keep_pressure": "Keep the pressure, breathe in.",
-    "leg_straight": "Breathe out. Let the leg straighten.",
-    "bend_knee": "Bend the knee back, slowly.",
-    "release": "Release the pressure gently.",
+    CueKind.SLIDE_FOOT: "Breathe out and slide the foot away.",
+    CueKind.KEEP_PRESSURE: "Keep the pressure, breathe in.",
+    CueKind.LEG_STRAIGHT: "Breathe out. Let the leg straighten.",
+    CueKind.BEND_KNEE: "Bend the knee back, slowly.",
+    CueKind.RELEASE: "Release the pressure gently.",
     # tool
-    "tool_sink": "Breathe out. Let your weight sink onto the tool.",
-    "tool_breathe": "Breathe in deeply, into the belly.",
+    CueKind.TOOL_SINK: "Breathe out. Let your weight sink onto the tool.",
+    CueKind.TOOL_BREATHE: "Breathe in deeply, into the belly.",
     # moving on
-    "same_point": "Stay on this spot. Press gently in again.",
-    "new_point": "That spot has softened. Find a new tender point nearby.",
-    "softened": "Good. That spot has softened.",
-    "rest": "Ease off and rest your hands. Keep breathing slowly.",
-    "side_ending": "About {seconds} seconds left on this side.",
-    "switch_sides": "Switch sides. The {side} side gets the same time.",
+    CueKind.SOFTENED: "Good. That spot has softened.",
+    CueKind.SIDE_ENDING: "About {seconds} seconds left on this side.",
+    CueKind.SWITCH_SIDES: "Switch sides. The {side} side gets the same time.",
     # paced breathing
-    "pace_inhale": "Breathe in.",
-    "pace_hold_in": "Hold gently.",
-    "pace_exhale": "Breathe out.",
-    "pace_hold_out": "Rest.",
+    CueKind.PACE_INHALE: "Breathe in.",
+    CueKind.PACE_HOLD_IN: "Hold gently.",
+    CueKind.PACE_EXHALE: "Breathe out.",
+    CueKind.PACE_HOLD_OUT: "Rest.",
     # breathing-aware
-    "keep_breathing": "Keep breathing, gently.",
-    "ease_pressure": "Ease the pressure a little. Breathe slowly.",
-    "fallback_pacer": "I can't follow your breathing right now. Breathe with my cues instead.",
-    "signal_restored": "I can follow your breathing again.",
+    CueKind.KEEP_BREATHING: "Keep breathing, gently.",
+    CueKind.EASE_PRESSURE: "Ease the pressure a little. Breathe slowly.",
+    CueKind.FALLBACK_PACER: "I can't follow your breathing right now. Breathe with my cues instead.",
+    CueKind.SIGNAL_RESTORED: "I can follow your breathing again.",
     # who leads, by reason (the cue kind stays ``fallback_pacer``; see coach.lead)
     "lead_again": "Breathe with my cues for a while.",
     "lead_motion": "I can't read your breathing while you move. Breathe with my cues.",
@@ -58,48 +66,47 @@ CUES: dict[str, str] = {
         "The sensor has dropped out. Keep breathing with my cues; this hold still ends on time."
     ),
     "lead_rr": "Your strap gives me your heart rhythm only, so I'll set a slow pace. Breathe with my cues.",
-    "sensor_down": "The sensor has dropped out. Keep breathing with my cues.",
-    "settling": "Reconnected: settling. Keep following my cues for a moment.",
+    CueKind.SENSOR_DOWN: "The sensor has dropped out. Keep breathing with my cues.",
+    CueKind.SETTLING: "Reconnected: settling. Keep following my cues for a moment.",
     "settling_gap": "The sensor paused: settling. Keep following my cues for a moment.",
     "settling_breath": "The sensor paused: settling. Keep breathing slowly.",
-    "settle_paced": "Good. Let's begin. Keep breathing with my cues.",
-    "finish": "Release slowly. Rest and breathe. Well done.",
+    CueKind.SETTLE_PACED: "Good. Let's begin. Keep breathing with my cues.",
 }
-"""Cue kind -> text (``str.format`` fields: ``side``, ``seconds``)."""
+"""Cue kind (or another wording of one) -> text (``str.format`` fields: ``side``, ``seconds``)."""
 
-STAGES: dict[str, str] = {
-    "calibration": "First, a short breath so I can read your breathing.",
-    "preparation": (
+STAGES: dict[Stage | StageWording, str] = {
+    Stage.CALIBRATION: "First, a short breath so I can read your breathing.",
+    Stage.PREPARATION: (
         "Lie on your back on a firm surface, knees bent, feet flat. "
         "Breathe slowly and deeply into your belly."
     ),
     "preparation_tool": (
         "Settle in on a firm surface. Breathe slowly and deeply into your belly."
     ),
-    "locate": (
+    Stage.LOCATE: (
         "Place your fingers about an inch inside the front hip bone, a couple of inches below "
         "the navel, on the {side} side. Press gently in and down toward the spine, only as deep "
         "as is comfortable."
     ),
     "new_point": "Move your fingers to a new tender point nearby. Press gently in.",
     "same_point": "Stay on this spot. Press gently in again.",
-    "static": "Press in until you feel clear tension, never sharp pain. Hold and breathe.",
-    "active": (
+    Stage.STATIC: "Press in until you feel clear tension, never sharp pain. Hold and breathe.",
+    Stage.ACTIVE: (
         "Keep the pressure. On each breath out, slide the foot away until the leg is straight."
     ),
-    "tool_position": (
+    Stage.TOOL_POSITION: (
         "Lie face down with the tool under the {side} side, between the navel and the hip bone. "
         "Let your weight settle."
     ),
-    "tool": "Rest on the tool and breathe deeply. Let it sink in as you breathe out.",
-    "rest": "Ease off and rest your hands. Keep breathing slowly.",
+    Stage.TOOL: "Rest on the tool and breathe deeply. Let it sink in as you breathe out.",
+    Stage.REST: "Ease off and rest your hands. Keep breathing slowly.",
     "rest_tool": "Ease off the tool and rest. Keep breathing slowly.",
-    "switch": "Switch sides.",
-    "wait": "Ease the pressure and rest a moment: I'm waiting for the sensor. We go on when it's ready.",
-    "breathing": "Breathing practice. Follow the cues: breathe in, and breathe out.",
-    "finish": "Release slowly. Rest and breathe. Well done.",
+    Stage.SWITCH: "Switch sides.",
+    Stage.WAIT: "Ease the pressure and rest a moment: I'm waiting for the sensor. We go on when it's ready.",
+    Stage.BREATHING: "Breathing practice. Follow the cues: breathe in, and breathe out.",
+    Stage.FINISH: "Release slowly. Rest and breathe. Well done.",
 }
-"""Stage -> the text said when it starts."""
+"""Stage (or another wording of one) -> the text said when it starts."""
 
 PAIN_STOP = (
     "Stop now. Release the pressure and rest. "
@@ -117,55 +124,47 @@ BREATHING_ONLY_CONDITIONS = (
 )
 
 
-EXHALE_KINDS = frozenset({"sink_deeper", "slide_foot", "leg_straight", "tool_sink", "release", "pace_exhale",
-                          "belly_out"})
-"""Cue kinds that ask for (and answer) a breath out."""
-INHALE_KINDS = frozenset({"hold_breathe", "keep_pressure", "tool_breathe", "pace_inhale", "belly_in"})
-"""Cue kinds that ask for (and answer) a breath in."""
-ATTENTION_KINDS = frozenset({"keep_breathing", "ease_pressure", "fallback_pacer", "side_ending", "calibrate",
-                             "sensor_down"})
-"""Cue kinds that ask for attention (keep breathing, ease off, follow my cues)."""
-
-HEADLINES: dict[str, str] = {
+_K, _S = CueKind, Stage
+HEADLINES: dict[Instruction, str] = {
     # cues
-    "belly_in": "BREATHE IN", "belly_out": "BREATHE OUT", "settled": "WELL DONE", "settle_timeout": "BEGIN",
-    "calibrate": "DEEP BREATH", "calibrated": "THANK YOU", "lift_foot": "LIFT FOOT", "lower_foot": "FOOT DOWN",
-    "sink_deeper": "SINK DEEPER", "hold_breathe": "BREATHE IN", "slide_foot": "SLIDE FOOT",
-    "keep_pressure": "BREATHE IN", "leg_straight": "LEG LONG", "bend_knee": "BEND KNEE", "release": "RELEASE",
-    "tool_sink": "SINK IN", "tool_breathe": "BREATHE IN", "same_point": "SAME SPOT", "new_point": "NEW SPOT",
-    "softened": "SOFTENED", "rest": "REST", "side_ending": "NEARLY DONE", "switch_sides": "SWITCH SIDES",
-    "pace_inhale": "BREATHE IN", "pace_hold_in": "PAUSE", "pace_exhale": "BREATHE OUT", "pace_hold_out": "REST",
-    "keep_breathing": "KEEP BREATHING", "ease_pressure": "EASE OFF", "fallback_pacer": "FOLLOW MY CUES",
-    "signal_restored": "FOLLOWING YOU", "finish": "RELEASE SLOWLY", "sensor_down": "FOLLOW MY CUES",
-    "settling": "SETTLING", "settle_paced": "BEGIN",
-    # stages
-    "calibration": "DEEP BREATH", "preparation": "BELLY BREATHING", "preparation_tool": "SETTLE IN",
-    "locate": "FIND THE SPOT", "static": "PRESS IN", "active": "SLIDE OUT", "tool_position": "ONTO THE TOOL",
-    "tool": "REST ON TOOL", "rest_tool": "REST", "switch": "SWITCH SIDES", "breathing": "FOLLOW MY CUES",
-    "wait": "REST A MOMENT",
+    _K.BELLY_IN: "BREATHE IN", _K.BELLY_OUT: "BREATHE OUT", _K.SETTLED: "WELL DONE", _K.SETTLE_TIMEOUT: "BEGIN",
+    _K.CALIBRATE: "DEEP BREATH", _K.CALIBRATED: "THANK YOU", _K.LIFT_FOOT: "LIFT FOOT", _K.LOWER_FOOT: "FOOT DOWN",
+    _K.SINK_DEEPER: "SINK DEEPER", _K.HOLD_BREATHE: "BREATHE IN", _K.SLIDE_FOOT: "SLIDE FOOT",
+    _K.KEEP_PRESSURE: "BREATHE IN", _K.LEG_STRAIGHT: "LEG LONG", _K.BEND_KNEE: "BEND KNEE", _K.RELEASE: "RELEASE",
+    _K.TOOL_SINK: "SINK IN", _K.TOOL_BREATHE: "BREATHE IN", _K.SOFTENED: "SOFTENED", _K.SIDE_ENDING: "NEARLY DONE",
+    _K.SWITCH_SIDES: "SWITCH SIDES", _K.PACE_INHALE: "BREATHE IN", _K.PACE_HOLD_IN: "PAUSE",
+    _K.PACE_EXHALE: "BREATHE OUT", _K.PACE_HOLD_OUT: "REST", _K.KEEP_BREATHING: "KEEP BREATHING",
+    _K.EASE_PRESSURE: "EASE OFF", _K.FALLBACK_PACER: "FOLLOW MY CUES", _K.SIGNAL_RESTORED: "FOLLOWING YOU",
+    _K.SENSOR_DOWN: "FOLLOW MY CUES", _K.SETTLING: "SETTLING", _K.SETTLE_PACED: "BEGIN",
+    # stages (``repress`` says its own first words: the same spot, or a new one)
+    _S.CALIBRATION: "DEEP BREATH", _S.PREPARATION: "BELLY BREATHING", _S.LOCATE: "FIND THE SPOT",
+    _S.STATIC: "PRESS IN", _S.ACTIVE: "SLIDE OUT", _S.TOOL_POSITION: "ONTO THE TOOL", _S.TOOL: "REST ON TOOL",
+    _S.REST: "REST", _S.SWITCH: "SWITCH SIDES", _S.WAIT: "REST A MOMENT", _S.BREATHING: "FOLLOW MY CUES",
+    _S.FINISH: "RELEASE SLOWLY",
     # the session's own
-    "pain_stop": "STOP", "session_end": "SESSION OVER",
+    Closing.PAIN_STOP: "STOP", Closing.SESSION_END: "SESSION OVER",
 }
-"""Cue kind or stage -> the instruction in one to three words, for large type (a glance from the floor)."""
+"""Cue kind, stage or the session's close -> the instruction in one to three words, for large type
+(a glance from the floor)."""
 
 NEUTRAL = "Keep breathing slowly."
 """What the band says when the breath moved on and no confident cue came (never a stale opposite)."""
 NEUTRAL_HEADLINE = "KEEP BREATHING"
 
 
-def headline(kind: str, text: str = "") -> str:
-    """The one to three words for a cue kind or stage (else the text's first words)."""
-    if kind in HEADLINES:
+def headline(kind: Instruction | None, text: str = "") -> str:
+    """The one to three words for a cue kind, stage or close (else the text's first words)."""
+    if kind is not None and kind in HEADLINES:
         return HEADLINES[kind]
     words = text.replace(".", " ").replace(",", " ").split()
     return " ".join(words[:3]).upper()
 
 
-def cue_text(kind: str, **fields: object) -> str:
+def cue_text(kind: CueKind | CueWording, **fields: object) -> str:
     """The text of a cue, with its fields filled in."""
     return CUES[kind].format(**fields)
 
 
-def stage_text(stage: str, **fields: object) -> str:
+def stage_text(stage: Stage | StageWording, **fields: object) -> str:
     """The text said when a stage starts."""
     return STAGES[stage].format(**fields)

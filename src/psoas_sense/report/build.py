@@ -21,8 +21,9 @@ from psoas_sense.events import Cue, HoldEnded, SideEnded
 from psoas_sense.insight import Physiology
 from psoas_sense.records import PainRecord
 from psoas_sense.report.fold import Origin, RecordFold
-from psoas_sense.report.physio import PACED_EXHALE_CUES, Physio, r
+from psoas_sense.report.physio import Physio, r
 from psoas_sense.report.record import BreathRow, Figures, HoldReport, Report, SessionInfo, SideReport, Totals
+from psoas_sense.vocab import BreathSource, Meaning
 
 EPS_S = 1e-9
 """Window edges are inclusive."""
@@ -35,7 +36,7 @@ def _mean(xs: list[float]) -> float | None:
 class _Breaths:
     """The session's exhales (detected and paced) indexed for the rows of one window."""
 
-    def __init__(self, fold: RecordFold, phases: list[tuple[float, str, float, str]],
+    def __init__(self, fold: RecordFold, phases: list[tuple[float, str, float, BreathSource]],
                  rates: dict[float, float | None]) -> None:
         ordered = sorted(phases)
         self.rates = rates
@@ -68,7 +69,7 @@ class _Breaths:
                 exhale_share=r(share),
                 cue=cue.kind if cue else None, cue_latency_s=r(cue.t_s - e) if cue else None,
                 pacer_error_s=r(self.pacing.get(e)) if with_pacing else None,
-                source=self.sources.get(e, "detector"),
+                source=self.sources.get(e, BreathSource.DETECTOR),
             ))
         return tuple(rows)
 
@@ -76,7 +77,7 @@ class _Breaths:
 def _figures(phys: Physio, rows: tuple[BreathRow, ...], t0: float, t1: float, own: Physiology | None) -> Figures:
     """A window's figures: the detail of its rows, the physiology (the coach's own where it stated
     it: a record never contradicts what the session said), the following of the pacer."""
-    det = [b for b in rows if b.source == "detector"]
+    det = [b for b in rows if b.source is BreathSource.DETECTOR]
     rates = [b.rate_bpm for b in det if b.rate_bpm is not None]
     lat = [b.cue_latency_s for b in det if b.cue_latency_s is not None]
     s = phys.stretch(t0, t1)
@@ -161,12 +162,13 @@ def build_report(fold: RecordFold, origin: Origin) -> Report:
     # a coached session's breaths are those it saw: from its start to its end (a recording goes on
     # a little after it, and the detector may find a breath in the batch that ended it)
     detected = [p for p in fold.phases if not coached or t0 - EPS_S <= p.detected_at_s <= t1 + EPS_S]
-    phases: list[tuple[float, str, float, str]] = [(p.t_s, p.kind, p.detected_at_s, "detector") for p in detected]
-    phases += [(p.t_s, p.kind, p.t_s, "pacer") for p in fold.paced]
+    phases: list[tuple[float, str, float, BreathSource]] = [
+        (p.t_s, p.kind, p.detected_at_s, BreathSource.DETECTOR) for p in detected]
+    phases += [(p.t_s, p.kind, p.t_s, BreathSource.PACER) for p in fold.paced]
     idx = _Breaths(fold, phases, {p.t_s: p.rate_bpm for p in detected if p.kind == "exhale"})
     paced = {p.t_s for p in fold.paced if p.kind == "exhale"}
     paced |= {c.t_s if c.breath_t_s is None else c.breath_t_s for c in fold.cues
-              if c.source == "pacer" and c.kind in PACED_EXHALE_CUES}
+              if c.source is BreathSource.PACER and c.kind.meaning is Meaning.EXHALE}
     phys = Physio([(p.t_s, p.kind) for p in detected], fold.beats,
                   [(p.t_s, p.depth) for p in detected if p.kind == "exhale" and p.depth is not None], sorted(paced))
     holds = []

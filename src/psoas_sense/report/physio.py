@@ -23,9 +23,6 @@ from psoas_sense import insight
 
 MIN_DEPTH_BREATHS = 3
 """Breaths a window needs before its depth is stated."""
-PACED_EXHALE_CUES = frozenset({"sink_deeper", "tool_sink", "slide_foot", "leg_straight", "release", "belly_out",
-                               "pace_exhale"})
-"""Cues the pacer gives on its exhale (in paced breathing, the pacer's exhales are these cues)."""
 
 
 def r(x: float | None, nd: int = 3) -> float | None:

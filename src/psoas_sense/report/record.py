@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psoas_sense.records import PainRecord
+from psoas_sense.vocab import BreathSource, CueKind, Ending, HoldKind
 
 FLAT = {"flat": True}
 """Field metadata: the field's own fields are written beside its owner's in JSON (one flat object)."""
@@ -39,13 +40,13 @@ class BreathRow:
     showed), breaths per minute (None: a paced one)."""
     exhale_share: float | None
     """Share of this breath spent breathing out (0-1): from the inhale before it to the one after."""
-    cue: str | None
+    cue: CueKind | None
     """The kind of the coach's cue on this exhale, if one."""
     cue_latency_s: float | None
     """How long after the exhale began the cue came, seconds."""
     pacer_error_s: float | None
     """Paced breathing: its distance from the pacer's exhale, seconds (negative: early)."""
-    source: str
+    source: BreathSource
     """``detector`` or ``pacer``."""
 
 
@@ -96,7 +97,7 @@ class HoldReport:
 
     hold: int
     """Its number in the session, from 1."""
-    kind: str
+    kind: HoldKind
     """``static``, ``active`` or ``tool``."""
     side: str | None
     """The side."""
@@ -108,7 +109,7 @@ class HoldReport:
     """When it ended, session seconds."""
     duration_s: float
     """Its length, seconds."""
-    ended_by: str
+    ended_by: Ending
     """How it ended (``time``, ``softened``, ``released``...)."""
     softened: bool
     """The person said the spot softened."""
@@ -138,7 +139,7 @@ class SideReport:
     """Time on the side, seconds."""
     target_s: float
     """The time it should have taken, seconds."""
-    ended_by: str
+    ended_by: Ending
     """How it ended."""
     holds: int
     """Holds on the side."""

@@ -13,6 +13,7 @@ from psoas_sense.report.data import Waveform
 from psoas_sense.report.record import BreathRow, Figures, Report
 from psoas_sense.report.record import to_json as record_json
 from psoas_sense.safefile import discard, open_private
+from psoas_sense.vocab import BreathSource
 
 CSV_COLUMNS = ("session", "side", "hold", "hold_kind", "point", *(f.name for f in dataclasses.fields(BreathRow)))
 """The CSV's columns: the session and the hold, then a breath row's fields."""
@@ -100,7 +101,7 @@ def render_text(report: Report) -> str:
                 f"  {b.breath:>3} {v(b.exhale_t, ' s'):>10} {v(b.period_s, ' s'):>8} "
                 f"{v(b.rate_bpm, '/min'):>9} {v(b.exhale_share, '', '{:.2f}'):>9} {(b.cue or '-'):<14} "
                 f"{v(b.cue_latency_s, ' s', '{:.2f}'):>8}"
-                + ("  (paced)" if b.source != "detector" else "")
+                + ("  (paced)" if b.source is not BreathSource.DETECTOR else "")
             )
     if not report.holds:
         out.append("")
@@ -161,7 +162,7 @@ def plot_png(report: Report, waveform: Waveform | None, path: Path, *, force: bo
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(14, 4.5), dpi=100)
-    ex = [b.exhale_t for b in report.breath_rows if b.source == "detector"]
+    ex = [b.exhale_t for b in report.breath_rows if b.source is BreathSource.DETECTOR]
     if waveform is not None:
         t, y = waveform
         ax.plot(t, y, lw=0.8, color="#333333", label="breathing")

@@ -1,21 +1,26 @@
-"""The person's commands as the session loop reads them: ``pain``, ``quit``, ``soften``, ``next``.
+"""The person's commands as the session loop takes them: typed objects, never strings.
 
-One command per line (stdin in headless mode, a ``--commands`` file, the terminal UI's keys).
-A line may start with ``@T`` to apply the command at session time ``T`` (scripts and tests);
-otherwise it applies at once, stamped with the session time at which it was read.
+:class:`UserCommand` is what is asked (``pain``, ``quit``, ``soften``, ``next``) and when: the
+terminal UI sends these for its keys. Headless, commands come as text lines (stdin, a
+``--commands`` file), one per line; :func:`parse_command_line` and :func:`parsed_lines` read
+them at the edge, so the loop never parses a string. A line may start with ``@T`` to apply the
+command at session time ``T`` (scripts and tests); otherwise it applies at once, stamped with the
+session time at which it was read. A line that cannot be read becomes a :class:`RejectedLine`,
+which the loop reports (``CommandRejected``) at the session time it arrives.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-from psoas_sense.events import COMMAND_NAMES, Command
+from psoas_sense.vocab import COMMAND_NAMES, Command
 
 
 @dataclass(frozen=True, slots=True)
-class CommandLine:
-    """One parsed command line."""
+class UserCommand:
+    """A command for the session loop."""
 
     command: Command
     """What is asked."""
@@ -23,8 +28,20 @@ class CommandLine:
     """Session time to apply it at (``@T``), or None for at once."""
 
 
-def parse_command_line(line: str) -> CommandLine | str | None:
-    """Parse one input line: a :class:`CommandLine`, an error text, or None for a blank or comment."""
+@dataclass(frozen=True, slots=True)
+class RejectedLine:
+    """A command line that could not be read (an unknown name, a bad ``@T``)."""
+
+    detail: str
+    """One line saying what was wrong."""
+
+
+CommandInput = UserCommand | RejectedLine
+"""What the session loop reads from its commands."""
+
+
+def parse_command_line(line: str) -> UserCommand | RejectedLine | None:
+    """Parse one input line: a command, a rejected line, or None for a blank line or a comment."""
     text = line.strip()
     if not text or text.startswith("#"):
         return None
@@ -34,14 +51,23 @@ def parse_command_line(line: str) -> CommandLine | str | None:
         try:
             at = float(head[1:])
         except ValueError:
-            return f"bad time in command line {text[:80]!r}"
+            return RejectedLine(f"bad time in command line {text[:80]!r}")
         if not math.isfinite(at):
-            return f"bad time in command line {text[:80]!r}"
+            return RejectedLine(f"bad time in command line {text[:80]!r}")
         text = rest.strip()
     cmd = Command.parse(text)
     if cmd is None:
-        return f"unknown command {text[:80]!r} (use {', '.join(sorted(COMMAND_NAMES))})"
-    return CommandLine(cmd, at)
+        return RejectedLine(f"unknown command {text[:80]!r} (use {', '.join(sorted(COMMAND_NAMES))})")
+    return UserCommand(cmd, at)
+
+
+async def parsed_lines(lines: AsyncIterable[str]) -> AsyncIterator[CommandInput]:
+    """Command lines (stdin, a ``--commands`` file) as the loop takes them; blank lines and
+    comments are left out."""
+    async for line in lines:
+        parsed = parse_command_line(line)
+        if parsed is not None:
+            yield parsed
 
 
 class TimedCommands:

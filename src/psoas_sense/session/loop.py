@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from psoas_sense.dsp.pipeline import Pipeline
@@ -42,10 +41,12 @@ from psoas_sense.events import (
     SessionEvent,
 )
 from psoas_sense.model import CoreEvent, HRFrame, Item, Marker, RRFrame, Status
-from psoas_sense.session.commands import CommandLine, TimedCommands, parse_command_line
+from psoas_sense.session.commands import CommandInput, RejectedLine, TimedCommands
+from psoas_sense.session.result import SessionResult, Stopped
 from psoas_sense.session.sinks import OutputClosed, Sink, close_all
 from psoas_sense.sources.base import Source
 from psoas_sense.sources.clock import Clock
+from psoas_sense.vocab import Ending, LinkState
 
 IDLE_TICK_S = 0.1
 """How often the coach is moved on by the clock while no data arrives, session seconds."""
@@ -56,7 +57,7 @@ TRACE_SPAN_S = 20.0
 HEART_RATE_EVERY_S = 1.0
 MAX_BEATS_PER_EVENT = 64
 """RR intervals carried by one heart-rate event at most (bounded memory after a long silence)."""
-CANCEL_REASONS = ("signal", "interrupt")
+CANCEL_REASONS = (Ending.SIGNAL, Ending.INTERRUPT)
 """How a cancelled session says it ended (``task.cancel(reason)``); anything else is ``signal``."""
 
 
@@ -80,26 +81,7 @@ class Coach(Protocol):
 
     def command(self, command: Command, t_s: float) -> list[CoachEvent]: ...
 
-    def finish(self, t_s: float, ended_by: str = "end_of_input") -> list[CoachEvent]: ...
-
-
-@dataclass
-class SessionResult:
-    """What a run produced, for callers and tests (counts only: a long run's events go to the sinks,
-    never into memory; a :class:`~psoas_sense.session.sinks.Collector` keeps them when asked)."""
-
-    lines: int = 0
-    """Events handed to the sinks."""
-    items: int = 0
-    """Items the source gave."""
-    last_t_s: float = 0.0
-    """Newest session time seen."""
-    decode_errors: int = 0
-    """Notifications the decoders refused."""
-    stopped_by: str = "end"
-    """``end`` (source exhausted), ``link_lost`` (the source gave up on its link), ``duration``,
-    ``coach`` (session over), ``quit``, ``output_closed`` (nobody reads the printed lines any
-    more), ``cancelled``."""
+    def finish(self, t_s: float, ended_by: Ending = Ending.END_OF_INPUT) -> list[CoachEvent]: ...
 
 
 def source_clock(source: Source) -> Clock | None:
@@ -148,7 +130,7 @@ class _Run:
                     sink.event(ev)
                 except OutputClosed:
                     self.failed.add(id(sink))
-                    self.stop("output_closed")
+                    self.stop(Stopped.OUTPUT_CLOSED)
                 except Exception as exc:  # noqa: BLE001 - a sink never stops the session
                     self.failed.add(id(sink))
                     queue.append(ErrorReported(round(float(getattr(ev, "t_s", 0.0)), 3),
@@ -167,7 +149,7 @@ class _Run:
             t = max(t, self.clock.now())
         return t
 
-    def stop(self, why: str) -> None:
+    def stop(self, why: Stopped) -> None:
         if not self.done.is_set():
             self.result.stopped_by = why
             self.done.set()
@@ -221,7 +203,7 @@ class _Run:
             self.on_command(cmd, max(at, 0.0))
         self.tick(t_s)
         if self.duration_s is not None and t_s - self.t_first >= self.duration_s:
-            self.stop("duration")
+            self.stop(Stopped.DURATION)
 
     def _heart_rate(self, frame: object) -> None:
         hr: float | None = None
@@ -242,43 +224,42 @@ class _Run:
         if self.coach is not None and self.started:
             self.emit(self.coach.tick(t_s))
             if self.coach.finished:
-                self.stop("coach")
+                self.stop(Stopped.COACH)
         self.advance(t_s)
 
     def on_command(self, cmd: Command, t_s: float) -> None:
         if self.coach is None:
             if cmd in (Command.QUIT, Command.PAIN):
-                self.stop("quit")
+                self.stop(Stopped.QUIT)
             return
         self.start_coach(t_s)
         self.emit(self.coach.command(cmd, t_s))
         self.advance(t_s)
         if self.coach.finished:
-            self.stop("coach")
+            self.stop(Stopped.COACH)
 
-    def on_command_line(self, parsed: CommandLine | str | None) -> None:
-        if parsed is None:
+    def on_command_input(self, asked: CommandInput) -> None:
+        if isinstance(asked, RejectedLine):
+            self.emit([CommandRejected(round(self.result.last_t_s, 3), asked.detail)])
             return
-        if isinstance(parsed, str):
-            self.emit([CommandRejected(round(self.result.last_t_s, 3), parsed)])
-            return
-        if parsed.at_s is None:
-            self.on_command(parsed.command, self.now())
-        elif self.clock is not None and parsed.at_s <= self.now():
-            self.on_command(parsed.command, parsed.at_s)
+        if asked.at_s is None:
+            self.on_command(asked.command, self.now())
+        elif self.clock is not None and asked.at_s <= self.now():
+            self.on_command(asked.command, asked.at_s)
         else:
-            self.timed.add(parsed.at_s, parsed.command)
+            self.timed.add(asked.at_s, asked.command)
 
-    def finish(self, ended_by: str | None = None) -> None:
+    def finish(self, ended_by: Ending | None = None) -> None:
         """Close the coach's session, saying truthfully how it ended."""
         if ended_by is None:
-            ended_by = "end_of_input"
-            if self.result.stopped_by == "end" and self.last_state == "lost":
-                ended_by = self.result.stopped_by = "link_lost"
-            elif self.result.stopped_by == "duration":
-                ended_by = "duration"  # the time asked for ran out (not the input)
-            elif self.result.stopped_by == "output_closed":
-                ended_by = "output_closed"
+            ended_by = Ending.END_OF_INPUT
+            if self.result.stopped_by is Stopped.END and self.last_state == LinkState.LOST:
+                ended_by = Ending.LINK_LOST
+                self.result.stopped_by = Stopped.LINK_LOST
+            elif self.result.stopped_by is Stopped.DURATION:
+                ended_by = Ending.DURATION  # the time asked for ran out (not the input)
+            elif self.result.stopped_by is Stopped.OUTPUT_CLOSED:
+                ended_by = Ending.OUTPUT_CLOSED
         if self.coach is not None and self.started:
             self.emit(self.coach.finish(self.now(), ended_by))
 
@@ -289,7 +270,7 @@ async def run_session(
     signal: str = "auto",
     sinks: Sequence[Sink] = (),
     coach: Coach | None = None,
-    commands: AsyncIterator[str] | None = None,
+    commands: AsyncIterator[CommandInput] | None = None,
     duration_s: float | None = None,
     pipeline: Pipeline | None = None,
     trace_every_s: float | None = None,
@@ -302,7 +283,7 @@ async def run_session(
         sinks: where the output goes (printer, recorder, history, UI); opened with the
             source's header and closed at the end, also when the run is cancelled.
         coach: a coach to drive, or None for detection only.
-        commands: command lines (see :mod:`psoas_sense.session.commands`), read concurrently.
+        commands: the person's commands (:mod:`psoas_sense.session.commands`), read concurrently.
         duration_s: stop once data time passes this many seconds after the first item.
         pipeline: the core pipeline to use (default: a new one from the source header).
         trace_every_s: hand the sinks a :class:`~psoas_sense.events.BreathingTrace` this often
@@ -316,12 +297,12 @@ async def run_session(
             run.on_item(t_s, item)
             if run.done.is_set():
                 return
-        run.stop("end")
+        run.stop(Stopped.END)
 
     async def read_commands() -> None:
         assert commands is not None
-        async for line in commands:
-            run.on_command_line(parse_command_line(line))
+        async for asked in commands:
+            run.on_command_input(asked)
 
     async def clock_work() -> None:
         """Idle ticks and due ``@T`` commands on the source's clock while data is silent."""
@@ -335,7 +316,7 @@ async def run_session(
             if clock.now() - run.last_item_clock_s >= IDLE_AFTER_S:
                 run.tick(now)
             if run.duration_s is not None and run.t_first is not None and now - run.t_first >= run.duration_s:
-                run.stop("duration")  # a silent source still ends on time
+                run.stop(Stopped.DURATION)  # a silent source still ends on time
 
     try:
         async with source:
@@ -359,11 +340,11 @@ async def run_session(
             await _cancel(tasks)
             # a replay whose file turns out bad part-way ends on what came before it, saying so;
             # the source raises the one-line error when it is left
-            run.finish("input_error" if getattr(source, "error", None) is not None else None)
+            run.finish(Ending.INPUT_ERROR if getattr(source, "error", None) is not None else None)
     except asyncio.CancelledError as exc:
-        run.result.stopped_by = "cancelled"
+        run.result.stopped_by = Stopped.CANCELLED
         await _cancel(tasks)
-        reason = exc.args[0] if exc.args and exc.args[0] in CANCEL_REASONS else "signal"
+        reason = Ending(exc.args[0]) if exc.args and exc.args[0] in CANCEL_REASONS else Ending.SIGNAL
         with contextlib.suppress(Exception):  # never lose the recording over a summary
             run.finish(reason)  # SIGTERM, SIGHUP, Ctrl-C, or the front end closing
         raise

@@ -20,6 +20,7 @@ from psoas_sense.errors import PsoasError
 from psoas_sense.recording.format import Header
 from psoas_sense.session.sinks import Recorder, Sink
 from psoas_sense.sources.base import Source
+from psoas_sense.vocab import Practice
 
 PACE_KEYS = ("pacer_inhale_s", "pacer_hold_in_s", "pacer_exhale_s", "pacer_hold_out_s")
 """Settings that ``--pace IN:HOLD:OUT:HOLD`` sets, in order."""
@@ -57,7 +58,7 @@ class CoachConfig:
     @property
     def needs_safety_screen(self) -> bool:
         """A massage protocol with no answer yet: the UI must ask first."""
-        return self.protocol in ("manual", "tool") and not (
+        return self.protocol in (Practice.MANUAL, Practice.TOOL) and not (
             self.safety_confirmed or self.conditions or self.simulated_safety
         )
 

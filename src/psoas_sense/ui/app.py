@@ -32,6 +32,8 @@ from psoas_sense.events import BreathingTrace, Command, PainStopped, SessionEven
 from psoas_sense.report.fold import RecordSink
 from psoas_sense.report.record import Report
 from psoas_sense.session.choices import StartChoice, StartOptions, config_for
+from psoas_sense.session.commands import UserCommand
+from psoas_sense.session.result import SessionResult
 from psoas_sense.session.setup import RunConfig
 from psoas_sense.sources.base import Source
 from psoas_sense.ui.audio import CuePlayer
@@ -41,6 +43,7 @@ from psoas_sense.ui.screens.modals import LeaveScreen, PainScreen, QuitScreen, S
 from psoas_sense.ui.screens.session import SessionScreen
 from psoas_sense.ui.signals import install_signal_handlers
 from psoas_sense.view import SessionView, at, step
+from psoas_sense.vocab import LinkState
 
 TRACE_EVERY_S = 0.25
 """How often the breathing trace is redrawn, session seconds."""
@@ -101,21 +104,23 @@ class PsoasApp(App[int]):
 
     def _reset(self) -> None:
         """A clean slate for the next session."""
-        self._commands: asyncio.Queue[str | None] = asyncio.Queue()
+        self._commands: asyncio.Queue[UserCommand | None] = asyncio.Queue()
+        """The person's commands for the session loop (None: no more)."""
         self.view = SessionView()
         """What the session screen shows: folded from the session's events, nothing else."""
         self.events: list[SessionEvent] = []
         """Every event of the session, in order (breathing traces left out)."""
         self.running = False
         self.ended = False
-        self.result: object = None
+        self.result: SessionResult | None = None
         self.summary_report: Report | None = None
         """The session's record, once it is over (what the summary shows)."""
         self._record = RecordSink()
         self._session_screen: SessionScreen | None = None
         self._drawn_t = -1.0
         self._pain_open = False
-        self._asked: str | None = None
+        self._asked: Command | None = None
+        """What the person asked to end the session with (the pain stop, or quit)."""
         self.notes = self.audio.short_notice() or ""
         """A quiet line on the session screen (no sound player, the phone's token)."""
         self.failure: str | None = None
@@ -181,7 +186,8 @@ class PsoasApp(App[int]):
         self.run_session_worker(config)
 
     # ------------------------------------------------------------------ worker
-    async def _command_lines(self) -> AsyncIterator[str]:
+    async def _user_commands(self) -> AsyncIterator[UserCommand]:
+        """The commands of the keys, as the session loop takes them."""
         while True:
             cmd = await self._commands.get()
             if cmd is None:
@@ -212,7 +218,7 @@ class PsoasApp(App[int]):
 
             sinks = [CallbackSink(on_event, on_time), self._record, *make_sinks(config, coach, header)]
             self.result = await run_session(
-                source, signal=config.signal, sinks=sinks, coach=coach, commands=self._command_lines(),
+                source, signal=config.signal, sinks=sinks, coach=coach, commands=self._user_commands(),
                 duration_s=config.duration_s, trace_every_s=TRACE_EVERY_S,
             )
         except Exception as exc:  # noqa: BLE001 - shown in words, the app stays up
@@ -246,9 +252,9 @@ class PsoasApp(App[int]):
         self.running = False
         self.ended = True
         if self.view.ended_by is None:
-            self.view = dataclasses.replace(self.view, source_state="ended")
+            self.view = dataclasses.replace(self.view, source_state=LinkState.ENDED)
         self._draw()
-        stopped_by = getattr(self.result, "stopped_by", None)
+        stopped_by = self.result.stopped_by if self.result is not None else None
         ending = "failed" if self.failure is not None else ended_by(self.view, self._asked, stopped_by, self.config)
         self.summary_report = build_summary(self._record, self.config, ending)
         if not self._pain_open:
@@ -303,7 +309,7 @@ class PsoasApp(App[int]):
         return True
 
     def _send(self, command: Command) -> None:
-        self._commands.put_nowait(command.value)
+        self._commands.put_nowait(UserCommand(command))
 
     def action_soften(self) -> None:
         self._send(Command.SOFTEN)
@@ -314,7 +320,7 @@ class PsoasApp(App[int]):
     def action_pain(self) -> None:
         """Stop everything at once: no confirmation, whatever screen is showing."""
         if self.running:
-            self._asked = "pain"
+            self._asked = Command.PAIN
             self._send(Command.PAIN)
             if not self.coached:
                 self._show_pain(PAIN_STOP)
@@ -363,7 +369,7 @@ class PsoasApp(App[int]):
         if self.running:
             def answered(yes: bool | None) -> None:
                 if yes and self.running:
-                    self._asked = "quit"
+                    self._asked = Command.QUIT
                     self._send(Command.QUIT)
             self.push_screen(QuitScreen(), answered)
             return

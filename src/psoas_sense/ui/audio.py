@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from psoas_sense.coach.texts import ATTENTION_KINDS, EXHALE_KINDS, INHALE_KINDS
 from psoas_sense.events import (
     Cue,
     HoldEnded,
@@ -35,6 +34,7 @@ from psoas_sense.events import (
     StageEntered,
 )
 from psoas_sense.model import BreathEvent
+from psoas_sense.vocab import Meaning
 
 RATE_HZ = 22050
 
@@ -56,23 +56,22 @@ needs attention, four for the pain stop."""
 BELL_GAP_S = 0.3
 """Between the bells of one cue (terminals merge bells rung closer together)."""
 
-EXHALE_CUES = EXHALE_KINDS - {"release"}  # the release ends a hold: its chime, not the exhale tone
-INHALE_CUES = INHALE_KINDS
-ATTENTION_CUES = ATTENTION_KINDS
+SOUNDS: dict[Meaning, str] = {
+    Meaning.EXHALE: "exhale",
+    Meaning.INHALE: "inhale",
+    Meaning.ATTENTION: "attention",
+    Meaning.SWITCH: "switch",
+    Meaning.STOP: "stop",
+    Meaning.CALM: "chime",
+}
+"""The tone of a cue, by what it means (:attr:`psoas_sense.vocab.CueKind.meaning`)."""
 
 
 def sound_for(event: SessionEvent, *, coached: bool) -> str | None:
     """The tone for one session event, or None. Without a coach, raw phase events sound."""
     if isinstance(event, Cue):
-        if event.kind in EXHALE_CUES:
-            return "exhale"
-        if event.kind in INHALE_CUES:
-            return "inhale"
-        if event.kind in ATTENTION_CUES:
-            return "attention"
-        if event.kind == "switch_sides":
-            return "switch"
-        return "chime"
+        # the release ends a hold: the hold's chime, not the exhale tone (its end chimes at once)
+        return "chime" if event.kind.ends_hold else SOUNDS[event.kind.meaning]
     if isinstance(event, (HoldStarted, HoldEnded, SideStarted)):
         return "chime"
     if isinstance(event, SideEnded):

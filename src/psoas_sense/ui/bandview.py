@@ -15,11 +15,12 @@ from rich.text import Text
 from textual.css.types import EdgeType
 from textual.widget import Widget
 
-from psoas_sense.band import Band
+from psoas_sense.band import Band, Lead
 from psoas_sense.ui import bigtext
 from psoas_sense.ui.theme import BAND_TEXT, BANDS
+from psoas_sense.vocab import Meaning
 
-BORDERS: dict[str, EdgeType] = {"breath": "heavy", "clock": "dashed", "none": "double", "": "round"}
+BORDERS: dict[Lead | None, EdgeType] = {Lead.BREATH: "heavy", Lead.CLOCK: "dashed", Lead.NONE: "double", None: "round"}
 """The band's border for who leads: a shape that needs no colour."""
 
 
@@ -82,16 +83,16 @@ class BandWidget(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own name
         super().__init__(id=id)
-        self.band = Band("", "", "calm", "", "", "")
+        self.band = Band("", "", Meaning.CALM, "", None, "")
 
     def show(self, band: Band) -> None:
         """Draw this band (its colour and border at once, its text on the next refresh)."""
         if band == self.band:
             return
         self.band = band
-        self.styles.background = BANDS.get(band.tone, BANDS["calm"])
+        self.styles.background = BANDS[band.tone]
         self.styles.color = BAND_TEXT
-        self.styles.border = (BORDERS.get(band.lead, "round"), BAND_TEXT)
+        self.styles.border = (BORDERS[band.lead], BAND_TEXT)
         self.refresh()
 
     def render(self) -> Text:

@@ -19,8 +19,10 @@ from psoas_sense.events import (
 from psoas_sense.model import Status
 from psoas_sense.report.fold import Origin, RecordSink
 from psoas_sense.report.record import Report
+from psoas_sense.session.result import Stopped
 from psoas_sense.session.setup import RunConfig
 from psoas_sense.view import SessionView
+from psoas_sense.vocab import Command, Ending, LinkState
 
 
 def mmss(seconds: float | None) -> str:
@@ -31,7 +33,9 @@ def mmss(seconds: float | None) -> str:
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
-def ended_by(view: SessionView, asked: str | None, stopped_by: str | None, config: RunConfig | None) -> str | None:
+def ended_by(
+    view: SessionView, asked: Command | None, stopped_by: Stopped | None, config: RunConfig | None
+) -> Ending | None:
     """How the session ended, in the history's words (``done``, ``quit``, ``pain``,
     ``end_of_input``, ``duration``, ``link_lost``, ``signal``), or None when not known.
 
@@ -41,21 +45,21 @@ def ended_by(view: SessionView, asked: str | None, stopped_by: str | None, confi
         stopped_by: why the session loop stopped (``end``, ``duration``, ``quit``, ``cancelled``...).
         config: the run.
     """
-    if view.pain or asked == "pain":
-        return "pain"
-    if stopped_by == "duration" and view.ended_by in (None, "end_of_input"):
-        return "duration"  # the coach calls it the end of the input; it was the time asked for
+    if view.pain or asked is Command.PAIN:
+        return Ending.PAIN
+    if stopped_by is Stopped.DURATION and view.ended_by in (None, Ending.END_OF_INPUT):
+        return Ending.DURATION  # the coach calls it the end of the input; it was the time asked for
     if view.ended_by is not None:
         return view.ended_by
-    if asked == "quit":
-        return "quit"
-    if stopped_by == "end":
+    if asked is Command.QUIT:
+        return Ending.QUIT
+    if stopped_by is Stopped.END:
         replay = config is not None and config.file is not None
-        return "end_of_input" if replay or view.source_state != "lost" else "link_lost"
-    if stopped_by == "link_lost":
-        return "link_lost"
-    if stopped_by == "cancelled":
-        return "signal"
+        return Ending.END_OF_INPUT if replay or view.source_state != LinkState.LOST else Ending.LINK_LOST
+    if stopped_by is Stopped.LINK_LOST:
+        return Ending.LINK_LOST
+    if stopped_by is Stopped.CANCELLED:
+        return Ending.SIGNAL
     return None
 
 
@@ -68,7 +72,7 @@ def build_summary(record: RecordSink, config: RunConfig | None, ending: str | No
 
 def error_status(t_s: float, exc: BaseException) -> Status:
     """A failure of the source (strap not found, file unreadable) as a status the screen shows."""
-    return Status(t_s, "stopped", f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
+    return Status(t_s, LinkState.STOPPED, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc))
 
 
 LOGGED = (StageEntered, SideStarted, SideEnded, HoldEnded, Status, PainStopped, SessionEnded)

@@ -1,42 +1,32 @@
 """Colours of the terminal UI, chosen for a glance from the floor, and their contrast check.
 
-The instruction band's colour says what kind of instruction it is (breathe out, breathe in,
-pay attention, stop); every band carries white text at WCAG AA contrast (4.5:1) or better, in
-the dark and the light theme alike (the band has its own background). ``NO_COLOR`` is honoured
-by Textual itself (monochrome output).
+The instruction band's colour says what the instruction means (breathe out, breathe in, pay
+attention, stop: :class:`~psoas_sense.vocab.Meaning`, which the band reads from the cue kind or
+stage); every band carries white text at WCAG AA contrast (4.5:1) or better, in the dark and the
+light theme alike (the band has its own background). ``NO_COLOR`` is honoured by Textual itself
+(monochrome output).
 """
 
 from __future__ import annotations
 
-from psoas_sense.ui.audio import ATTENTION_CUES, EXHALE_CUES, INHALE_CUES
+from psoas_sense.vocab import Meaning
 
 BAND_TEXT = "#ffffff"
 """Text on every instruction band."""
 
-BANDS: dict[str, str] = {
-    "exhale": "#1b5e20",
-    "inhale": "#0d47a1",
-    "attention": "#7a4f00",
-    "stop": "#b71c1c",
-    "calm": "#37474f",
+CALM = "#37474f"
+BANDS: dict[Meaning, str] = {
+    Meaning.EXHALE: "#1b5e20",
+    Meaning.INHALE: "#0d47a1",
+    Meaning.ATTENTION: "#7a4f00",
+    Meaning.STOP: "#b71c1c",
+    Meaning.SWITCH: CALM,
+    Meaning.CALM: CALM,
 }
-"""Band background per kind of instruction."""
+"""Band background per meaning of the instruction (switching sides is calm)."""
 
 AA_TEXT = 4.5
 """WCAG 2 AA minimum contrast for normal text."""
-
-
-def band_for(instruction_kind: str) -> str:
-    """The band (a key of :data:`BANDS`) for a cue kind or stage."""
-    if instruction_kind == "pain_stop":
-        return "stop"
-    if instruction_kind in EXHALE_CUES or instruction_kind in ("release", "bend_knee"):
-        return "exhale"
-    if instruction_kind in INHALE_CUES:
-        return "inhale"
-    if instruction_kind in ATTENTION_CUES:
-        return "attention"
-    return "calm"
 
 
 def _channel(c: int) -> float:

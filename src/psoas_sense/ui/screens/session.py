@@ -26,7 +26,10 @@ from psoas_sense.ui.ending import mmss
 from psoas_sense.ui.keybar import KeyBar, KeyHint, fit_parts
 from psoas_sense.ui.widgets import BreathTrace, bar, meter, spark_rows
 from psoas_sense.view import SessionView
+from psoas_sense.vocab import HoldKind, PacePhase
 
+PACE_WORDS: dict[PacePhase, str] = {"inhale": "in ", "exhale": "out", "hold_in": "pause", "hold_out": "rest"}
+"""The pacer's phase, in a word, on the pacer line."""
 RATE_SPAN_BPM = 0.5
 """The rate trace is autoscaled, but never to less than this range (small wobbles stay small)."""
 SESSION_KEYS: tuple[KeyHint, ...] = (
@@ -190,7 +193,7 @@ class SessionScreen(Screen[None]):
             return
         fill = frac if v.pace_kind == "inhale" else 1.0 - frac if v.pace_kind == "exhale" else (
             1.0 if v.pace_kind == "hold_in" else 0.0)
-        words = {"inhale": "in ", "exhale": "out", "hold_in": "pause", "hold_out": "rest"}.get(v.pace_kind, "")
+        words = PACE_WORDS[v.pace_kind] if v.pace_kind is not None else ""
         adh = f"  following {v.adherence_pct:.0f}%" if v.adherence_pct is not None else ""
         if v.following is not None:
             adh += f"  heart {100 * v.following.locked:.0f}%"
@@ -205,7 +208,7 @@ class SessionScreen(Screen[None]):
         frac = None if not target else (v.hold_elapsed_s or 0.0) / target
         expected = v.expected_hold_exhales
         about = f" of about {expected}" if expected else ""
-        cue = "sink deeper" if v.hold_kind in ("static", "tool") else "release"
+        cue = "release" if v.hold_kind is HoldKind.ACTIVE else "sink deeper"
         head = f"{v.hold_kind} hold {mmss(v.hold_elapsed_s)}" + (f"/{mmss(target)}" if target else "")
         if v.sensor_down:  # the coach says whether the hold keeps its time through a drop
             head += " no signal: ends on time" if v.hold_clock_runs else " paused: no signal"
