@@ -47,6 +47,7 @@ from psoas_sense.sources.ble.profiles import BLUEZ_NOTIFY, PROFILES, STALL_S, De
 from psoas_sense.sources.ble.profiles.base import NotifyHandler
 from psoas_sense.sources.ble.profiles.gdx import belt_period_us
 from psoas_sense.sources.clock import Clock, WallClock
+from psoas_sense.vocab import LinkState
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class BleSource:
         """One of every registered device profile (they hold per-link state)."""
         self._active: list[DeviceProfile] = []
         self._by_uuid: dict[str, DeviceProfile] = {}
-        self.state = ""
+        self.state: LinkState | None = None
         self._last_any_s: float | None = None
         self._closing = False
         self._give_up = ""
@@ -132,7 +133,7 @@ class BleSource:
 
     # ------------------------------------------------------------ what profiles use
 
-    def status(self, state: str, detail: str = "") -> None:
+    def status(self, state: LinkState, detail: str = "") -> None:
         """Report a status change (queued for the consumer)."""
         self.state = state
         self._queue.put_nowait(Status(self.clock.now(), state, detail))
@@ -219,7 +220,7 @@ class BleSource:
     async def __aenter__(self) -> BleSource:
         spec = self._device_spec
         label = spec if isinstance(spec, str) else (spec.name or spec.address)
-        self._status("connecting", str(label))
+        self._status(LinkState.CONNECTING, str(label))
         try:
             if isinstance(spec, BLEDevice):
                 self._ble_device = spec
@@ -231,7 +232,7 @@ class BleSource:
                     scanner_kwargs=self._scanner_kwargs,
                 )
             client = await self._connect_once()
-            self._status("connected", self._ble_device.name or self._ble_device.address)
+            self._status(LinkState.CONNECTED, self._ble_device.name or self._ble_device.address)
             self.info.update(await read_device_info(client))
             await self._acquire_mtu(client)
             await self._setup(client)
@@ -252,7 +253,7 @@ class BleSource:
                 if self._closing:
                     return
                 if self._give_up:
-                    self._status("lost", self._give_up)
+                    self._status(LinkState.LOST, self._give_up)
                     self._queue.put_nowait(_END)
                     return
                 if not await self._reconnect():
@@ -296,7 +297,7 @@ class BleSource:
         for p in self._active:
             p.reset()
         self._client = None
-        self._status("reconnecting", "link lost; reconnecting")
+        self._status(LinkState.RECONNECTING, "link lost; reconnecting")
         attempt = 0
         while True:
             attempt += 1
@@ -304,7 +305,7 @@ class BleSource:
             remaining = self.reconnect_timeout_s - (self.clock.now() - t_lost)
             try:
                 client = await self.clock.wait_for(self._connect_once(), max(MIN_ATTEMPT_S, remaining))
-                self._status("reconnected", f"after {self.clock.now() - t_lost:.1f} s")
+                self._status(LinkState.RECONNECTED, f"after {self.clock.now() - t_lost:.1f} s")
                 await self._setup(client)
                 return True
             except asyncio.CancelledError:
@@ -315,7 +316,7 @@ class BleSource:
             elapsed = self.clock.now() - t_lost
             if elapsed >= self.reconnect_timeout_s:
                 self._status(
-                    "lost",
+                    LinkState.LOST,
                     f"no link for {elapsed:.0f} s; gave up (check the strap is worn and in range)",
                 )
                 self._queue.put_nowait(_END)
@@ -352,7 +353,7 @@ class BleSource:
                 await self.clock.wait_for(clean(), SHUTDOWN_TIMEOUT_S)
         try:
             await self._close_link()
-            self._status("stopped", "streams stopped and disconnected")
+            self._status(LinkState.STOPPED, "streams stopped and disconnected")
         finally:
             if self._on_close is not None:
                 await self._on_close()

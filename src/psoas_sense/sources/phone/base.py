@@ -23,6 +23,7 @@ from psoas_sense.model import Item, Status
 from psoas_sense.recording.format import Header
 from psoas_sense.sources.phone.timeline import PhoneTimeline
 from psoas_sense.sources.phone.validate import RefusalLog, Refused
+from psoas_sense.vocab import LinkState
 
 T = TypeVar("T")
 
@@ -98,7 +99,7 @@ class _QueueSource:
         """Phone time to session time, and the reorder buffer."""
         self.refusals = RefusalLog()
         """Refused packets by reason (``refusals.total``)."""
-        self.state = "connecting"
+        self.state: LinkState = LinkState.CONNECTING
         """The link state last reported."""
         self._queue: asyncio.Queue[tuple[float, Item] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -127,7 +128,7 @@ class _QueueSource:
         """Queue an item stamped now."""
         self._queue.put_nowait((self.now_s(), item))
 
-    def report(self, state: str, detail: str) -> None:
+    def report(self, state: LinkState, detail: str) -> None:
         """Queue a status line (and remember the state)."""
         self.state = state
         self.put(Status(t_s=self.now_s(), state=state, detail=detail))
@@ -146,10 +147,10 @@ class _QueueSource:
             return
         note = self.timeline.add(phone_t_s, acc_mg, self.now_s())
         self._last_accept_s = self.now_s()
-        if self.state != "streaming":
-            self.report("streaming", self.describe() + (f"; {note}" if note else ""))
+        if self.state != LinkState.STREAMING:
+            self.report(LinkState.STREAMING, self.describe() + (f"; {note}" if note else ""))
         elif note:
-            self.report("streaming", note)
+            self.report(LinkState.STREAMING, note)
 
     def housekeeping(self, *, everything: bool = False) -> None:
         """Hand out samples whose wait is over, report loss and refusals (every :data:`TICK_S`)."""
@@ -164,8 +165,8 @@ class _QueueSource:
 
     def check_lost(self) -> None:
         """Report ``lost`` once no sample came for the loss delay (``lost_after_s``)."""
-        if self.state == "streaming" and self.now_s() - self._last_accept_s > self._lost_after_s:
-            self.report("lost", self._lost_detail)
+        if self.state == LinkState.STREAMING and self.now_s() - self._last_accept_s > self._lost_after_s:
+            self.report(LinkState.LOST, self._lost_detail)
 
     async def _produce(self) -> None:
         while True:
@@ -182,7 +183,7 @@ class _QueueSource:
         await self._start()
         # the port is known now (port 0 picks a free one)
         self.header = dataclasses.replace(self.header, device={**self.header.device, "name": self.name()})
-        self._queue.put_nowait((0.0, Status(t_s=0.0, state="connecting", detail=self.describe())))
+        self._queue.put_nowait((0.0, Status(t_s=0.0, state=LinkState.CONNECTING, detail=self.describe())))
         self._task = asyncio.ensure_future(self._run())
         return self
 
@@ -214,7 +215,7 @@ class _QueueSource:
         detail = self.refusals.report(self.now_s(), self.timeline.kept, force=True)
         if detail is not None:
             out.append(Status(t_s=self.now_s(), state=self.state, detail=detail))
-        out.append(Status(t_s=self.now_s(), state="stopped", detail=self.describe()))
+        out.append(Status(t_s=self.now_s(), state=LinkState.STOPPED, detail=self.describe()))
         return out
 
     async def __aiter__(self) -> AsyncIterator[tuple[float, Item]]:

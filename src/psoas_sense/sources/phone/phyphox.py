@@ -28,6 +28,7 @@ from psoas_sense.errors import PsoasError
 from psoas_sense.sources.phone.base import MS2_TO_MG, _QueueSource
 from psoas_sense.sources.phone.httpio import HttpError, http_get
 from psoas_sense.sources.phone.validate import Refused, acc_rows_ok, load_json
+from psoas_sense.vocab import LinkState
 
 POLL_INTERVAL_S = 0.1
 """How often phyphox is polled."""
@@ -218,8 +219,8 @@ class PhyphoxSource(_QueueSource):
     def check_lost(self) -> None:
         """Also ``lost`` when phyphox never answered a poll for the loss delay since connecting."""
         super().check_lost()
-        if self.state == "connecting" and self.now_s() - self._answered_s > self._lost_after_s:
-            self.report("lost", self._lost_detail)
+        if self.state == LinkState.CONNECTING and self.now_s() - self._answered_s > self._lost_after_s:
+            self.report(LinkState.LOST, self._lost_detail)
 
     def _restarted(self, why: str) -> None:
         self._last_phone_t = None  # the next probe places the threshold

@@ -20,6 +20,7 @@ from bleak.backends.service import BleakGATTServiceCollection
 
 from psoas_sense.model import Item, Status
 from psoas_sense.sources.clock import Clock
+from psoas_sense.vocab import LinkState
 
 NotifyHandler = Callable[[BleakGATTCharacteristic, bytearray], None]
 """What ``BleakClient.start_notify`` calls with each notification."""
@@ -30,8 +31,8 @@ class ProfileHost(Protocol):
 
     clock: Clock
     """The session clock (every wait is timed on it)."""
-    state: str
-    """The source's newest status state."""
+    state: LinkState | None
+    """The source's newest status state (None: none yet)."""
     info: dict[str, Any]
     """Device facts for the recording header (model, firmware, battery_pct, serial, mtu ...)."""
     acc_rate_hz: int
@@ -43,7 +44,7 @@ class ProfileHost(Protocol):
     reconnect_timeout_s: float
     """Give up after this long without a link (or without data, for a profile that watches it)."""
 
-    def status(self, state: str, detail: str = "") -> None:
+    def status(self, state: LinkState, detail: str = "") -> None:
         """Report a status change (queued for the consumer)."""
         ...
 

@@ -28,6 +28,7 @@ from psoas_sense.errors import DecodeError, PsoasError
 from psoas_sense.sources.ble.profiles.base import DeviceProfile, ProfileHost
 from psoas_sense.sources.ble.profiles.gdx_link import GdxCommandError, GdxCommandLink
 from psoas_sense.sources.ble.profiles.hrs import BLUEZ_NOTIFY
+from psoas_sense.vocab import LinkState
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class GdxProfile(DeviceProfile):
         self.mask = gdx.BREATH_MASK & available
         await self._start_measurements(host, client)
         rate = "and its own breathing rate" if self.mask & (1 << Channel.RESPIRATION_RATE) else "(no rate channel)"
-        host.status("streaming", f"belt force at {1e6 / period:g} Hz {rate}")
+        host.status(LinkState.STREAMING, f"belt force at {1e6 / period:g} Hz {rate}")
         return True
 
     async def _start_measurements(self, host: ProfileHost, client: BleakClient) -> None:
@@ -187,7 +188,7 @@ class GdxProfile(DeviceProfile):
         if client is None or not client.is_connected:
             return None
         self._stall_reported = True
-        host.status("streaming", f"belt silent for {silent_s:.0f} s; measurements restarted")
+        host.status(LinkState.STREAMING, f"belt silent for {silent_s:.0f} s; measurements restarted")
         try:
             assert self.link is not None
             await self.link.command(client, host.clock, gdx.Command.STOP_MEASUREMENTS, gdx.stop_payload())

@@ -9,6 +9,7 @@ from bleak.backends.service import BleakGATTServiceCollection
 
 from psoas_sense.decode import hrs
 from psoas_sense.sources.ble.profiles.base import DeviceProfile, ProfileHost
+from psoas_sense.vocab import LinkState
 
 BLUEZ_NOTIFY: Any = {"use_start_notify": True}
 """BlueZ: StartNotify rather than AcquireNotify (bleak 2.0-3.0.x defaulted to AcquireNotify, which
@@ -41,5 +42,5 @@ class HrsProfile(DeviceProfile):
 
     async def start(self, host: ProfileHost, client: BleakClient, reported: bool) -> bool:
         if not reported:
-            host.status("streaming", "heart rate and RR")
+            host.status(LinkState.STREAMING, "heart rate and RR")
         return True

@@ -24,6 +24,7 @@ from psoas_sense.sources.ble.connection import acquire_mtu
 from psoas_sense.sources.ble.control_point import ControlPoint
 from psoas_sense.sources.ble.profiles.base import DeviceProfile, ProfileHost
 from psoas_sense.sources.ble.profiles.hrs import BLUEZ_NOTIFY
+from psoas_sense.vocab import LinkState
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,13 @@ class PmdProfile(DeviceProfile):
     async def start_acc(self, host: ProfileHost, client: BleakClient, why: str = "") -> None:
         chosen = await self.control_point.start_acc(client, host.clock, host.acc_rate_hz, host.acc_range_g)
         if chosen is None:
-            host.status("streaming", "this strap's PMD offers no accelerometer; breathing from RR")
+            host.status(LinkState.STREAMING, "this strap's PMD offers no accelerometer; breathing from RR")
             return
         self.acc_settings = chosen
         self.acc_started = True
         self.last_acc_s = None
         host.status(
-            "waiting_for_acc",
+            LinkState.WAITING_FOR_ACC,
             (why + "; " if why else "") + f"accelerometer {chosen['sample_rate']} Hz starting; an H10 may take 30 s",
         )
 
@@ -116,7 +117,7 @@ class PmdProfile(DeviceProfile):
 
     async def watch(self, host: ProfileHost, client: BleakClient | None, now_s: float) -> str | None:
         acc_silent_s = now_s - self.last_acc_s if self.last_acc_s is not None else 0.0
-        if self.acc_started and host.state == "streaming" and acc_silent_s > STALL_S:
+        if self.acc_started and host.state == LinkState.STREAMING and acc_silent_s > STALL_S:
             if not self._stall_reported:
                 self._stall_reported = True
                 why = f"accelerometer silent for {acc_silent_s:.0f} s, restarted"
@@ -127,7 +128,7 @@ class PmdProfile(DeviceProfile):
                     except (PsoasError, BleakError, TimeoutError) as exc:
                         log.warning("restarting the accelerometer failed: %s", exc)
                     self.last_acc_s = host.clock.now()
-        elif self._stall_reported and host.state == "streaming":
+        elif self._stall_reported and host.state == LinkState.STREAMING:
             self._stall_reported = False
         return None
 
@@ -136,8 +137,8 @@ class PmdProfile(DeviceProfile):
             isinstance(item, Notification)
             and item.char_uuid == pmd.PMD_DATA_UUID
             and self.acc_started
-            and host.state == "waiting_for_acc"
+            and host.state == LinkState.WAITING_FOR_ACC
         ):
-            host.state = "streaming"
-            return Status(item.t_s, "streaming", "accelerometer flowing")
+            host.state = LinkState.STREAMING
+            return Status(item.t_s, LinkState.STREAMING, "accelerometer flowing")
         return None
