@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from psoas_sense.model import BreathEvent, SignalNotice, Status
-from psoas_sense.records import BreathRecord, HoldSummary, PainRecord, SessionSummary, SideSummary, typed_words
+from psoas_sense.records import BreathRecord, HoldSummary, PainRecord, SessionSummary, SideSummary, typed
 from psoas_sense.vocab import (
     COMMAND_NAMES,
     BreathPhase,
@@ -97,6 +97,7 @@ class ProtocolChanged:
 
 
 @dataclass(frozen=True, slots=True)
+@typed(kind=CueKind, stage=Stage, source=BreathSource, reason=CueReason)
 class Cue:
     """An instruction to the person, spoken or shown (``sink deeper``, ``breathe in``...)."""
 
@@ -135,11 +136,9 @@ class Cue:
     settled_rate_bpm: float | None = None
     """The settled rate it is compared with, breaths per minute."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, kind=CueKind, stage=Stage, source=BreathSource, reason=CueReason)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(stage=Stage)
 class StageEntered:
     """The practice moved to a new stage (what to do now, for as long as the stage lasts)."""
 
@@ -163,9 +162,6 @@ class StageEntered:
     duration_s: float | None = None
     """On ``breathing``: how long the practice lasts."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, stage=Stage)
-
 
 @dataclass(frozen=True, slots=True)
 class SideStarted:
@@ -182,6 +178,7 @@ class SideStarted:
 
 
 @dataclass(frozen=True, slots=True)
+@typed(kind=HoldKind)
 class HoldStarted:
     """A hold begins (static pressure, active release, or a tool hold)."""
 
@@ -196,11 +193,9 @@ class HoldStarted:
     target_s: float | None = None
     """How long the hold should last (None for active release, which ends on a breath)."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, kind=HoldKind)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(kind=HoldKind, ended_by=Ending)
 class HoldEnded:
     """A hold ended, with its figures (the same figures every report shows)."""
 
@@ -235,11 +230,9 @@ class HoldEnded:
     rmssd_ms: float | None = None
     """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, kind=HoldKind, ended_by=Ending)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(ended_by=Ending)
 class SideEnded:
     """Work on one side ended, with its figures."""
 
@@ -272,11 +265,9 @@ class SideEnded:
     rmssd_ms: float | None = None
     """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, ended_by=Ending)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(stage=Stage, hold=HoldKind)
 class PainStopped:
     """The person asked to stop on pain: everything stops at once."""
 
@@ -290,9 +281,6 @@ class PainStopped:
     """The kind of hold under way, if any."""
     text: str
     """The advice: stop, do not push through pain, see a professional."""
-
-    def __post_init__(self) -> None:
-        typed_words(self, stage=Stage, hold=HoldKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +339,7 @@ class FollowingScored:
 
 
 @dataclass(frozen=True, slots=True)
+@typed(command=Command)
 class Note:
     """Something said in answer to a command that had nothing to act on."""
 
@@ -360,9 +349,6 @@ class Note:
     """The command."""
     text: str
     """What was said."""
-
-    def __post_init__(self) -> None:
-        typed_words(self, command=Command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,6 +396,7 @@ class HeartRate:
 
 
 @dataclass(frozen=True, slots=True)
+@typed(ended_by=Ending)
 class SessionEnded:
     """The session is over; nothing follows but the source's own closing status."""
 
@@ -420,9 +407,6 @@ class SessionEnded:
     ``input_error``, ``output_closed``."""
     summary: SessionSummary
     """What the session did."""
-
-    def __post_init__(self) -> None:
-        typed_words(self, ended_by=Ending)
 
 
 CoachEvent = (

@@ -2,20 +2,24 @@
 stops the history keeps. Frozen dataclasses, units in the field names. Pure.
 
 Their words are the vocabularies of :mod:`psoas_sense.vocab`: a record built from plain strings
-(a line read back, a row of the history) holds the members (:func:`typed_words`).
+(a line read back, a row of the history) holds the members (:func:`typed`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from psoas_sense.vocab import BreathPhase, BreathSource, Ending, HoldKind, Stage
+
+R = TypeVar("R")
 
 
 def typed_words(record: object, **vocabularies: type[enum.StrEnum]) -> None:
     """Turn the named fields of a frozen record into members of their vocabularies, in place (None
-    stays None); a record's ``__post_init__`` calls it.
+    stays None).
 
     Raises:
         ValueError: a word that is not a member (the serializer refuses such a line).
@@ -26,7 +30,22 @@ def typed_words(record: object, **vocabularies: type[enum.StrEnum]) -> None:
             object.__setattr__(record, name, vocabulary(word))
 
 
+def typed(**vocabularies: type[enum.StrEnum]) -> Callable[[type[R]], type[R]]:
+    """A frozen record whose named fields hold members of their vocabularies, whatever they were
+    built with (:func:`typed_words` as its ``__post_init__``; put it under ``@dataclass``)."""
+
+    def decorate(cls: type[R]) -> type[R]:
+        def __post_init__(self: object) -> None:  # noqa: N807 - the dataclass hook
+            typed_words(self, **vocabularies)
+
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+        return cls
+
+    return decorate
+
+
 @dataclass(frozen=True, slots=True)
+@typed(ended_by=Ending)
 class SideSummary:
     """One side in a session summary."""
 
@@ -43,11 +62,9 @@ class SideSummary:
     ended_by: Ending
     """How the side ended."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, ended_by=Ending)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(kind=HoldKind, ended_by=Ending)
 class HoldSummary:
     """One hold in a session summary."""
 
@@ -64,11 +81,9 @@ class HoldSummary:
     ended_by: Ending
     """How it ended."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, kind=HoldKind, ended_by=Ending)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(ended_by=Ending)
 class SessionSummary:
     """What a session did: printed with its end, saved in the history, shown by reports."""
 
@@ -111,11 +126,9 @@ class SessionSummary:
     rmssd_ms: float | None = None
     """RMSSD over the beats, ectopic and missed beats removed, ms (None without RR)."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, ended_by=Ending)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(source=BreathSource, stage=Stage)
 class BreathRecord:
     """One breath phase as the coach saw it (history and reports): detected or paced."""
 
@@ -138,11 +151,9 @@ class BreathRecord:
     side: str | None
     """The side being worked."""
 
-    def __post_init__(self) -> None:
-        typed_words(self, source=BreathSource, stage=Stage)
-
 
 @dataclass(frozen=True, slots=True)
+@typed(stage=Stage, hold=HoldKind)
 class PainRecord:
     """A pain stop as saved in the history."""
 
@@ -154,6 +165,3 @@ class PainRecord:
     """The side."""
     hold: HoldKind | None
     """The hold under way."""
-
-    def __post_init__(self) -> None:
-        typed_words(self, stage=Stage, hold=HoldKind)
