@@ -32,15 +32,7 @@ from psoas_sense.vocab import (
     Stage,
 )
 
-__all__ = [
-    "COMMAND_NAMES",
-    "BreathRecord",
-    "Command",
-    "HoldSummary",
-    "PainRecord",
-    "SessionSummary",
-    "SideSummary",
-]
+__all__ = ["COMMAND_NAMES", "BreathRecord", "Command", "HoldSummary", "PainRecord", "SessionSummary", "SideSummary"]
 
 
 HoldClock = Literal["runs"]
