@@ -276,6 +276,7 @@ class PainStopped:
 
 
 @dataclass(frozen=True, slots=True)
+@typed(stage=Stage)
 class PacedPhase:
     """A breath phase paced by the clock while the pacer leads (the coach counts it as a breath of
     the hold under way, as it would a detected one)."""
@@ -288,9 +289,6 @@ class PacedPhase:
     """The stage the coach is in (None: not said)."""
     side: str | None = None
     """The side being worked, if any."""
-
-    def __post_init__(self) -> None:
-        typed_words(self, stage=Stage)
 
 
 @dataclass(frozen=True, slots=True)

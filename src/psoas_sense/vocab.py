@@ -296,8 +296,7 @@ class Ending(enum.StrEnum):
     OUTPUT_CLOSED = "output_closed"
     """Nobody reads the printed lines any more (headless)."""
     DURATION = "duration"
-    """The time asked for (``--duration``) passed: a front end's word; the coach calls it the end
-    of the input."""
+    """The time asked for (``--duration``) passed."""
 
 
 class BreathSource(enum.StrEnum):
