@@ -35,9 +35,20 @@ LINES = (WIRE / "coached-h10-link-drop.jsonl").read_text(encoding="utf-8").split
 MARKERS = (WIRE / "coached-h10-link-drop.markers.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
 
 
-def printed(event: Any) -> str:
+ADDED: dict[str, tuple[str, ...]] = {"hold_end": ("t_start",), "side_end": ("t_start",)}
+"""Fields a line has gained since these were written (by design: a hold's and a side's own start);
+left out to compare, so every other byte must be the same."""
+
+
+def as_then(name: str, obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """A line as it was written then: without the fields added since (that the old line lacks)."""
+    return {k: v for k, v in obj.items() if k in old or k not in ADDED.get(name, ())}
+
+
+def printed(event: Any, old: dict[str, Any]) -> str:
     """The line the headless printer writes (:class:`psoas_sense.session.sinks.JsonPrinter`)."""
-    return json.dumps(to_json(event), separators=(", ", ": ")) + "\n"
+    obj = to_json(event)
+    return json.dumps(as_then(str(obj["event"]), obj, old), separators=(", ", ": ")) + "\n"
 
 
 def words_of(event: Any) -> list[object]:
@@ -63,7 +74,7 @@ def words_of(event: Any) -> list[object]:
 @pytest.mark.parametrize("line", LINES, ids=lambda s: json.loads(s)["event"])
 def test_an_old_json_line_reads_into_members_and_prints_the_same_bytes(line: str) -> None:
     event = from_json(json.loads(line))
-    assert printed(event) == line
+    assert printed(event, json.loads(line)) == line
     for word in words_of(event):
         assert word is None or isinstance(word, enum.StrEnum), (word, type(word))
 
@@ -73,6 +84,7 @@ def test_an_old_recording_marker_reads_into_members_and_writes_the_same_bytes(li
     obj = json.loads(line)
     event = marker_to_event(obj["marker"], obj["t"], obj.get("data", {}))
     name, data = to_marker(event)
+    data = as_then(name, data, obj.get("data", {}))
     if "at" in obj.get("data", {}):  # written after its time: the recorder keeps the event's own (sinks.Recorder)
         data["at"] = round(float(event.t_s), 3)
     assert dumps_line(encode_item(Marker(t_s=obj["t"], marker=name, data=data))) == line
