@@ -1,9 +1,15 @@
-"""The command line through a real subprocess: output contract, import, replay, bad input."""
+"""The command line: output contract, import, replay, bad input.
+
+In-process (:func:`clirun.cli` calls the console script's ``main`` with its standard streams as
+strings): the exit status and both outputs are what a person sees. Two tests keep a real process,
+where the process is the point: the installed entry point, and an error's exit status and one
+line as the shell gets them.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -12,24 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clirun import cli, events
 from conftest import BUNDLED, RECORDINGS
-
-
-def cli(*args: str, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("PYTHONWARNINGS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "psoas_sense", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
-
-
-def events(out: str) -> list[dict]:
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+from psoas_sense.errors import InputError
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
@@ -122,6 +113,21 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("psoas-sense ")
 
 
+def test_the_installed_entry_point_and_python_m():
+    """Through real processes: the console script pip installed, and ``python -m psoas_sense``
+    giving a bad input its one line and exit status 2 (no traceback, nothing on stdout)."""
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    script = Path(sys.executable).with_name("psoas-sense")
+    exe = [str(script)] if script.exists() else [shutil.which("psoas-sense") or "psoas-sense"]
+    r = subprocess.run([*exe, "--version"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and r.stdout.startswith("psoas-sense "), r.stderr
+    r = subprocess.run([sys.executable, "-m", "psoas_sense", "detect", "nope.csv"], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert (r.returncode, r.stdout) == (2, "") and r.stderr.startswith("psoas-sense: error: nope.csv: ")
+    assert r.stderr.count("\n") == 1 and "no such file" in r.stderr
+
+
 def _bad_inputs(tmp: Path) -> list[tuple[str, Path, int | None, str]]:
     rng = np.random.default_rng(5)
     cases: list[tuple[str, Path, int | None, str]] = []
@@ -176,9 +182,9 @@ def test_every_bad_input_gets_one_line(tmp_path, command):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    r = cli("--debug", "detect", str(tmp_path / "nope.csv"))
-    assert r.returncode != 0
-    assert "Traceback" in r.stderr and "InputError" in r.stderr
+    # --debug lets the error through (the interpreter prints its traceback) instead of one line
+    with pytest.raises(InputError, match="no such file"):
+        cli("--debug", "detect", str(tmp_path / "nope.csv"))
 
 
 def test_usage_errors_are_one_line():
