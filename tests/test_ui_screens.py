@@ -255,14 +255,22 @@ async def test_the_file_picker_shows_recordings_and_returns_one(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
-async def test_nothing_on_the_start_screen_is_cut_off(size: tuple[int, int], tmp_path: Path) -> None:
-    app = start_host(recordings_dir=tmp_path)
+async def test_nothing_on_the_start_screen_is_cut_off(size: tuple[int, int], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # the recording picker's root is labelled with the folder as given: a short one, so the check
+    # is the same whatever pytest's temporary folder is called (a long cwd scrolls sideways, as a
+    # file tree should), and it runs once the tree is drawn, never on a half-loaded one
+    (tmp_path / "recordings").mkdir()
+    (tmp_path / "recordings" / "morning.jsonl").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    app = start_host(recordings_dir=Path("recordings"))
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         assert not cut_off(app.screen)
         for section in app.screen.query(Collapsible):
             section.collapsed = False
         await settle(pilot)
+        await tree_loaded(pilot, app.screen.query_one(RecordingTree))
         assert not cut_off(app.screen)
 
 
