@@ -258,8 +258,8 @@ async def test_the_file_picker_shows_recordings_and_returns_one(tmp_path: Path) 
 async def test_nothing_on_the_start_screen_is_cut_off(size: tuple[int, int], tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # the recording picker's root is labelled with the folder as given: a short one, so the check
-    # is the same whatever pytest's temporary folder is called (a long cwd scrolls sideways, as a
-    # file tree should), and it runs once the tree is drawn, never on a half-loaded one
+    # is the same whatever pytest's temporary folder is called; a recording in it, so the tree's
+    # first level appears and the check runs on the drawn tree, never on a half-loaded one
     (tmp_path / "recordings").mkdir()
     (tmp_path / "recordings" / "morning.jsonl").write_text("{}\n")
     monkeypatch.chdir(tmp_path)
