@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from chunking import irregular, regular
 from conftest import SHARED_DATA
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.model import AccFrame, BreathEvent, RRFrame, SignalNotice
@@ -101,10 +102,16 @@ def test_motion_handling_is_chunk_invariant():
     acc = syn.acc_mg + walking(syn.t_s, 60.0, 90.0, np.random.default_rng(2))
     whole = Pipeline(signal="acc", streams={"acc": {"rate_hz": FS}}).feed_all([AccFrame(syn.t_s, acc)])
     assert any(isinstance(e, SignalNotice) and e.kind == "motion_ended" for e in whole)
-    for size in (1, 13, 200):
+    n = syn.t_s.size
+    # one sample at a time across the walking's start (55-65 s), irregular chunks of 1 to 25
+    # samples (seeded) and chunks of 200 over the whole
+    a, b = int(55 * FS), int(65 * FS)
+    ways = {"one sample at a time as the walking starts": [slice(0, a), *(slice(i, i + 1) for i in range(a, b)),
+                                                          slice(b, n)],
+            "irregular": irregular(n, seed=8), "chunks of 200": regular(n, 200)}
+    for label, cuts in ways.items():
         p = Pipeline(signal="acc", streams={"acc": {"rate_hz": FS}})
-        got = p.feed_all([AccFrame(syn.t_s[a : a + size], acc[a : a + size]) for a in range(0, syn.t_s.size, size)])
-        assert got == whole, f"chunks of {size}"
+        assert p.feed_all([AccFrame(syn.t_s[c], acc[c]) for c in cuts]) == whole, label
 
 
 def test_flips_stay_rare_on_a_long_noisy_recording():

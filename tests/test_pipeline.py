@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chunking import irregular, lone_samples_then_rest, regular
 from conftest import RECORDINGS
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.model import AccFrame, BreathEvent, Notification, RespFrame, RRFrame
@@ -32,11 +33,11 @@ def stream(name: str, kind: str, max_s: float | None = None) -> tuple[dict, np.n
     return header.streams, t, v
 
 
-def chunked(kind: str, t: np.ndarray, v: np.ndarray, size: int | None) -> list:
+def chunked(kind: str, t: np.ndarray, v: np.ndarray, size: int | list[slice] | None) -> list:
     cls, field = CLS[kind]
     n = t.shape[0]
-    size = size or n
-    return [cls(t[i : i + size], v[i : i + size]) for i in range(0, n, size)]
+    cuts = size if isinstance(size, list) else regular(n, size or n)
+    return [cls(t[c], v[c]) for c in cuts]
 
 
 def run(kind: str, streams: dict, frames: list, signal: str | None = None) -> list:
@@ -49,8 +50,13 @@ def test_chunk_size_invariance(name, kind):
     streams, t, v = stream(name, kind)
     whole = run(kind, streams, chunked(kind, t, v, None))
     assert sum(isinstance(e, BreathEvent) and e.kind == "exhale" for e in whole) >= 5
-    for size in (1, 7, 64):
-        assert run(kind, streams, chunked(kind, t, v, size)) == whole, f"chunks of {size}"
+    n = t.shape[0]
+    # one sample at a time through the start-up (the first 1500 samples), chunks of 1 to 25
+    # samples (seeded) and of 64 over the whole recording
+    ways = {"lone samples first": lone_samples_then_rest(n, 1500), "irregular": irregular(n, seed=3),
+            "chunks of 64": regular(n, 64)}
+    for label, cuts in ways.items():
+        assert run(kind, streams, chunked(kind, t, v, cuts)) == whole, label
 
 
 @pytest.mark.parametrize(("name", "kind"), CASES)
@@ -119,8 +125,17 @@ def test_gap_is_reported_whatever_the_chunking():
         "signal_lost",
         "signal_restored",
     ]
-    for size in (1, 2, 7, 50):
-        assert run("resp", streams, chunked("resp", t, v, size)) == whole, f"chunks of {size}"
+    n, g = t.shape[0], int(np.searchsorted(t, 56.0))  # g: the first sample after the gap
+    ways = {
+        "a frame ends on the first sample after the gap": [slice(0, g + 1), slice(g + 1, n)],
+        "a frame ends on the last sample before it": [slice(0, g), slice(g, n)],
+        "one sample at a time around it": [slice(0, g - 100), *(slice(i, i + 1) for i in range(g - 100, g + 100)),
+                                           slice(g + 100, n)],
+        "irregular chunks of 1 to 7": irregular(n, seed=5, most=7),
+        "chunks of 50": regular(n, 50),
+    }
+    for label, cuts in ways.items():
+        assert run("resp", streams, chunked("resp", t, v, cuts)) == whole, label
 
 
 def test_resampler_carries_a_gap_to_the_next_output_sample():
