@@ -3,8 +3,8 @@
 Feeding one sample at a time over a whole recording costs a Python call per sample (seconds per
 test) and finds little that irregular chunks do not: :func:`irregular` gives lone samples, every
 size up to ``most`` and boundaries at every phase of the signal, for a fraction of the calls;
-:func:`lone_samples_then_rest` keeps true one-sample feeding over the stretch where the detector
-starts up, then hands the rest on in one piece.
+:func:`lone_samples_in` keeps true one-sample feeding where it matters (the start-up, an event),
+the rest in a few pieces.
 """
 
 from __future__ import annotations
@@ -25,7 +25,17 @@ def regular(n: int, size: int) -> list[slice]:
     return [slice(a, min(a + size, n)) for a in range(0, n, size)]
 
 
-def lone_samples_then_rest(n: int, lone: int) -> list[slice]:
-    """The first ``lone`` samples one at a time, then the rest as one chunk."""
-    first = [slice(i, i + 1) for i in range(min(lone, n))]
-    return first + ([slice(lone, n)] if n > lone else [])
+def lone_samples_in(n: int, *windows: tuple[int, int]) -> list[slice]:
+    """Slices covering ``range(n)``: one sample at a time inside each ``(start, stop)`` window
+    (sorted, not overlapping), the stretches between them as one chunk each."""
+    out: list[slice] = []
+    at = 0
+    for a, b in windows:
+        a, b = max(a, at), min(b, n)
+        if a > at:
+            out.append(slice(at, a))
+        out.extend(slice(i, i + 1) for i in range(a, b))
+        at = max(at, b)
+    if at < n:
+        out.append(slice(at, n))
+    return out

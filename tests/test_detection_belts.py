@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chunking import irregular, lone_samples_in, regular
 from psoas_sense.dsp.detector import PhaseDetector
 from psoas_sense.dsp.extract import RespExtractor
 from psoas_sense.dsp.pipeline import Pipeline
@@ -36,8 +37,9 @@ def _spiky_impedance(seconds: float = 120.0, fs: float = 125.0) -> tuple[np.ndar
     return t, x, onsets
 
 
-def _events(t: np.ndarray, x: np.ndarray, fs: float, chunk: int) -> list[BreathEvent]:
-    frames = [RespFrame(t[i : i + chunk], x[i : i + chunk]) for i in range(0, t.shape[0], chunk)]
+def _events(t: np.ndarray, x: np.ndarray, fs: float, chunk: int | list[slice]) -> list[BreathEvent]:
+    cuts = chunk if isinstance(chunk, list) else regular(t.shape[0], chunk)
+    frames = [RespFrame(t[c], x[c]) for c in cuts]
     ev = Pipeline(signal="resp", streams={"resp": {"rate_hz": fs}}).feed_all(frames)
     return [e for e in ev if isinstance(e, BreathEvent)]
 
@@ -57,7 +59,10 @@ def test_envelope_path_follows_spike_heights():
 def test_envelope_path_is_chunk_invariant():
     t, x, _ = _spiky_impedance(60.0)
     whole = _events(t, x, 125.0, t.shape[0])
-    for chunk in (1, 7, 125, 333):
+    n = t.shape[0]
+    # one sample at a time through the first 12 s (the envelope's first power estimates), irregular
+    # chunks of 1 to 25 samples (seeded), and chunks of 125 and 333, over the whole
+    for chunk in (lone_samples_in(n, (0, 1500)), irregular(n, seed=9), 125, 333):
         assert _events(t, x, 125.0, chunk) == whole
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from chunking import irregular, regular
+from chunking import irregular, lone_samples_in, regular
 from conftest import SHARED_DATA
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.model import AccFrame, BreathEvent, RRFrame, SignalNotice
@@ -106,8 +106,7 @@ def test_motion_handling_is_chunk_invariant():
     # one sample at a time across the walking's start (55-65 s), irregular chunks of 1 to 25
     # samples (seeded) and chunks of 200 over the whole
     a, b = int(55 * FS), int(65 * FS)
-    ways = {"one sample at a time as the walking starts": [slice(0, a), *(slice(i, i + 1) for i in range(a, b)),
-                                                          slice(b, n)],
+    ways = {"one sample at a time as the walking starts": lone_samples_in(n, (a, b)),
             "irregular": irregular(n, seed=8), "chunks of 200": regular(n, 200)}
     for label, cuts in ways.items():
         p = Pipeline(signal="acc", streams={"acc": {"rate_hz": FS}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chunking import irregular, lone_samples_in, regular
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.model import AccFrame, BreathEvent, RespFrame, RRFrame, SignalNotice
 from psoas_sense.simulate import Breather, synthesize
@@ -111,14 +112,17 @@ def test_breath_hold_and_resume():
     assert not [e for e in ex if 93.0 < e.t_s < 113.0]
 
 
-@pytest.mark.parametrize("size", [1, 7, 64])
-def test_chunk_invariance_acc_with_posture_shift_and_stuck_axis(size):
+@pytest.mark.parametrize("way", ["lone samples at the posture shift and the stuck axis", "irregular", "64"])
+def test_chunk_invariance_acc_with_posture_shift_and_stuck_axis(way):
     syn = synthesize(
         70.0, seed=41, fs_hz=100.0, noise=0.05, posture_shift_s=30.0, stuck_axis=(2, 50.0), motion_artifacts=1
     )
     whole = Pipeline(signal="acc", streams={"acc": {"rate_hz": 100.0}}).feed_all([AccFrame(syn.t_s, syn.acc_mg)])
+    n = syn.t_s.size
+    cuts = {"irregular": irregular(n, seed=41), "64": regular(n, 64)}.get(
+        way, lone_samples_in(n, (2500, 3500), (4800, 5400)))  # 25-35 s and 48-54 s, one sample at a time
     got = Pipeline(signal="acc", streams={"acc": {"rate_hz": 100.0}}).feed_all(
-        frames_of(syn.t_s, syn.acc_mg, "acc", size)
+        [AccFrame(syn.t_s[c], syn.acc_mg[c]) for c in cuts]
     )
     assert got == whole
     assert any(isinstance(e, SignalNotice) and e.kind == "stuck_axis" for e in whole)

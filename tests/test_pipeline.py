@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chunking import irregular, lone_samples_then_rest, regular
+from chunking import irregular, lone_samples_in, regular
 from conftest import RECORDINGS
 from psoas_sense.dsp.pipeline import Pipeline
 from psoas_sense.model import AccFrame, BreathEvent, Notification, RespFrame, RRFrame
@@ -53,7 +53,7 @@ def test_chunk_size_invariance(name, kind):
     n = t.shape[0]
     # one sample at a time through the start-up (the first 1500 samples), chunks of 1 to 25
     # samples (seeded) and of 64 over the whole recording
-    ways = {"lone samples first": lone_samples_then_rest(n, 1500), "irregular": irregular(n, seed=3),
+    ways = {"lone samples first": lone_samples_in(n, (0, 1500)), "irregular": irregular(n, seed=3),
             "chunks of 64": regular(n, 64)}
     for label, cuts in ways.items():
         assert run(kind, streams, chunked(kind, t, v, cuts)) == whole, label
@@ -129,8 +129,7 @@ def test_gap_is_reported_whatever_the_chunking():
     ways = {
         "a frame ends on the first sample after the gap": [slice(0, g + 1), slice(g + 1, n)],
         "a frame ends on the last sample before it": [slice(0, g), slice(g, n)],
-        "one sample at a time around it": [slice(0, g - 100), *(slice(i, i + 1) for i in range(g - 100, g + 100)),
-                                           slice(g + 100, n)],
+        "one sample at a time around it": lone_samples_in(n, (g - 100, g + 100)),
         "irregular chunks of 1 to 7": irregular(n, seed=5, most=7),
         "chunks of 50": regular(n, 50),
     }
