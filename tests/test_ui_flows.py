@@ -130,8 +130,10 @@ async def test_quit_asks_and_is_recorded_as_a_quit(tmp_path: Path) -> None:
 
 
 async def test_replay_at_max_speed_ends_on_the_summary(tmp_path: Path) -> None:
+    # sides of a minute and a half (the default 3 minutes draws twice as many frames, to the same end)
     config = RunConfig("replay", file=BELT_RR, speed=None, loop=True,
-                       coach=CoachConfig(protocol="manual", simulated_safety=True, save_history=False))
+                       coach=CoachConfig(protocol="manual", simulated_safety=True, save_history=False,
+                                         overrides={"side_minutes": 1.5}))
     app = make_app(config, audio=quiet(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
