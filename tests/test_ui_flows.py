@@ -12,14 +12,15 @@ from psoas_sense.coach.texts import PAIN_STOP
 from psoas_sense.events import HoldStarted, ProtocolChanged, SessionEnded
 from psoas_sense.model import Status
 from psoas_sense.session.setup import CoachConfig, RunConfig
-from psoas_sense.sources.devices import open_device_source
 from psoas_sense.sources.replay import ReplaySource
 from psoas_sense.ui.app import make_app
 from psoas_sense.ui.audio import CuePlayer
+from psoas_sense.ui.messages import DataTimeAdvanced, EventEmitted
 from psoas_sense.ui.screens.modals import PainScreen, QuitScreen, SafetyScreen
 from psoas_sense.ui.screens.session import SessionScreen
 from psoas_sense.ui.screens.summary import SummaryScreen
 from psoas_sense.ui.theme import AA_TEXT, BAND_TEXT, BANDS, contrast
+from ui_states import fed_app, steps
 
 BELT = RECORDINGS / "biosppy-belt-60s.jsonl.gz"
 BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
@@ -148,25 +149,23 @@ async def test_replay_at_max_speed_ends_on_the_summary(tmp_path: Path) -> None:
 
 
 async def test_link_drop_shown_in_words(tmp_path: Path) -> None:
-    # the virtual clock's discrete mode waits for an idle event loop, which a running app never
-    # is: the emulated strap runs paced instead, three times real time (a few seconds here;
-    # faster, a loaded machine misses the connection timeouts, which are on that clock too)
-    config = RunConfig("session", device="emulated:h10?drop_at=4&drop_for=5", speed=3.0,
-                       coach=CoachConfig(protocol="manual", safety_confirmed=True, save_history=False))
-    app = make_app(config, make_source=lambda: open_device_source(config.device or "", speed=3.0),
-                   audio=quiet(tmp_path))
-    seen: list[str] = []
+    # the emulated strap's run on data time (its link dropped at 4 s for 5 s), played into a real
+    # app one status at a time: what the screen says at each, the same on every run and under any load
+    app = fed_app(tmp_path)
+    said: list[tuple[str, str, str]] = []
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(3000):
-            await pilot.pause(0.01)
-            seen.append(app.view.source_words)
-            if "reconnecting: follow my cues" in seen and app.view.source_words == "receiving":
-                break
-        assert app._session_screen is not None
-        status = str(app._session_screen.query_one("#status").render())
-    assert "reconnecting: follow my cues" in seen, (app.failure, [e for e in app.events if isinstance(e, Status)])
-    assert "receiving" in seen[seen.index("reconnecting: follow my cues"):]  # and back once the strap returned
-    assert "receiving" in status or app.ended
+        await pilot.pause()
+        for kind, x in steps("emulated:h10?drop_at=4&drop_for=5", 15.0):
+            app.post_message(EventEmitted(x) if kind == "e" else DataTimeAdvanced(x))
+            if kind == "e" and isinstance(x, Status):
+                await pilot.pause()
+                assert app._session_screen is not None
+                said.append((x.state, app.view.source_words, str(app._session_screen.query_one("#status").render())))
+    words = [w for _, w, _ in said]
+    assert "reconnecting: follow my cues" in words, said
+    at = words.index("reconnecting: follow my cues")
+    assert said[at][0] == "reconnecting" and "reconnecting" in said[at][2]  # in the status line too
+    assert words[-1] == "receiving" and "receiving" in said[-1][2]  # and back once the strap returned
 
 
 def test_band_colours_meet_wcag_aa() -> None:
