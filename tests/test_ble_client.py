@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 
 import pytest
 from bleak import BleakClient, BleakScanner
@@ -18,6 +16,7 @@ from bleak.exc import (
 )
 from bleak_retry_connector import establish_connection
 
+from clirun import cli
 from psoas_sense.decode import hrs, pmd
 from psoas_sense.errors import PsoasError
 from psoas_sense.sources.ble import BleSource, backoff_s, scan, translate_error
@@ -206,21 +205,13 @@ async def test_raw_frames_option_sends_what_a_real_h10_sends() -> None:
 
 
 def test_cli_help_and_scan_emulated() -> None:
-    run = [sys.executable, "-m", "psoas_sense"]
-    out = subprocess.run(run + ["record", "--help"], capture_output=True, text=True, timeout=60)
+    out = cli("record", "--help")
     assert out.returncode == 0 and "emulated:h10" in out.stdout and "drop_at" in out.stdout
-    out = subprocess.run(
-        run + ["scan", "--emulated", "--json", "--timeout", "0.5"], capture_output=True, text=True, timeout=60
-    )
+    out = cli("scan", "--emulated", "--json", "--timeout", "0.5")
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert {r["name"].split()[0] for r in rows} == {"Polar", "HRM-Dual", "GDX-RB"}
-    out = subprocess.run(
-        run + ["record", "--device", "emulated:h10?drop_at=x", "--out", "/nonexistent-dir/x.jsonl"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = cli("record", "--device", "emulated:h10?drop_at=x", "--out", "/nonexistent-dir/x.jsonl")
     assert out.returncode == 2 and out.stderr.count("\n") == 1
 
 

@@ -329,14 +329,11 @@ async def test_a_paced_belt_keeps_its_frames_whole() -> None:
 
 
 def test_record_says_what_the_belt_lost(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+    from clirun import cli
 
     out = tmp_path / "belt.jsonl"
-    run = subprocess.run(
-        [sys.executable, "-m", "psoas_sense", "record", "--device", "emulated:gdx-rb?lose_at=20,40", "--out", str(out),
-         "--duration", "60", "--speed", "max"], capture_output=True, text=True, timeout=120,
-    )
+    run = cli("record", "--device", "emulated:gdx-rb?lose_at=20,40", "--out", str(out), "--duration", "60",
+              "--speed", "max")
     assert run.returncode == 0, run.stderr
     assert run.stderr.splitlines()[-1].endswith("the belt lost 4 samples in 2 gaps")
     assert out.stat().st_mode & 0o777 == 0o600

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clirun import cli
 from conftest import lines_sink
 from psoas_sense.decode import pmd
 from psoas_sense.errors import PsoasError
@@ -255,25 +256,8 @@ def test_sigterm_stops_streams_and_disconnects_cleanly(tmp_path: Path) -> None:
 
 
 def test_cli_session_headless_emulated(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "psoas_sense",
-            "record",
-            "--device",
-            "emulated:hrs?drop_at=5",
-            "--out",
-            str(tmp_path / "r.jsonl"),
-            "--speed",
-            "max",
-            "--duration",
-            "30",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = cli("record", "--device", "emulated:hrs?drop_at=5", "--out", str(tmp_path / "r.jsonl"), "--speed", "max",
+              "--duration", "30")
     assert out.returncode == 0, out.stderr
     assert "reconnecting" in out.stderr and "reconnected" in out.stderr
 
