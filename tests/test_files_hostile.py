@@ -7,13 +7,12 @@ import gzip
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from clirun import cli
 from psoas_sense.errors import InputError, OutputError
 from psoas_sense.model import Status
 from psoas_sense.recording import bounded
@@ -159,8 +158,7 @@ def test_huge_values_deep_in_a_long_csv(tmp_path: Path, monkeypatch: pytest.Monk
 def test_cli_says_one_line_and_exits_2(tmp_path: Path) -> None:
     p = tmp_path / "num.jsonl"
     p.write_bytes(HEADER_LINE + b'{"t":' + b"9" * 400 + b',"kind":"hr","hr_bpm":60}\n')
-    proc = subprocess.run([sys.executable, "-m", "psoas_sense", "detect", str(p)], capture_output=True, text=True,
-                          timeout=60)
+    proc = cli("detect", str(p))
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"psoas-sense: error: {p}:2: number too long (400 characters; at most 40)"
 
