@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from clirun import cli
 from conftest import RECORDINGS
 from psoas_sense import report as rep
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
@@ -300,12 +301,8 @@ async def test_a_cancelled_session_ends_as_signal() -> None:
 
 
 def test_headless_link_lost_is_one_line_and_a_non_zero_exit() -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "psoas_sense", "session", "--device", "emulated:h10?drop_at=5&drop_for=1000",
-         "--speed", "max", "--reconnect-timeout", "5", "--headless", "--protocol", "manual", "--confirm-safety",
-         "--no-history"],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-    )
+    r = cli("session", "--device", "emulated:h10?drop_at=5&drop_for=1000", "--speed", "max", "--reconnect-timeout", "5",
+            "--headless", "--protocol", "manual", "--confirm-safety", "--no-history")
     assert r.returncode == 3
     assert r.stderr.strip().count("\n") == 0 and "lost the sensor" in r.stderr
     end = [json.loads(x) for x in r.stdout.splitlines() if '"session_end"' in x]
