@@ -29,16 +29,21 @@ SNAPSHOT_TEXTUAL = "8.2.8"
 """The Textual version that drew the committed snapshots (SVGs differ between versions)."""
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.fixture
+def snap_compare(snap_compare: Any) -> Any:
+    """pytest-textual-snapshot's fixture, failing (never skipping) each snapshot test with the reason
+    when this Textual is not the one that drew the snapshots (the test extra pins it: pyproject.toml);
+    the rest of the suite still runs."""
     import textual
 
-    if textual.__version__ != SNAPSHOT_TEXTUAL and any(
-            "snap_compare" in getattr(item, "fixturenames", ()) for item in items):
-        # loudly, never a silent skip: the test extra pins this version (pyproject.toml)
-        raise pytest.UsageError(
-            f"snapshots drawn with Textual {SNAPSHOT_TEXTUAL}, this is {textual.__version__}: "
-            "pip install -e '.[test]' (it pins Textual), or review and run pytest --snapshot-update"
-        )
+    if textual.__version__ != SNAPSHOT_TEXTUAL:
+        pytest.fail(f"snapshots drawn with Textual {SNAPSHOT_TEXTUAL}, this is {textual.__version__}: "
+                    "pip install -e '.[test]' (it pins Textual), or review and run pytest --snapshot-update",
+                    pytrace=False)
+    return snap_compare
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if SHARED_DATA.is_dir():
         return
     skip = pytest.mark.skip(reason=f"shared data folder not found at {SHARED_DATA}")
