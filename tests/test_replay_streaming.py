@@ -189,11 +189,11 @@ def _peak_bytes(path: Path, *, loop: bool = False, passes: int = 1) -> int:
 @pytest.mark.usefixtures("small_blocks")
 def test_memory_does_not_grow_with_the_length_of_the_file(tmp_path):
     small_p, large_p = tmp_path / "n.csv", tmp_path / "4n.csv"
-    write_resp_csv(small_p, 40_000)
-    write_resp_csv(large_p, 160_000)
+    write_resp_csv(small_p, 20_000)  # 260 kB: four 64 KiB blocks
+    write_resp_csv(large_p, 80_000)
     small = _peak_bytes(small_p)
     large = _peak_bytes(large_p)
-    # 4x the rows; a whole read would hold 4x the frames (2.5 MB of floats for the large one)
+    # 4x the rows; a whole read would hold 4x the frames (1.3 MB of floats for the large one)
     assert large < 1.3 * small + (64 << 10), (small, large)
     # nor with the number of passes of a loop
     looped = _peak_bytes(small_p, loop=True, passes=4)
