@@ -16,6 +16,7 @@ from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.loop import run_session
 from psoas_sense.sources.replay import ReplaySource
+from ui_states import until_true
 
 BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
 
@@ -67,8 +68,4 @@ async def test_the_history_screen_plots_the_trend(monkeypatch: pytest.MonkeyPatc
 
     app = Host()
     async with app.run_test(size=(100, 40)) as pilot:
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app.screen.query_one("#trend").display:
-                break
-        assert app.screen.query_one("#trend").display
+        await until_true(pilot, lambda: app.screen.query_one("#trend").display, "the trend shown")

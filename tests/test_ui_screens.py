@@ -29,6 +29,7 @@ from psoas_sense.ui.choices import StartChoice
 from psoas_sense.ui.screens.help import KEYS, SOUNDS, HelpScreen
 from psoas_sense.ui.screens.history import HistoryScreen, source_words
 from psoas_sense.ui.screens.start import PHONE_APPS, RecordingTree, StartScreen, phone_spec
+from ui_states import until_true
 
 SIZES = [(60, 20), (80, 24), (120, 40)]
 SIZE_IDS = ["60x20", "80x24", "120x40"]
@@ -72,12 +73,8 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 
 async def tree_loaded(pilot: Pilot[Any], tree: RecordingTree) -> None:
-    """Wait until the file tree shows its first level."""
-    for _ in range(200):
-        if tree.root.children:
-            break
-        await pilot.pause(0.01)
-    await pilot.pause()
+    """Wait until the file tree shows its first level (its loader is a thread)."""
+    await until_true(pilot, lambda: bool(tree.root.children), "the file tree's first level")
 
 
 def shown(widget: Widget) -> bool:
@@ -161,23 +158,16 @@ async def test_a_scan_lists_the_emulated_straps_and_picks_one(size: tuple[int, i
 
 
 async def test_straps_are_listed_while_the_scan_goes_on_and_choosing_stops_it() -> None:
-    app = start_host(scan_round_s=0.05, scan_rounds=100)  # about 5 s of scanning
+    app = start_host(scan_round_s=0.05, scan_rounds=2000)  # 100 s of scanning, ended by the choice
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         straps = app.screen.query_one("#straps", OptionList)
-        for _ in range(200):
-            if straps.option_count == 2:
-                break
-            await pilot.pause(0.01)
-        assert straps.option_count == 2
+        await until_true(pilot, lambda: straps.option_count == 2, "both straps listed")
         assert str(app.screen.query_one("#scan-status", Static).render()).startswith("Scanning")
         assert app.focused is straps  # the list takes the focus when it first fills
         scans = [w for w in app.workers if w.group == "scan"]
         await pilot.press("enter")
-        for _ in range(100):
-            if app.results:
-                break
-            await pilot.pause(0.01)
+        await until_true(pilot, lambda: bool(app.results), "the choice")
         assert app.results and all(w.is_cancelled for w in scans), [(w, w.state) for w in scans]
     assert app.results == [StartChoice("strap", device=H10_ADDRESS, protocol="manual")]
 

@@ -103,3 +103,17 @@ async def feed(pilot: Any, app: PsoasApp, state: str, protocol: str | None = "ma
         await pilot.pause()
     events: list[SessionEvent] = app.events
     assert events and app.view.t_s >= until - 1e-6, (len(events), app.view.t_s)
+
+
+async def until_true(pilot: Any, cond: Any, what: str = "condition", timeout_s: float = 60.0) -> None:
+    """Let the app run until ``cond()`` holds: for what a real thread or the host's clock does
+    (a file tree's loader, a scan). The wall clock only bounds a broken run: it decides nothing,
+    so a loaded machine is slower, never failed."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached in {timeout_s:g} s")
+        await pilot.pause(0.01)
+    await pilot.pause()
