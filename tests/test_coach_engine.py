@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,11 +118,9 @@ def settle_then(t_change: float, period_after: float, t_end: float = 900.0, **kw
 # ---------------------------------------------------------------------------- whole session
 
 
-def test_whole_manual_session_has_every_stage_and_replays_in_milliseconds() -> None:
-    t0 = time.perf_counter()
+def test_whole_manual_session_has_every_stage() -> None:
+    # (no timing asserted here: a loaded machine would fail it; speed figures belong in benchmarks/)
     run = drive(manual(), phases(0, 900))
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 2.0
     stages = [ln["stage"] for ln in run.of("stage")]
     for s in ("preparation", "locate", "static", "active", "repress", "switch", "finish"):
         assert s in stages
