@@ -99,7 +99,13 @@ async def feed(pilot: Any, app: PsoasApp, state: str, protocol: str | None = "ma
     for kind, x in steps(spec, until, protocol):
         app.post_message(EventEmitted(x) if kind == "e" else DataTimeAdvanced(x))
     app.post_message(DataTimeAdvanced(until))
-    for _ in range(50):
+    # each pause waits until every message posted before it is handled (and at least 20 ms of
+    # the host's clock): the run's messages, then what handling them asked for (a redraw)
+    for _ in range(200):
+        await pilot.pause()
+        if app.view.t_s >= until - 1e-6:
+            break
+    for _ in range(3):
         await pilot.pause()
     events: list[SessionEvent] = app.events
     assert events and app.view.t_s >= until - 1e-6, (len(events), app.view.t_s)
