@@ -3,30 +3,13 @@ emulated one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from textual.app import App
-from textual.screen import Screen
 from textual.widgets import OptionList
 
 from psoas_sense.sources.clock import VirtualClock
 from psoas_sense.sources.emulator import EmulatedBleakScanner, make_emulated, parse_emulator_spec
 from psoas_sense.ui.choices import StartChoice
 from psoas_sense.ui.screens.start import StartScreen
-
-
-class Host(App[None]):
-    """Pushes one screen and records what it dismisses with."""
-
-    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
-        super().__init__()
-        self.animation_level = "none"
-        self.make_screen = make_screen
-        self.results: list[Any] = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen(), callback=self.results.append)
+from screen_host import Host
 
 
 def belt_host() -> Host:

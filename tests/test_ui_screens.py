@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
@@ -29,6 +28,7 @@ from psoas_sense.ui.choices import StartChoice
 from psoas_sense.ui.screens.help import KEYS, SOUNDS, HelpScreen
 from psoas_sense.ui.screens.history import HistoryScreen, source_words
 from psoas_sense.ui.screens.start import PHONE_APPS, RecordingTree, StartScreen, phone_spec
+from screen_host import Host
 from ui_states import until_true
 
 SIZES = [(60, 20), (80, 24), (120, 40)]
@@ -36,18 +36,6 @@ SIZE_IDS = ["60x20", "80x24", "120x40"]
 H10_ADDRESS = "EE:A1:D2:C3:00:10"
 HRS_ADDRESS = "C0:FF:EE:00:00:01"
 
-
-class Host(App[None]):
-    """Pushes one screen at start and records what it dismisses with."""
-
-    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
-        super().__init__()
-        self.animation_level = "none"
-        self.make_screen = make_screen
-        self.results: list[Any] = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen(), callback=self.results.append)
 
 
 def emulated_straps() -> list[EmulatedStrap]:
