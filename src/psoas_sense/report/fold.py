@@ -98,30 +98,21 @@ class RecordFold:
         """The first data time seen."""
         self.t_last_s: float | None = None
         """The newest data time seen."""
+        self._lists: dict[type, list[Any]] = {
+            BreathEvent: self.phases, PacedPhase: self.paced, Cue: self.cues, PacingScored: self.pacing,
+            HoldStarted: self.hold_starts, HoldEnded: self.holds, SideStarted: self.side_starts,
+            SideEnded: self.sides, PainStopped: self.pain_stops,
+        }
+        """Where each kind of event that is simply kept goes."""
 
     def event(self, event: SessionEvent) -> None:
         """One event of the session (those not in :data:`RECORD_EVENTS` are left out)."""
         if not isinstance(event, RECORD_EVENTS):
             return
         ev = wire(event)
-        if isinstance(ev, BreathEvent):
-            self.phases.append(ev)
-        elif isinstance(ev, PacedPhase):
-            self.paced.append(ev)
-        elif isinstance(ev, Cue):
-            self.cues.append(ev)
-        elif isinstance(ev, PacingScored):
-            self.pacing.append(ev)
-        elif isinstance(ev, HoldStarted):
-            self.hold_starts.append(ev)
-        elif isinstance(ev, HoldEnded):
-            self.holds.append(ev)
-        elif isinstance(ev, SideStarted):
-            self.side_starts.append(ev)
-        elif isinstance(ev, SideEnded):
-            self.sides.append(ev)
-        elif isinstance(ev, PainStopped):
-            self.pain_stops.append(ev)
+        into = self._lists.get(type(ev))
+        if into is not None:
+            into.append(ev)
         elif isinstance(ev, SafetyChecked):
             self.safety = self.safety or ev
         elif isinstance(ev, ProtocolChanged):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from psoas_sense.decode.gdx.const import CHARGER_STATES
 from psoas_sense.errors import DecodeError
@@ -51,12 +52,17 @@ class DeviceStatus:
     """``idle``, ``charging``, ``complete``, ``error`` (or the raw number)."""
 
 
+def _unpack(fmt: str, payload: bytes, what: str) -> tuple[Any, ...]:
+    """A reply's payload (its bytes from offset 6) unpacked by ``fmt``; too short: DecodeError."""
+    need = struct.calcsize(fmt)
+    if len(payload) < need:
+        raise DecodeError(f"Go Direct {what} of {len(payload) + 6} bytes; expected {need + 6}")
+    return struct.unpack_from(fmt, payload)
+
+
 def parse_status(payload: bytes) -> DeviceStatus:
     """The GET_STATUS payload (the reply's bytes from offset 6)."""
-    need = struct.calcsize(STATUS_FORMAT)
-    if len(payload) < need:
-        raise DecodeError(f"Go Direct status reply of {len(payload) + 6} bytes; expected {need + 6}")
-    bits, _, mj, mn, mb, bj, bn, bb, batt, charger = struct.unpack_from(STATUS_FORMAT, payload)
+    bits, _, mj, mn, mb, bj, bn, bb, batt, charger = _unpack(STATUS_FORMAT, payload, "status reply")
     return DeviceStatus(bits, f"{mj}.{mn}.{mb}", f"{bj}.{bn}.{bb}", batt, CHARGER_STATES.get(charger, str(charger)))
 
 
@@ -86,10 +92,7 @@ class DeviceInfo:
 
 def parse_device_info(payload: bytes) -> DeviceInfo:
     """The GET_DEVICE_INFO payload."""
-    need = struct.calcsize(DEVICE_INFO_FORMAT)
-    if len(payload) < need:
-        raise DecodeError(f"Go Direct device info of {len(payload) + 6} bytes; expected {need + 6}")
-    f = struct.unpack_from(DEVICE_INFO_FORMAT, payload)
+    f = _unpack(DEVICE_INFO_FORMAT, payload, "device info")
     order, serial, name = _text(f[0]), _text(f[1]), _text(f[2])
     main = f"{f[7]}.{f[8]}.{f[9]}"
     ble = f"{f[10]}.{f[11]}.{f[12]}"
@@ -139,10 +142,7 @@ class SensorInfo:
 
 def parse_sensor_info(payload: bytes) -> SensorInfo:
     """The GET_SENSOR_INFO payload."""
-    need = struct.calcsize(SENSOR_INFO_FORMAT)
-    if len(payload) < need:
-        raise DecodeError(f"Go Direct sensor info of {len(payload) + 6} bytes; expected {need + 6}")
-    f = struct.unpack_from(SENSOR_INFO_FORMAT, payload)
+    f = _unpack(SENSOR_INFO_FORMAT, payload, "sensor info")
     return SensorInfo(f[0], f[2], _text(f[5]), _text(f[6]), f[10], f[12])
 
 
