@@ -118,6 +118,7 @@ class PsoasApp(App[int]):
         self._record = RecordSink()
         self._session_screen: SessionScreen | None = None
         self._drawn_t = -1.0
+        self._draw_asked = False
         self._pain_open = False
         self._asked: Command | None = None
         """What the person asked to end the session with (the pain stop, or quit)."""
@@ -261,8 +262,17 @@ class PsoasApp(App[int]):
             self._show_summary()
 
     def _draw(self) -> None:
+        """Ask for a redraw of the session screen: one for a burst of messages (a replay at full
+        speed, a reconnect's backlog), drawn once the messages already queued are handled; the
+        pain stop does not wait for it (its screen is pushed by the handler itself)."""
+        self._drawn_t = self.view.t_s
+        if not self._draw_asked:
+            self._draw_asked = True
+            self.call_later(self._draw_now)
+
+    def _draw_now(self) -> None:
+        self._draw_asked = False
         if self._session_screen is not None:
-            self._drawn_t = self.view.t_s
             self.redraws += 1
             self._session_screen.show(self.view, self.audio.enabled, self.notes)
 

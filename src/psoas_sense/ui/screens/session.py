@@ -125,10 +125,13 @@ class SessionScreen(Screen[None]):
 
     def write_log(self, text: str) -> None:
         """Add a line to the session log (stage changes, holds, link state)."""
-        if not self._ready:
-            self._log.append(text)
-            return
-        self.query_one("#log", RichLog).write(text, expand=True)
+        if self._ready:
+            try:
+                self.query_one("#log", RichLog).write(text, expand=True)
+                return
+            except NoMatches:  # not composed yet, or taken down as the app closes: kept for on_show
+                self._ready = False
+        self._log.append(text)
 
     def show(self, v: SessionView, sound_on: bool, notes: str = "") -> None:
         """Draw the view; ``notes`` is a quiet line (a missing sound player, a survived error)."""
