@@ -25,6 +25,19 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 BUNDLED = sorted(RECORDINGS.glob("*.jsonl.gz"))
 
 
+HEADLESS_FPS = 10
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Headless apps under test refresh their screen 10 times a second, not Textual's 60: every
+    ``Pilot.pause()`` brings the screen up to date anyway, snapshots draw their own frame, and the
+    other 50 frames a second only cost CPU while a replay runs at full speed in an app (about a
+    sixth of the UI tests' time). The screen reads the period when it starts its update timer."""
+    import textual.screen
+
+    textual.screen.UPDATE_PERIOD = 1 / HEADLESS_FPS  # type: ignore[misc]  # a Final constant, for tests only
+
+
 SNAPSHOT_TEXTUAL = "8.2.8"
 """The Textual version that drew the committed snapshots (SVGs differ between versions)."""
 
@@ -43,7 +56,23 @@ def snap_compare(snap_compare: Any) -> Any:
     return snap_compare
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (long end-to-end runs; CI runs them)")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if config.getoption("--slow"):
+        return "slow tier: included (--slow)"
+    return "slow tier: left out (long end-to-end runs, CI runs them): pytest --slow runs everything"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--slow"):
+        slow = [item for item in items if "slow" in item.keywords]
+        if slow:
+            items[:] = [item for item in items if "slow" not in item.keywords]
+            config.hook.pytest_deselected(items=slow)
     if SHARED_DATA.is_dir():
         return
     skip = pytest.mark.skip(reason=f"shared data folder not found at {SHARED_DATA}")

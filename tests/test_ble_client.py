@@ -99,7 +99,7 @@ async def test_bleak_retry_connector_drives_the_emulated_backend() -> None:
 async def test_scanner_backend_strongest_first() -> None:
     h10 = make_strap("emulated:h10?rssi=-70")
     band = make_strap("emulated:hrs?rssi=-50&name=Coospo H6")
-    found = await scan(0.5, scanner_backend=EmulatedBleakScanner, scanner_kwargs={"devices": [h10, band]})
+    found = await scan(0.05, scanner_backend=EmulatedBleakScanner, scanner_kwargs={"devices": [h10, band]})
     assert [(d.name, d.rssi, d.streams) for d in found] == [
         ("Coospo H6", -50, ("hr", "rr")),
         (h10.name, -70, ("hr", "rr", "acc")),
@@ -207,7 +207,7 @@ async def test_raw_frames_option_sends_what_a_real_h10_sends() -> None:
 def test_cli_help_and_scan_emulated() -> None:
     out = cli("record", "--help")
     assert out.returncode == 0 and "emulated:h10" in out.stdout and "drop_at" in out.stdout
-    out = cli("scan", "--emulated", "--json", "--timeout", "0.5")
+    out = cli("scan", "--emulated", "--json", "--timeout", "0.05")
     assert out.returncode == 0, out.stderr
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert {r["name"].split()[0] for r in rows} == {"Polar", "HRM-Dual", "GDX-RB"}

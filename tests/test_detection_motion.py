@@ -113,6 +113,7 @@ def test_motion_handling_is_chunk_invariant():
         assert p.feed_all([AccFrame(syn.t_s[c], acc[c]) for c in cuts]) == whole, label
 
 
+@pytest.mark.slow
 def test_flips_stay_rare_on_a_long_noisy_recording():
     """Ten minutes of shallow, noisy breathing with RR: at most 2 polarity flips."""
     syn = synthesize(600.0, seed=12, breather=Breather(rate_bpm=16.0), fs_hz=FS, noise=0.3, acc_amplitude_mg=6.0)

@@ -74,7 +74,7 @@ def exhales(lines: list[dict]) -> list[float]:
 async def test_scan_lists_the_belt_with_its_channels() -> None:
     belt = make_emulated(parse_emulator_spec("emulated:gdx-rb?rssi=-55"), VirtualClock())
     h10 = make_emulated(parse_emulator_spec("emulated:h10?rssi=-70"), VirtualClock())
-    found = await scan(0.5, scanner_backend=EmulatedBleakScanner, scanner_kwargs={"devices": [h10, belt]})
+    found = await scan(0.05, scanner_backend=EmulatedBleakScanner, scanner_kwargs={"devices": [h10, belt]})
     assert [d.name for d in found] == ["GDX-RB 0K9E0001", "Polar H10 E4A1D2C3"]
     assert found[0].streams == ("force", "device_rate") and found[1].channels == ()
     assert [(c["channel"], c["name"], c["unit"]) for c in found[0].channels] == [
@@ -119,6 +119,7 @@ async def test_handshake_then_force_at_10_hz_and_teardown() -> None:
     assert result.decode_errors == 0
 
 
+@pytest.mark.slow
 async def test_a_coached_session_cues_on_detected_exhales_at_10_hz() -> None:
     """The issue's Done-when: a whole coached manual session on the emulated belt."""
     config = RunConfig("session", device="emulated:gdx-rb",

@@ -133,6 +133,7 @@ async def test_drop_and_reconnect_loses_no_frame_outside_the_gap(tmp_path: Path)
     assert result.decode_errors == 0
 
 
+@pytest.mark.slow
 async def test_done_when_drop_at_60_with_start_delay_replays_to_the_same_events(tmp_path: Path) -> None:
     rec = tmp_path / "session.jsonl.gz"
     src, lines, _ = await session_lines("emulated:h10?drop_at=60&start_delay=25", 180.0, record=rec)
@@ -226,6 +227,7 @@ async def test_driven_by_a_recording(tmp_path: Path) -> None:
     assert len([line for line in lines if line["event"] == "exhale"]) >= 8
 
 
+@pytest.mark.slow
 def test_sigterm_stops_streams_and_disconnects_cleanly(tmp_path: Path) -> None:
     """A real process at real pace: SIGTERM once streaming; exit 0 with a closed recording."""
     rec = tmp_path / "sigterm.jsonl"
@@ -294,6 +296,7 @@ async def test_device_restart_resets_the_clock_mapping(tmp_path: Path) -> None:
     assert any(line["event"] == "exhale" and line["t"] > 70 and line["signal"] == "acc" for line in lines)
 
 
+@pytest.mark.slow
 async def test_rolling_over_mid_hold_is_said_and_the_breathing_is_followed_again() -> None:
     """``move_at``: body motion on the accelerometer. No cue is given on it; the coach says it cannot
     follow and guides by the pacer, and follows the breathing again a few breaths after it."""

@@ -154,6 +154,7 @@ asyncio.run(run_session(ReplaySource(BELT, loop=True, speed=None), sinks=[histor
 """
 
 
+@pytest.mark.slow
 def test_kill_9_six_minutes_into_breathing_practice_keeps_at_least_five(tmp_path: Path) -> None:
     script = tmp_path / "kill.py"
     script.write_text(KILL_SCRIPT.format(tests=str(ROOT / "tests")), encoding="utf-8")
@@ -265,7 +266,8 @@ def _headless(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
+@pytest.mark.parametrize("sig", [pytest.param("SIGTERM", marks=pytest.mark.slow), "SIGHUP",
+                                 pytest.param("SIGINT", marks=pytest.mark.slow)])
 def test_signals_in_headless_mode_close_the_recording_and_end_the_history_truthfully(
         tmp_path: Path, sig: str) -> None:
     proc = _headless(tmp_path, "--speed", "4")

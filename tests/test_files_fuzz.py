@@ -75,6 +75,7 @@ def _read(data: bytes, suffix: str, group: str) -> None:
     TALLY[f"{group} items"] += 1
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(items, min_size=1, max_size=4), st.booleans())
 def test_recording_lines(lines: list[dict[str, object]], gz: bool) -> None:
@@ -111,6 +112,7 @@ GENERIC = {"t,resp": 2, "t,ax,ay,az": 4, "t,rr_ms": 2, "resp,t,x": 3}
 plain = st.one_of(st.floats(-2000, 2000, allow_nan=False).map(lambda x: f"{x:.4g}"), st.integers(1, 2000).map(str))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.sampled_from(sorted(GENERIC)), st.data())
 def test_csv_mostly_valid(header: str, data: st.DataObject) -> None:

@@ -64,6 +64,7 @@ def test_bundled_phone_recording_at_its_period() -> None:
         assert adherence_of(PHONE_6S, off) <= 25, off
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 @pytest.mark.parametrize("period_s", [6.0, 8.0, 10.0])
 def test_dev_phone_recordings_at_their_periods(period_s: float) -> None:

@@ -12,7 +12,7 @@ from psoas_sense.model import AccFrame, BreathEvent, Notification, RespFrame, RR
 from psoas_sense.recording.format import read_recording
 
 CASES = [
-    ("neurokit2-resting-belt-rr.jsonl.gz", "resp"),
+    pytest.param("neurokit2-resting-belt-rr.jsonl.gz", "resp", marks=pytest.mark.slow),
     ("neurokit2-resting-belt-rr.jsonl.gz", "rr"),
     ("biosppy-belt-60s.jsonl.gz", "resp"),
     ("phone-chest-paced-6s.jsonl.gz", "acc"),

@@ -186,6 +186,7 @@ def _peak_bytes(path: Path, *, loop: bool = False, passes: int = 1) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("small_blocks")
 def test_memory_does_not_grow_with_the_length_of_the_file(tmp_path):
     small_p, large_p = tmp_path / "n.csv", tmp_path / "4n.csv"

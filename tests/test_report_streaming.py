@@ -141,6 +141,7 @@ def _peak(path: Path) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the reader holds one block of the file at a time (4 MiB, bounded): smaller here, so that
     # these small files are not each read in one block and what is measured is the report's own

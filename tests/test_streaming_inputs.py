@@ -91,6 +91,7 @@ def _peak_bytes(path: Path) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("kind", ["resp", "rr"])
 def test_memory_does_not_grow_with_the_length_of_the_file(tmp_path, kind):

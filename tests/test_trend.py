@@ -4,27 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import RECORDINGS
 from psoas_sense.cli import main
 from psoas_sense.coach import CoachEngine, CoachSettings, SafetyCheck
+from psoas_sense.events import SessionEvent
+from psoas_sense.model import SampleFrame
+from psoas_sense.recording.format import Header
 from psoas_sense.session.history import HistorySink
 from psoas_sense.session.loop import run_session
+from psoas_sense.session.sinks import Sink
 from psoas_sense.sources.replay import ReplaySource
 from ui_states import until_true
 
 BELT_RR = RECORDINGS / "neurokit2-resting-belt-rr.jsonl.gz"
 
 
-def save_session(started_at: str) -> None:
+@functools.cache
+def coached_session() -> tuple[tuple[str, Any], ...]:
+    """Everything one whole coached session on the demo recording gave its sinks, in order (run
+    once per test process: the trend is about days, not about the run)."""
+    calls: list[tuple[str, Any]] = []
+
+    class Tape(Sink):
+        def open(self, header: Header) -> None:
+            calls.append(("open", header))
+
+        def frame(self, frame: SampleFrame) -> None:
+            calls.append(("frame", frame))
+
+        def event(self, event: SessionEvent) -> None:
+            calls.append(("event", event))
+
+        def advance(self, t_s: float) -> None:
+            calls.append(("advance", t_s))
+
     coach = CoachEngine(CoachSettings(), SafetyCheck.answered([]))
-    sink = HistorySink(coach.settings, source={"kind": "replay"}, started_at=started_at)
-    asyncio.run(run_session(ReplaySource(BELT_RR, loop=True), sinks=[sink], coach=coach))
+    asyncio.run(run_session(ReplaySource(BELT_RR, loop=True), sinks=[Tape()], coach=coach))
+    return tuple(calls)
+
+
+def save_session(started_at: str) -> None:
+    """That session saved in the history as if it had started at ``started_at``."""
+    sink = HistorySink(CoachSettings(), source={"kind": "replay"}, started_at=started_at)
+    for name, arg in coached_session():
+        getattr(sink, name)(arg)
+    sink.close()
 
 
 def test_trend_by_local_day_with_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -130,6 +130,7 @@ async def test_quit_asks_and_is_recorded_as_a_quit(tmp_path: Path) -> None:
         gate.release.set()
 
 
+@pytest.mark.slow
 async def test_replay_at_max_speed_ends_on_the_summary(tmp_path: Path) -> None:
     # sides of a minute and a half (the default 3 minutes draws twice as many frames, to the same end)
     config = RunConfig("replay", file=BELT_RR, speed=None, loop=True,
