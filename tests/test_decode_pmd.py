@@ -315,6 +315,7 @@ def _h10_frames() -> list[bytes]:
     return frames
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_all_real_h10_ecg_frames_decode_with_130_hz_spacing() -> None:
     if not H10_BIN.exists():

@@ -95,7 +95,8 @@ def _same(path: Path, config: Any = None) -> Report:
     return streamed
 
 
-@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [  # the longest recording in the slow tier
+    pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name.startswith("neurokit2") else []) for p in RECORDINGS])
 def test_streamed_report_is_the_list_based_one(path: Path) -> None:
     _same(path)
 

@@ -195,6 +195,7 @@ def _read_lines(proc: subprocess.Popen[str], out: queue.Queue[dict[str, typing.A
 # --------------------------------------------------------------------------- one set of figures
 
 
+@pytest.mark.slow  # test_record_agreement compares the three records field for field, quicker
 def test_report_figures_are_the_sessions_own(tmp_path: Path) -> None:
     coach = manual_coach()
     col = Collector()
